@@ -1,0 +1,147 @@
+"""Input checks and casts shared by the public API. Everything a kernel receives passes through here first, so a
+user's mistake becomes a TypeError/ValueError that names the argument, never a numba TypingError or an
+out-of-bounds read.
+
+Dtype policy (NumPy's, for math functions): float32 and float64 are kept; float16 is computed in float32; bool
+and integer input is cast to float64; complex, object, string and other dtypes are refused.
+"""
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _describe(a):
+    return f"{a.dtype} array of shape {a.shape}"
+
+
+def as_array(x, name):
+    """np.asarray with a readable error for ragged or unconvertible input."""
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name} must be array-like with a regular shape; got {type(x).__name__} ({exc})") from None
+
+
+def float_dtype(dtype, name):
+    """The dtype fastnn computes in for input of ``dtype`` (float32 or float64), or TypeError."""
+    dtype = np.dtype(dtype)
+    if dtype in FLOAT_DTYPES:
+        return dtype
+    if dtype == np.float16:
+        return np.dtype(np.float32)
+    if dtype.kind in "biu":
+        return np.dtype(np.float64)
+    raise TypeError(f"{name} must hold real numbers (float32 or float64; bool/int/float16 are cast); "
+                    f"got dtype {dtype}")
+
+
+def float_array(x, name, *, dtype=None, ndim=None, min_ndim=0, allow_empty=True):
+    """x as a C-contiguous float32/float64 array (a copy only when needed).
+
+    ``dtype`` forces the result dtype (after checking that x holds real numbers); ``ndim`` is an int or a tuple of
+    allowed ndims.
+    """
+    a = as_array(x, name)
+    target = float_dtype(a.dtype, name)
+    if dtype is not None:
+        target = np.dtype(dtype)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if a.ndim not in allowed:
+            expected = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{name} must be {expected}; got a {a.ndim}-D {_describe(a)}")
+    if a.ndim < min_ndim:
+        raise ValueError(f"{name} must have at least {min_ndim} dimension(s); got {_describe(a)}")
+    if not allow_empty and a.size == 0:
+        raise ValueError(f"{name} must not be empty; got {_describe(a)}")
+    return np.asarray(a, dtype=target, order="C")  # (ascontiguousarray would turn 0-D into 1-D)
+
+
+def common_float_dtype(*arrays):
+    """NumPy's result dtype for arithmetic between already-checked float arrays."""
+    return np.result_type(*arrays)
+
+
+def writable_float_array(x, name):
+    """An ndarray of float32/float64 that fastnn will modify in place (it must not be copied or cast)."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array (it is modified in place); got {type(x).__name__}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be a float32 or float64 array (it is modified in place, so it cannot be "
+                        f"cast); got dtype {x.dtype}")
+    if not x.flags.writeable:
+        raise ValueError(f"{name} is read-only, but it is modified in place; pass a writable array "
+                         f"(e.g. {name}.copy())")
+    return x
+
+
+def class_labels(t, n_rows, n_classes, name="t"):
+    """Integer class labels as a C-contiguous intp vector of length n_rows, each in [0, n_classes).
+
+    Any integer dtype is accepted, and floats that are whole numbers; everything else is refused.
+    """
+    t = as_array(t, name)
+    if t.size != n_rows:
+        raise ValueError(f"{name} must hold one label per row ({n_rows}) or be one-hot of the same shape as "
+                         f"the scores; got {_describe(t)}")
+    if t.dtype.kind == "f":
+        if not np.all(np.isfinite(t)) or np.any(t != np.round(t)):
+            raise ValueError(f"{name} holds float labels that are not whole numbers; class labels must be "
+                             f"integers in [0, {n_classes})")
+    elif t.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class labels (or one-hot rows); got dtype {t.dtype}")
+    labels = np.ascontiguousarray(t.reshape(-1), dtype=np.intp)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"{name} holds labels out of range: expected integers in [0, {n_classes}), got values "
+                         f"from {labels.min()} to {labels.max()}")
+    return labels
+
+
+def labels_or_onehot(t, y2d, name="t"):
+    """Classify targets for scores ``y2d`` of shape (N, C) the book's way: same size as y -> one-hot rows
+    (returned as a float array in y's dtype), otherwise integer labels. Returns (kind, array)."""
+    t = as_array(t, name)
+    n_rows, n_classes = y2d.shape
+    if t.size == y2d.size:  # the book's rule: same size as the scores means one-hot
+        if t.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be one-hot rows or integer labels; got dtype {t.dtype}")
+        onehot = np.ascontiguousarray(t.reshape(n_rows, n_classes), dtype=y2d.dtype)
+        return "onehot", onehot
+    return "labels", class_labels(t, n_rows, n_classes, name)
+
+
+def same_shape(a, b, name_a, name_b):
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} and {name_b} must have the same shape; got {a.shape} and {b.shape}")
+
+
+def callable_arg(f, name):
+    if not callable(f):
+        raise TypeError(f"{name} must be callable; got {type(f).__name__}")
+    return f
+
+
+def real_number(v, name, *, positive=False, nonnegative=False):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(v).__name__}")
+    v = float(v)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite; got {v}")
+    if positive and not v > 0:
+        raise ValueError(f"{name} must be > 0; got {v}")
+    if nonnegative and not v >= 0:
+        raise ValueError(f"{name} must be >= 0; got {v}")
+    return v
+
+
+def integer(v, name, *, minimum=None):
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {type(v).__name__}")
+    v = int(v)
+    if minimum is not None and v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {v}")
+    return v

@@ -1,0 +1,108 @@
+"""The book's ``common/functions.py`` on compiled kernels: same names, same results (to rounding).
+
+Inputs may be scalars, lists or arrays of any layout. float32 stays float32, float64 stays float64, integer and
+bool input is computed in float64 (as NumPy's math functions do), float16 in float32.
+"""
+import numpy as np
+
+from . import _checks
+from .kernels import activations, losses
+from .kernels import softmax as softmax_kernels
+from .reference.functions import CE_DELTA
+
+__all__ = ["identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu", "relu_grad", "softmax",
+           "sum_squared_error", "mean_squared_error", "cross_entropy_error", "softmax_loss"]
+
+
+def _elementwise(kernel, x, out_dtype=None):
+    a = _checks.float_array(x, "x")
+    out = np.empty(a.shape, dtype=out_dtype or a.dtype)
+    kernel(a.reshape(-1), out.reshape(-1))
+    return out if out.ndim else out[()]
+
+
+def identity_function(x):
+    return x
+
+
+def step_function(x):
+    """1 where x > 0, else 0, as an integer array (the book's ``np.array(x > 0, dtype=int)``)."""
+    return _elementwise(activations.step, x, out_dtype=np.int_)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)), computed without overflow for large |x|."""
+    return _elementwise(activations.sigmoid_forward, x)
+
+
+def sigmoid_grad(x):
+    return _elementwise(activations.sigmoid_grad, x)
+
+
+def relu(x):
+    return _elementwise(activations.relu_forward, x)
+
+
+def relu_grad(x):
+    """1 where x >= 0, else 0 (the book's convention at 0)."""
+    return _elementwise(activations.relu_grad, x)
+
+
+def _last_axis_rows(x, name):
+    a = _checks.float_array(x, name, min_ndim=1)
+    if a.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one entry along its last axis; got shape {a.shape}")
+    return a, a.reshape(-1, a.shape[-1])
+
+
+def softmax(x):
+    """Softmax over the last axis of an array of any ndim, with max subtraction."""
+    a, rows = _last_axis_rows(x, "x")
+    out = np.empty_like(a)
+    softmax_kernels.softmax_rows(rows, out.reshape(rows.shape))
+    return out
+
+
+def sum_squared_error(y, t):
+    """0.5 * sum((y - t)**2) over all elements (no mean over the batch, as in the book)."""
+    y = _checks.float_array(y, "y")
+    t = _checks.float_array(t, "t")
+    _checks.same_shape(y, t, "y", "t")
+    dtype = _checks.common_float_dtype(y, t)
+    y, t = y.astype(dtype, copy=False), t.astype(dtype, copy=False)
+    return dtype.type(losses.sum_squared_error(y.reshape(-1), t.reshape(-1)))
+
+
+mean_squared_error = sum_squared_error  # the book's name for the same function
+
+
+def _scores_2d(y, name):
+    """A 1-D score vector as a batch of one (the book's reshape), a 2-D batch as is; never empty."""
+    y = _checks.float_array(y, name, ndim=(1, 2), allow_empty=False)
+    y2 = y.reshape(1, -1) if y.ndim == 1 else y
+    if y2.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one class column; got shape {y.shape}")
+    return y2
+
+
+def cross_entropy_error(y, t):
+    """Mean over the batch of -log(y[t] + 1e-7); t holds class labels (any integer dtype) or one-hot rows
+    (``t.size == y.size``; one-hot rows are reduced to their argmax, as in the book)."""
+    y2 = _scores_2d(y, "y")
+    kind, targets = _checks.labels_or_onehot(t, y2, "t")
+    delta = y2.dtype.type(CE_DELTA)
+    kernel = softmax_kernels.cross_entropy_onehot if kind == "onehot" else softmax_kernels.cross_entropy_labels
+    return y2.dtype.type(kernel(y2, targets, delta))
+
+
+def softmax_loss(X, t):
+    """cross_entropy_error(softmax(X), t), fused in one pass."""
+    x2 = _scores_2d(X, "X")
+    kind, targets = _checks.labels_or_onehot(t, x2, "t")
+    delta = x2.dtype.type(CE_DELTA)
+    y = np.empty_like(x2)
+    if kind == "onehot":
+        loss = softmax_kernels.softmax_cross_entropy_onehot(x2, targets, delta, y)
+    else:
+        loss = softmax_kernels.softmax_cross_entropy_labels(x2, targets, delta, y)
+    return x2.dtype.type(loss)

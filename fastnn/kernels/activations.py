@@ -1,0 +1,53 @@
+"""Elementwise activations and their gradients, on 1-D C-contiguous arrays (callers pass ravelled views)."""
+from .._jit import kernel
+from .fastexp import vexp
+
+
+@kernel
+def sigmoid_forward(x, out):
+    # exp(-|x|) never overflows: the two branches are the same function, each evaluated where it is stable
+    for i in range(x.size):
+        v = x[i]
+        e = vexp(-abs(v))
+        out[i] = 1 / (1 + e) if v >= 0 else e / (1 + e)
+
+
+@kernel
+def sigmoid_grad(x, out):
+    sigmoid_forward(x, out)
+    for i in range(out.size):
+        s = out[i]
+        out[i] = (1 - s) * s
+
+
+@kernel
+def sigmoid_backward(dout, y, dx):
+    """Sigmoid layer backward from the forward output y."""
+    for i in range(dout.size):
+        dx[i] = dout[i] * (1 - y[i]) * y[i]
+
+
+@kernel
+def relu_forward(x, out):
+    for i in range(x.size):
+        v = x[i]
+        out[i] = 0 if v < 0 else v  # NaN propagates, as in np.maximum
+
+
+@kernel
+def relu_grad(x, out):
+    for i in range(x.size):
+        out[i] = 1 if x[i] >= 0 else 0
+
+
+@kernel
+def relu_backward(dout, x, dx):
+    """ReLU layer backward: the book's mask is x <= 0."""
+    for i in range(dout.size):
+        dx[i] = 0 if x[i] <= 0 else dout[i]
+
+
+@kernel
+def step(x, out):
+    for i in range(x.size):
+        out[i] = 1 if x[i] > 0 else 0

@@ -1,0 +1,95 @@
+"""Row-wise stable softmax, cross-entropy (the book's ``-log(y[t] + delta)``, mean over rows) and the fused
+softmax + cross-entropy forward/backward, on C-contiguous 2-D arrays (N, C). Labels are intp vectors that the
+caller has range-checked; ``delta`` is the book's 1e-7 in the scores' dtype. Sums accumulate in float64.
+"""
+import math
+
+from .._jit import kernel
+from .fastexp import vexp
+
+
+@kernel
+def _softmax_row(x, out):
+    """out = softmax(x) for one row; max subtraction keeps exp from overflowing."""
+    m = x[0]
+    for j in range(1, x.size):
+        m = max(m, x[j])
+    for j in range(x.size):
+        out[j] = vexp(x[j] - m)
+    s = 0.0
+    for j in range(x.size):
+        s += out[j]
+    inv = 1.0 / s
+    for j in range(x.size):
+        out[j] = out[j] * inv
+
+
+@kernel
+def softmax_rows(x, out):
+    for i in range(x.shape[0]):
+        _softmax_row(x[i], out[i])
+
+
+@kernel
+def _argmax(row):
+    """First index of the maximum, like np.argmax (a NaN counts as the maximum)."""
+    best = 0
+    for j in range(1, row.size):
+        if row[j] > row[best] or (row[j] != row[j] and row[best] == row[best]):
+            best = j
+    return best
+
+
+@kernel
+def cross_entropy_labels(y, t, delta):
+    total = 0.0
+    for i in range(y.shape[0]):
+        total -= math.log(y[i, t[i]] + delta)
+    return total / y.shape[0]
+
+
+@kernel
+def cross_entropy_onehot(y, t, delta):
+    """One-hot rows are reduced to their argmax, as the book does."""
+    total = 0.0
+    for i in range(y.shape[0]):
+        total -= math.log(y[i, _argmax(t[i])] + delta)
+    return total / y.shape[0]
+
+
+@kernel
+def softmax_cross_entropy_labels(x, t, delta, y):
+    """Fused forward: y = softmax(x) row by row, returns the mean cross-entropy."""
+    total = 0.0
+    for i in range(x.shape[0]):
+        _softmax_row(x[i], y[i])
+        total -= math.log(y[i, t[i]] + delta)
+    return total / x.shape[0]
+
+
+@kernel
+def softmax_cross_entropy_onehot(x, t, delta, y):
+    total = 0.0
+    for i in range(x.shape[0]):
+        _softmax_row(x[i], y[i])
+        total -= math.log(y[i, _argmax(t[i])] + delta)
+    return total / x.shape[0]
+
+
+@kernel
+def softmax_cross_entropy_backward_labels(y, t, dout, dx):
+    """dx = (y - onehot(t)) * dout / N."""
+    n = y.shape[0]
+    for i in range(n):
+        for j in range(y.shape[1]):
+            dx[i, j] = y[i, j] * dout / n
+        dx[i, t[i]] = (y[i, t[i]] - 1) * dout / n
+
+
+@kernel
+def softmax_cross_entropy_backward_onehot(y, t, dout, dx):
+    """dx = (y - t) * dout / N (soft targets are used as given, as in the book's backward)."""
+    n = y.shape[0]
+    for i in range(n):
+        for j in range(y.shape[1]):
+            dx[i, j] = (y[i, j] - t[i, j]) * dout / n
