@@ -1,7 +1,4 @@
-"""Reference functions: the twin of every kernel in fastnn/kernels, in the book's vectorised NumPy idiom.
-elements). It is the oracle the tests hold the kernels against and the baseline the benchmarks compare with, so
-it is kept honest: the idiomatic book code, not a deliberately slow version.
-"""
+"""Reference functions: the twin of every kernel in fastnn/kernels, in the book's vectorised NumPy idiom."""
 import numpy as np
 
 H = 1e-4  # the books' finite-difference step
