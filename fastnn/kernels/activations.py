@@ -51,3 +51,19 @@ def relu_backward(dout, x, dx):
 def step(x, out):
     for i in range(x.size):
         out[i] = 1 if x[i] > 0 else 0
+
+
+@kernel
+def relu_forward_mask(x, out, mask):
+    """ReLU layer forward: out = x where x > 0 else 0, and the book's mask (x <= 0), in one pass."""
+    for i in range(x.size):
+        v = x[i]
+        m = v <= 0
+        mask[i] = m
+        out[i] = 0 if m else v
+
+
+@kernel
+def relu_backward_mask(dout, mask, dx):
+    for i in range(dout.size):
+        dx[i] = 0 if mask[i] else dout[i]

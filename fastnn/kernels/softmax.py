@@ -93,3 +93,15 @@ def softmax_cross_entropy_backward_onehot(y, t, dout, dx):
     for i in range(n):
         for j in range(y.shape[1]):
             dx[i, j] = (y[i, j] - t[i, j]) * dout / n
+
+
+@kernel
+def softmax_backward(y, dout, dx):
+    """Softmax layer backward: dx = y*dout - y*sum(y*dout) row by row."""
+    for i in range(y.shape[0]):
+        s = 0.0
+        for j in range(y.shape[1]):
+            dx[i, j] = y[i, j] * dout[i, j]
+            s += dx[i, j]
+        for j in range(y.shape[1]):
+            dx[i, j] -= y[i, j] * s

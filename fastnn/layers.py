@@ -1,0 +1,295 @@
+"""The books' layers (``common/layers.py`` of both books) on compiled kernels.
+
+Each layer has the first book's attributes (``Affine.W/b/dW/db``, ``Relu.mask``, ``SoftmaxWithLoss.y/t/loss``,
+...) and the second book's ``params``/``grads`` lists. ``params`` hold the very arrays the layer was given (nets and
+optimizers rely on that aliasing) and ``grads`` are buffers that each backward overwrites in place (so an array
+taken from ``grads``/``dW`` before the next backward changes with it: copy it to keep it). Forward outputs and
+``dx`` are fresh arrays.
+
+Layers with parameters compute in their parameters' dtype (float32 or float64): inputs are cast to it once here.
+Dropout, BatchNormalization, MatMul, SigmoidWithLoss and Embedding have no kernel of their own: after validation
+they run the reference NumPy code (their cost is RNG, BLAS or gather/scatter, which kernels would not improve).
+"""
+import numpy as np
+
+from . import _checks
+from .kernels import activations, affine
+from .functions import cross_entropy_error
+from .kernels import softmax as softmax_kernels
+from .reference import layers as ref
+from .reference.functions import CE_DELTA
+
+__all__ = ["Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization", "MatMul", "Softmax",
+           "SigmoidWithLoss", "Embedding"]
+
+
+def _parameter(p, name, ndim):
+    """A parameter array the layer keeps by reference: float32/float64 ndarray of the given ndim."""
+    _checks.writable_float_array(p, name)
+    if p.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D; got shape {p.shape}")
+    return p
+
+
+def _grad_input(dout, like, name="dout"):
+    """dout cast to the layer's dtype and checked against the shape of the forward output."""
+    d = _checks.float_array(dout, name, dtype=like.dtype)
+    if d.shape != like.shape:
+        raise ValueError(f"{name} must have the shape of the forward output {like.shape}; got {d.shape}")
+    return d
+
+
+def _forward_done(layer, attr):
+    if getattr(layer, attr) is None:
+        raise RuntimeError(f"{type(layer).__name__}.backward called before forward")
+
+
+class Relu:
+    def __init__(self):
+        self.mask = None
+        self.params, self.grads = [], []
+
+    def forward(self, x):
+        x = _checks.float_array(x, "x")
+        out = np.empty_like(x)
+        self.mask = np.empty(x.shape, dtype=np.bool_)
+        activations.relu_forward_mask(x.reshape(-1), out.reshape(-1), self.mask.reshape(-1))
+        return out
+
+    def backward(self, dout):
+        _forward_done(self, "mask")
+        dout = _checks.float_array(dout, "dout")
+        _checks.same_shape(dout, self.mask, "dout", "the forward input")
+        dx = np.empty_like(dout)
+        activations.relu_backward_mask(dout.reshape(-1), self.mask.reshape(-1), dx.reshape(-1))
+        return dx
+
+
+class Sigmoid:
+    def __init__(self):
+        self.out = None
+        self.params, self.grads = [], []
+
+    def forward(self, x):
+        x = _checks.float_array(x, "x")
+        self.out = np.empty_like(x)
+        activations.sigmoid_forward(x.reshape(-1), self.out.reshape(-1))
+        return self.out
+
+    def backward(self, dout):
+        _forward_done(self, "out")
+        dout = _grad_input(dout, self.out)
+        dx = np.empty_like(dout)
+        activations.sigmoid_backward(dout.reshape(-1), self.out.reshape(-1), dx.reshape(-1))
+        return dx
+
+
+class Affine:
+    """out = x @ W + b for x of shape (N, ...) flattened to (N, -1); dx comes back in x's original shape."""
+
+    def __init__(self, W, b):
+        _parameter(W, "W", 2)
+        _parameter(b, "b", 1)
+        if b.shape[0] != W.shape[1] or b.dtype != W.dtype:
+            raise ValueError(f"b must have shape ({W.shape[1]},) and dtype {W.dtype} to match W; "
+                             f"got shape {b.shape}, dtype {b.dtype}")
+        self.params = [W, b]
+        self.grads = [np.zeros_like(W, order="C"), np.zeros_like(b)]
+        self.x = self.original_x_shape = None
+
+    # W, b, dW, db are the arrays in params/grads, so both books' views of the layer stay one.
+    W = property(lambda self: self.params[0], lambda self, v: self._rebind(0, v))
+    b = property(lambda self: self.params[1], lambda self, v: self._rebind(1, v))
+    dW = property(lambda self: self.grads[0])
+    db = property(lambda self: self.grads[1])
+
+    def _rebind(self, k, value):
+        """The book's load_params assigns layer.W = array: keep params and grads in step."""
+        _parameter(value, "W" if k == 0 else "b", 2 - k)
+        self.params[k] = value
+        self.grads[k] = np.zeros_like(value, order="C")
+
+    def forward(self, x):
+        W, b = self.params
+        x = _checks.float_array(x, "x", dtype=W.dtype, min_ndim=2)
+        self.original_x_shape = x.shape
+        x = x.reshape(x.shape[0], -1)
+        if x.shape[1] != W.shape[0]:
+            raise ValueError(f"x must have {W.shape[0]} features per row to match W of shape {W.shape}; "
+                             f"got input of shape {self.original_x_shape}")
+        self.x = x
+        out = np.empty((x.shape[0], W.shape[1]), dtype=W.dtype)
+        affine.affine_forward(x, np.ascontiguousarray(W), b, out)
+        return out
+
+    def backward(self, dout, need_dx=True):
+        """Writes dW and db in place; returns dx (None with ``need_dx=False``, which skips its matmul)."""
+        _forward_done(self, "x")
+        W = self.params[0]
+        dout = _checks.float_array(dout, "dout", dtype=W.dtype)
+        if dout.shape != (self.x.shape[0], W.shape[1]):
+            raise ValueError(f"dout must have shape {(self.x.shape[0], W.shape[1])}; got {dout.shape}")
+        self._backward_params(dout)
+        if not need_dx:
+            return None
+        dx = np.empty_like(self.x)
+        affine.affine_backward_input(dout, np.ascontiguousarray(W), dx)
+        return dx.reshape(self.original_x_shape)
+
+    def _backward_params(self, dout):
+        dW, db = self.grads
+        if dW.flags.c_contiguous and db.flags.c_contiguous:
+            affine.affine_backward_params(self.x, dout, dW, db)
+        else:  # a user replaced a gradient buffer by a view: compute aside, write back in place
+            tmp_W, tmp_b = np.empty(dW.shape, dW.dtype), np.empty(db.shape, db.dtype)
+            affine.affine_backward_params(self.x, dout, tmp_W, tmp_b)
+            dW[...], db[...] = tmp_W, tmp_b
+
+
+class Softmax:
+    def __init__(self):
+        self.out = None
+        self.params, self.grads = [], []
+
+    def forward(self, x):
+        x = _checks.float_array(x, "x", ndim=2, allow_empty=False)
+        self.out = np.empty_like(x)
+        softmax_kernels.softmax_rows(x, self.out)
+        return self.out
+
+    def backward(self, dout):
+        _forward_done(self, "out")
+        dout = _grad_input(dout, self.out)
+        dx = np.empty_like(dout)
+        softmax_kernels.softmax_backward(self.out, dout, dx)
+        return dx
+
+
+class SoftmaxWithLoss:
+    """Softmax + cross-entropy in one fused pass; t holds class labels or one-hot rows (soft targets are kept as
+    given for backward, as in the first book). ``backward(dout=1)`` returns (y - t) * dout / N."""
+
+    def __init__(self):
+        self.loss = self.y = self.t = None
+        self.params, self.grads = [], []
+        self._kind = self._targets = None
+
+    def forward(self, x, t):
+        x = _checks.float_array(x, "x", ndim=(1, 2), allow_empty=False)
+        x2 = x.reshape(1, -1) if x.ndim == 1 else x
+        self._kind, self._targets = _checks.labels_or_onehot(t, x2, "t")
+        self.t = t
+        y = np.empty_like(x2)
+        delta = x2.dtype.type(CE_DELTA)
+        if self._kind == "onehot":
+            loss = softmax_kernels.softmax_cross_entropy_onehot(x2, self._targets, delta, y)
+        else:
+            loss = softmax_kernels.softmax_cross_entropy_labels(x2, self._targets, delta, y)
+        self.y = y.reshape(x.shape)
+        self.loss = x2.dtype.type(loss)
+        return self.loss
+
+    def backward(self, dout=1):
+        _forward_done(self, "y")
+        dout = _checks.real_number(dout, "dout")
+        y2 = self.y.reshape(self._targets.shape[0], -1)
+        dx = np.empty_like(y2)
+        scale = y2.dtype.type(dout)
+        if self._kind == "onehot":
+            softmax_kernels.softmax_cross_entropy_backward_onehot(y2, self._targets, scale, dx)
+        else:
+            softmax_kernels.softmax_cross_entropy_backward_labels(y2, self._targets, scale, dx)
+        return dx.reshape(self.y.shape)
+
+
+class Dropout(ref.Dropout):
+    """The first book's non-inverted dropout (draws ``np.random.rand``; test time scales by 1 - ratio)."""
+
+    def __init__(self, dropout_ratio=0.5):
+        ratio = _checks.real_number(dropout_ratio, "dropout_ratio")
+        if not 0 <= ratio < 1:
+            raise ValueError(f"dropout_ratio must be in [0, 1); got {ratio}")
+        super().__init__(ratio)
+
+    def forward(self, x, train_flg=True):
+        return super().forward(_checks.float_array(x, "x"), train_flg)
+
+    def backward(self, dout):
+        _forward_done(self, "mask")
+        dout = _checks.float_array(dout, "dout")
+        _checks.same_shape(dout, self.mask, "dout", "the forward input")
+        return super().backward(dout)
+
+
+class BatchNormalization(ref.BatchNormalization):
+    """The first book's batch normalisation (eps 1e-6, running statistics with ``momentum``, ``train_flg``)."""
+
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+        _parameter(gamma, "gamma", 1)
+        _parameter(beta, "beta", 1)
+        _checks.same_shape(gamma, beta, "gamma", "beta")
+        momentum = _checks.real_number(momentum, "momentum")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"momentum must be in [0, 1]; got {momentum}")
+        super().__init__(gamma, beta, momentum, running_mean, running_var)
+
+    def forward(self, x, train_flg=True):
+        x = _checks.float_array(x, "x", dtype=self.gamma.dtype, min_ndim=2, allow_empty=False)
+        if x[0].size != self.gamma.size:
+            raise ValueError(f"x must have {self.gamma.size} features per row to match gamma; got shape {x.shape}")
+        if train_flg and x.shape[0] < 2:
+            raise ValueError(f"x must have at least 2 rows in training mode (batch statistics); got {x.shape}")
+        return super().forward(x, train_flg)
+
+    def backward(self, dout):
+        _forward_done(self, "xn")
+        return super().backward(_grad_input(dout, np.empty(self.input_shape, self.gamma.dtype)))
+
+
+class MatMul(ref.MatMul):
+    def __init__(self, W):
+        super().__init__(_parameter(W, "W", 2))
+
+    def forward(self, x):
+        W = self.params[0]
+        x = _checks.float_array(x, "x", dtype=W.dtype, ndim=2)
+        if x.shape[1] != W.shape[0]:
+            raise ValueError(f"x must have {W.shape[0]} columns to match W of shape {W.shape}; got {x.shape}")
+        return super().forward(x)
+
+    def backward(self, dout):
+        _forward_done(self, "x")
+        shape = (self.x.shape[0], self.params[0].shape[1])
+        return super().backward(_grad_input(dout, np.empty(shape, self.params[0].dtype)))
+
+
+class SigmoidWithLoss(ref.SigmoidWithLoss):
+    """Binary logistic loss; t holds 0/1 labels, one per element of x."""
+
+    def forward(self, x, t):
+        x = _checks.float_array(x, "x", ndim=(1, 2), allow_empty=False)
+        t = _checks.class_labels(t, x.size, 2, "t").reshape(x.shape)
+        self.t = t
+        self.y = np.empty_like(x)
+        activations.sigmoid_forward(x.reshape(-1), self.y.reshape(-1))
+        self.loss = cross_entropy_error(np.c_[1 - self.y.reshape(-1), self.y.reshape(-1)], t.reshape(-1))
+        return self.loss
+
+    def backward(self, dout=1):
+        _forward_done(self, "y")
+        return super().backward(_checks.real_number(dout, "dout"))
+
+
+class Embedding(ref.Embedding):
+    def __init__(self, W):
+        super().__init__(_parameter(W, "W", 2))
+
+    def forward(self, idx):
+        idx = _checks.as_array(idx, "idx")
+        labels = _checks.class_labels(idx, idx.size, self.params[0].shape[0], "idx")
+        return super().forward(labels.reshape(idx.shape))
+
+    def backward(self, dout):
+        _forward_done(self, "idx")
+        shape = self.idx.shape + (self.params[0].shape[1],)
+        return super().backward(_grad_input(dout, np.empty(shape, self.params[0].dtype)))

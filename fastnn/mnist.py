@@ -1,0 +1,2 @@
+"""The book's ``dataset/mnist.py`` import line: ``from fastnn.mnist import load_mnist`` (reads local files only)."""
+from .datasets import load_mnist  # noqa: F401

@@ -1,0 +1,187 @@
+"""The books' networks on fastnn's compiled layers: same constructors, ``params`` keys, layer names, RNG draws
+and results as the NumPy reference (``fastnn.reference.nets``), which they share their code with.
+
+fastnn adds: a keyword-only ``dtype`` (float64 like the books, or float32 end to end), validation of every
+argument, ``save_params``/``load_params`` (.npz, atomic), ``loss_and_gradient`` (the loss of the forward pass that
+the gradient used), and backward that skips the input gradient of the first layer, which nobody reads.
+"""
+import numpy as np
+
+from . import _checks, functions, gradient, io, layers
+# from .mlp import NeuralNetMLP  # noqa: F401 - Raschka's network lives with its kernels
+from .reference import nets as ref
+
+__all__ = ["SimpleNet", "simpleNet", "TwoLayerNet", "TwoLayerNetCh4", "TwoLayerNetBook2", "MultiLayerNet",
+           "MultiLayerNetExtend", "NeuralNetMLP"]
+
+
+def _dtype(dtype):
+    dt = np.dtype(dtype)
+    if dt not in _checks.FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64; got {dt}")
+    return dt
+
+
+def _size(v, name):
+    return _checks.integer(v, name, minimum=1)
+
+
+class _Fast:
+    """fastnn's building blocks for the reference network code."""
+
+    _layers = layers
+    _fn = functions
+    _numerical_gradient = staticmethod(gradient.numerical_gradient)
+    dtype = np.dtype(np.float64)
+
+    def _param(self, array):
+        return np.ascontiguousarray(array, dtype=self.dtype)
+
+    def _targets(self, x, t):
+        t = _checks.as_array(t, "t")
+        if t.shape[:1] != np.shape(x)[:1]:
+            raise ValueError(f"t must have one row per row of x ({np.shape(x)[0]}); got shape {t.shape}")
+        return t
+
+    def save_params(self, file_name="params.npz"):
+        io.save_arrays(file_name, self.params)
+
+    def load_params(self, file_name="params.npz"):
+        """Load saved parameters into this network's arrays in place (keys, shapes and dtypes must match)."""
+        io.load_into(self.params, file_name)
+
+
+class _FastLayered(_Fast):
+    def _backward(self):
+        """The reference backward, except that the first Affine layer does not compute its dx."""
+        dout = self.lastLayer.backward(1)
+        stack = list(self.layers.values())
+        for layer in reversed(stack[1:]):
+            dout = layer.backward(dout)
+        if isinstance(stack[0], layers.Affine):
+            stack[0].backward(dout, need_dx=False)
+        else:
+            stack[0].backward(dout)
+
+    def accuracy(self, x, t):
+        return super().accuracy(x, self._targets(x, t))
+
+    def loss_and_gradient(self, x, t):
+        """(loss, grads) from one forward and one backward pass (``gradient`` discards that loss)."""
+        grads = self.gradient(x, t)
+        loss = self.lastLayer.loss
+        if isinstance(self, ref.MultiLayerNet):
+            loss = loss + self._weight_decay()
+        return loss, grads
+
+
+class SimpleNet(_Fast, ref.SimpleNet):
+    def __init__(self, *, dtype=np.float64):
+        self.dtype = _dtype(dtype)
+        super().__init__()
+
+    @property
+    def params(self):
+        return {"W": self.W}
+
+
+simpleNet = SimpleNet  # the book's spelling
+
+
+class TwoLayerNetCh4(_Fast, ref.TwoLayerNetCh4):
+    """Chapter 4's two-layer net (sigmoid hidden layer, softmax output, one-hot targets)."""
+
+    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01, *, dtype=np.float64):
+        self.dtype = _dtype(dtype)
+        super().__init__(_size(input_size, "input_size"), _size(hidden_size, "hidden_size"),
+                         _size(output_size, "output_size"), _checks.real_number(weight_init_std, "weight_init_std"))
+
+    def _onehot(self, x, t):
+        t = self._targets(x, t)
+        if t.shape != (np.shape(x)[0], self.params["b2"].size):
+            raise ValueError(f"t must be one-hot rows of shape {(np.shape(x)[0], self.params['b2'].size)} "
+                             f"(chapter 4's net); got shape {t.shape}")
+        return _checks.float_array(t, "t", dtype=self.dtype)
+
+    def predict(self, x):
+        return super().predict(self._input(x))
+
+    def _input(self, x):
+        x = _checks.float_array(x, "x", dtype=self.dtype, ndim=2)
+        if x.shape[1] != self.params["W1"].shape[0]:
+            raise ValueError(f"x must have {self.params['W1'].shape[0]} columns; got shape {x.shape}")
+        return x
+
+    def accuracy(self, x, t):
+        return super().accuracy(x, self._onehot(x, t))
+
+    def gradient(self, x, t):
+        return super().gradient(self._input(x), self._onehot(x, t))
+
+
+class TwoLayerNet(_FastLayered, ref.TwoLayerNet):
+    """Chapter 5's two-layer net: Affine1, Relu1, Affine2 + SoftmaxWithLoss ``lastLayer``."""
+
+    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01, *, dtype=np.float64):
+        self.dtype = _dtype(dtype)
+        super().__init__(_size(input_size, "input_size"), _size(hidden_size, "hidden_size"),
+                         _size(output_size, "output_size"), _checks.real_number(weight_init_std, "weight_init_std"))
+
+
+_INIT_NAMES = ("relu", "he", "sigmoid", "xavier")
+
+
+def _multi_layer_args(input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda):
+    _size(input_size, "input_size")
+    _size(output_size, "output_size")
+    if isinstance(hidden_size_list, (str, bytes)) or not hasattr(hidden_size_list, "__len__"):
+        raise TypeError(f"hidden_size_list must be a list of layer widths; got {type(hidden_size_list).__name__}")
+    for i, size in enumerate(hidden_size_list):
+        _size(size, f"hidden_size_list[{i}]")
+    if activation not in ("relu", "sigmoid"):
+        raise ValueError(f"activation must be 'relu' or 'sigmoid'; got {activation!r}")
+    if isinstance(weight_init_std, str):
+        if weight_init_std.lower() not in _INIT_NAMES:
+            raise ValueError(f"weight_init_std must be a number or one of {_INIT_NAMES}; got {weight_init_std!r}")
+    else:
+        _checks.real_number(weight_init_std, "weight_init_std", nonnegative=True)
+    _checks.real_number(weight_decay_lambda, "weight_decay_lambda", nonnegative=True)
+
+
+class MultiLayerNet(_FastLayered, ref.MultiLayerNet):
+    def __init__(self, input_size, hidden_size_list, output_size, activation="relu", weight_init_std="relu",
+                 weight_decay_lambda=0, *, dtype=np.float64):
+        self.dtype = _dtype(dtype)
+        _multi_layer_args(input_size, hidden_size_list, output_size, activation, weight_init_std,
+                          weight_decay_lambda)
+        super().__init__(input_size, list(hidden_size_list), output_size, activation, weight_init_std,
+                         weight_decay_lambda)
+
+
+class MultiLayerNetExtend(_FastLayered, ref.MultiLayerNetExtend):
+    def __init__(self, input_size, hidden_size_list, output_size, activation="relu", weight_init_std="relu",
+                 weight_decay_lambda=0, use_dropout=False, dropout_ration=0.5, use_batchnorm=False, *,
+                 dtype=np.float64):
+        self.dtype = _dtype(dtype)
+        _multi_layer_args(input_size, hidden_size_list, output_size, activation, weight_init_std,
+                          weight_decay_lambda)
+        ratio = _checks.real_number(dropout_ration, "dropout_ration")
+        if not 0 <= ratio < 1:
+            raise ValueError(f"dropout_ration must be in [0, 1); got {ratio}")
+        super().__init__(input_size, list(hidden_size_list), output_size, activation, weight_init_std,
+                         weight_decay_lambda, bool(use_dropout), ratio, bool(use_batchnorm))
+
+
+class TwoLayerNetBook2(_Fast, ref.TwoLayerNetBook2):
+    """The second book's chapter-1 TwoLayerNet (Affine, Sigmoid, Affine; ``params``/``grads`` lists)."""
+
+    def __init__(self, input_size, hidden_size, output_size, *, dtype=np.float64):
+        self.dtype = _dtype(dtype)
+        super().__init__(_size(input_size, "input_size"), _size(hidden_size, "hidden_size"),
+                         _size(output_size, "output_size"))
+
+    def save_params(self, file_name="params.npz"):
+        io.save_arrays(file_name, {str(i): p for i, p in enumerate(self.params)})
+
+    def load_params(self, file_name="params.npz"):
+        io.load_into({str(i): p for i, p in enumerate(self.params)}, file_name)

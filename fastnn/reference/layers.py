@@ -1,0 +1,203 @@
+"""Reference layers in the books' NumPy idiom: the first book's attributes (``W, b, dW, db, mask, y, t, loss``)
+plus the second book's ``params``/``grads`` lists, with gradients written into ``grads`` in place."""
+import numpy as np
+
+from .functions import cross_entropy_error, sigmoid, softmax
+
+BN_EPS = 10e-7  # the book writes 10e-7 (= 1e-6)
+
+
+class Relu:
+    def __init__(self):
+        self.mask = None
+        self.params, self.grads = [], []
+
+    def forward(self, x):
+        self.mask = x <= 0
+        out = x.copy()
+        out[self.mask] = 0
+        return out
+
+    def backward(self, dout):
+        dout = dout.copy()
+        dout[self.mask] = 0
+        return dout
+
+
+class Sigmoid:
+    def __init__(self):
+        self.out = None
+        self.params, self.grads = [], []
+
+    def forward(self, x):
+        self.out = sigmoid(x)
+        return self.out
+
+    def backward(self, dout):
+        return dout * (1.0 - self.out) * self.out
+
+
+class Affine:
+    def __init__(self, W, b):
+        self.W, self.b = W, b
+        self.x = self.original_x_shape = None
+        self.dW, self.db = np.zeros_like(W), np.zeros_like(b)
+        self.params, self.grads = [W, b], [self.dW, self.db]
+
+    def forward(self, x):
+        self.original_x_shape = x.shape
+        self.x = x.reshape(x.shape[0], -1)
+        return np.dot(self.x, self.W) + self.b
+
+    def backward(self, dout):
+        dx = np.dot(dout, self.W.T)
+        self.dW[...] = np.dot(self.x.T, dout)
+        self.db[...] = np.sum(dout, axis=0)
+        return dx.reshape(*self.original_x_shape)
+
+
+class MatMul:
+    def __init__(self, W):
+        self.params, self.grads = [W], [np.zeros_like(W)]
+        self.x = None
+
+    def forward(self, x):
+        self.x = x
+        return np.dot(x, self.params[0])
+
+    def backward(self, dout):
+        dx = np.dot(dout, self.params[0].T)
+        self.grads[0][...] = np.dot(self.x.T, dout)
+        return dx
+
+
+class Softmax:
+    def __init__(self):
+        self.params, self.grads = [], []
+        self.out = None
+
+    def forward(self, x):
+        self.out = softmax(x)
+        return self.out
+
+    def backward(self, dout):
+        dx = self.out * dout
+        sumdx = np.sum(dx, axis=1, keepdims=True)
+        dx -= self.out * sumdx
+        return dx
+
+
+class SoftmaxWithLoss:
+    def __init__(self):
+        self.loss = self.y = self.t = None
+        self.params, self.grads = [], []
+
+    def forward(self, x, t):
+        self.t = t
+        self.y = softmax(x)
+        self.loss = cross_entropy_error(self.y, self.t)
+        return self.loss
+
+    def backward(self, dout=1):
+        batch_size = self.t.shape[0]
+        if self.t.size == self.y.size:
+            return (self.y - self.t) * dout / batch_size
+        dx = self.y.copy()
+        dx[np.arange(batch_size), self.t] -= 1
+        return dx * dout / batch_size
+
+
+class SigmoidWithLoss:
+    def __init__(self):
+        self.loss = self.y = self.t = None
+        self.params, self.grads = [], []
+
+    def forward(self, x, t):
+        self.t = t
+        self.y = 1 / (1 + np.exp(-x))
+        self.loss = cross_entropy_error(np.c_[1 - self.y, self.y], self.t)
+        return self.loss
+
+    def backward(self, dout=1):
+        batch_size = self.t.shape[0]
+        return (self.y - self.t) * dout / batch_size
+
+
+class Dropout:
+    """The first book's (non-inverted) dropout: scale by (1 - ratio) at test time."""
+
+    def __init__(self, dropout_ratio=0.5):
+        self.dropout_ratio = dropout_ratio
+        self.mask = None
+        self.params, self.grads = [], []
+
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            self.mask = np.random.rand(*x.shape) > self.dropout_ratio
+            return x * self.mask
+        return x * (1.0 - self.dropout_ratio)
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+class BatchNormalization:
+    def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
+        self.gamma, self.beta = gamma, beta
+        self.momentum = momentum
+        self.input_shape = None
+        self.running_mean, self.running_var = running_mean, running_var
+        self.batch_size = self.xc = self.xn = self.std = None
+        self.dgamma, self.dbeta = np.zeros_like(gamma), np.zeros_like(beta)
+        self.params, self.grads = [gamma, beta], [self.dgamma, self.dbeta]
+
+    def forward(self, x, train_flg=True):
+        self.input_shape = x.shape
+        x = x.reshape(x.shape[0], -1)
+        if self.running_mean is None:
+            self.running_mean = np.zeros(x.shape[1])
+            self.running_var = np.zeros(x.shape[1])
+        if train_flg:
+            mu = x.mean(axis=0)
+            xc = x - mu
+            var = np.mean(xc ** 2, axis=0)
+            std = np.sqrt(var + BN_EPS)
+            xn = xc / std
+            self.batch_size, self.xc, self.xn, self.std = x.shape[0], xc, xn, std
+            self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
+            self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
+        else:
+            xc = x - self.running_mean
+            xn = xc / np.sqrt(self.running_var + BN_EPS)
+        out = self.gamma * xn + self.beta
+        return out.reshape(*self.input_shape)
+
+    def backward(self, dout):
+        dout = dout.reshape(dout.shape[0], -1)
+        dbeta = dout.sum(axis=0)
+        dgamma = np.sum(self.xn * dout, axis=0)
+        dxn = self.gamma * dout
+        dxc = dxn / self.std
+        dstd = -np.sum((dxn * self.xc) / (self.std * self.std), axis=0)
+        dvar = 0.5 * dstd / self.std
+        dxc += (2.0 / self.batch_size) * self.xc * dvar
+        dmu = np.sum(dxc, axis=0)
+        dx = dxc - dmu / self.batch_size
+        self.dgamma[...], self.dbeta[...] = dgamma, dbeta
+        return dx.reshape(*self.input_shape)
+
+
+class Embedding:
+    def __init__(self, W):
+        self.params, self.grads = [W], [np.zeros_like(W)]
+        self.idx = None
+
+    def forward(self, idx):
+        self.idx = idx
+        return self.params[0][idx]
+
+    def backward(self, dout):
+        dW = self.grads[0]
+        dW[...] = 0
+        np.add.at(dW, self.idx, dout)
+        return None

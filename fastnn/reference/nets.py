@@ -1,0 +1,300 @@
+"""Reference networks in the books' idiom: chapter 4's simpleNet and two-layer net, chapter 5's layered
+TwoLayerNet, ``MultiLayerNet``/``MultiLayerNetExtend`` (first book) and the second book's chapter-1 TwoLayerNet.
+
+The classes take their building blocks from class attributes (``_layers``: layer classes, ``_fn``: functions,
+``_numerical_gradient``) and create parameters through ``_param``; fastnn.nets subclasses them with the compiled
+blocks, so both sides run the same network code and the same RNG draws.
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+from . import functions, layers
+
+
+class _Blocks:
+    _layers = layers
+    _fn = functions
+    _numerical_gradient = staticmethod(functions.numerical_gradient)
+
+    def _param(self, array):
+        return array
+
+
+def _accuracy(y, t, n):
+    y = np.argmax(y, axis=1)
+    if t.ndim != 1:
+        t = np.argmax(t, axis=1)
+    return np.sum(y == t) / float(n)
+
+
+class SimpleNet(_Blocks):
+    """Chapter 4's 2x3 ``simpleNet``: one weight matrix, softmax + cross-entropy loss."""
+
+    def __init__(self):
+        self.W = self._param(np.random.randn(2, 3))
+
+    def predict(self, x):
+        return np.dot(x, self.W)
+
+    def loss(self, x, t):
+        z = self.predict(x)
+        y = self._fn.softmax(z)
+        return self._fn.cross_entropy_error(y, t)
+
+
+class TwoLayerNetCh4(_Blocks):
+    """Chapter 4's two-layer net: sigmoid hidden layer, softmax output, one-hot targets."""
+
+    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01):
+        self.params = {}
+        self.params["W1"] = self._param(weight_init_std * np.random.randn(input_size, hidden_size))
+        self.params["b1"] = self._param(np.zeros(hidden_size))
+        self.params["W2"] = self._param(weight_init_std * np.random.randn(hidden_size, output_size))
+        self.params["b2"] = self._param(np.zeros(output_size))
+
+    def predict(self, x):
+        W1, W2 = self.params["W1"], self.params["W2"]
+        b1, b2 = self.params["b1"], self.params["b2"]
+        z1 = self._fn.sigmoid(np.dot(x, W1) + b1)
+        return self._fn.softmax(np.dot(z1, W2) + b2)
+
+    def loss(self, x, t):
+        return self._fn.cross_entropy_error(self.predict(x), t)
+
+    def accuracy(self, x, t):
+        y = np.argmax(self.predict(x), axis=1)
+        return np.sum(y == np.argmax(t, axis=1)) / float(x.shape[0])
+
+    def numerical_gradient(self, x, t):
+        loss_W = lambda W: self.loss(x, t)  # noqa: E731 - the book's idiom: W is reached through aliasing
+        return {key: self._numerical_gradient(loss_W, self.params[key]) for key in ("W1", "b1", "W2", "b2")}
+
+    def gradient(self, x, t):
+        W1, W2 = self.params["W1"], self.params["W2"]
+        b1, b2 = self.params["b1"], self.params["b2"]
+        grads = {}
+        batch_num = x.shape[0]
+        a1 = np.dot(x, W1) + b1
+        z1 = self._fn.sigmoid(a1)
+        y = self._fn.softmax(np.dot(z1, W2) + b2)
+        dy = (y - t) / batch_num
+        grads["W2"] = np.dot(z1.T, dy)
+        grads["b2"] = np.sum(dy, axis=0)
+        dz1 = self._fn.sigmoid_grad(a1) * np.dot(dy, W2.T)
+        grads["W1"] = np.dot(x.T, dz1)
+        grads["b1"] = np.sum(dz1, axis=0)
+        return grads
+
+
+class _LayeredNet(_Blocks):
+    """predict/accuracy/backward shared by the layered nets of the first book."""
+
+    def predict(self, x):
+        for layer in self.layers.values():
+            x = layer.forward(x)
+        return x
+
+    def accuracy(self, x, t):
+        return _accuracy(self.predict(x), t, x.shape[0])
+
+    def _backward(self):
+        dout = self.lastLayer.backward(1)
+        for layer in reversed(list(self.layers.values())):
+            dout = layer.backward(dout)
+
+
+class TwoLayerNet(_LayeredNet):
+    """Chapter 5's two-layer net: ``layers`` OrderedDict Affine1, Relu1, Affine2 and ``lastLayer``."""
+
+    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01):
+        self.params = {}
+        self.params["W1"] = self._param(weight_init_std * np.random.randn(input_size, hidden_size))
+        self.params["b1"] = self._param(np.zeros(hidden_size))
+        self.params["W2"] = self._param(weight_init_std * np.random.randn(hidden_size, output_size))
+        self.params["b2"] = self._param(np.zeros(output_size))
+        self.layers = OrderedDict()
+        self.layers["Affine1"] = self._layers.Affine(self.params["W1"], self.params["b1"])
+        self.layers["Relu1"] = self._layers.Relu()
+        self.layers["Affine2"] = self._layers.Affine(self.params["W2"], self.params["b2"])
+        self.lastLayer = self._layers.SoftmaxWithLoss()
+
+    def loss(self, x, t):
+        return self.lastLayer.forward(self.predict(x), t)
+
+    def numerical_gradient(self, x, t):
+        loss_W = lambda W: self.loss(x, t)  # noqa: E731
+        return {key: self._numerical_gradient(loss_W, self.params[key]) for key in ("W1", "b1", "W2", "b2")}
+
+    def gradient(self, x, t):
+        self.loss(x, t)
+        self._backward()
+        return {"W1": self.layers["Affine1"].dW, "b1": self.layers["Affine1"].db,
+                "W2": self.layers["Affine2"].dW, "b2": self.layers["Affine2"].db}
+
+
+class MultiLayerNet(_LayeredNet):
+    """The first book's fully connected net: ``Affine{i}``/``Activation_function{i}`` layers, ``last_layer``,
+    He ('relu') or Xavier ('sigmoid') initial scale, L2 weight decay in loss and gradient."""
+
+    def __init__(self, input_size, hidden_size_list, output_size, activation="relu", weight_init_std="relu",
+                 weight_decay_lambda=0):
+        self.input_size = input_size
+        self.output_size = output_size
+        self.hidden_size_list = hidden_size_list
+        self.hidden_layer_num = len(hidden_size_list)
+        self.weight_decay_lambda = weight_decay_lambda
+        self.params = {}
+        self._init_weight(weight_init_std)
+        activation_layer = {"sigmoid": self._layers.Sigmoid, "relu": self._layers.Relu}
+        self.layers = OrderedDict()
+        for idx in range(1, self.hidden_layer_num + 1):
+            self._add_hidden_layers(idx, activation_layer[activation])
+        idx = self.hidden_layer_num + 1
+        self.layers["Affine" + str(idx)] = self._layers.Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
+        self.last_layer = self._layers.SoftmaxWithLoss()
+
+    @property
+    def lastLayer(self):  # the chapter-5 spelling, so _LayeredNet serves both
+        return self.last_layer
+
+    def _add_hidden_layers(self, idx, activation):
+        self.layers["Affine" + str(idx)] = self._layers.Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
+        self.layers["Activation_function" + str(idx)] = activation()
+
+    def _init_weight(self, weight_init_std):
+        all_size_list = [self.input_size] + list(self.hidden_size_list) + [self.output_size]
+        for idx in range(1, len(all_size_list)):
+            scale = weight_init_std
+            if str(weight_init_std).lower() in ("relu", "he"):
+                scale = np.sqrt(2.0 / all_size_list[idx - 1])
+            elif str(weight_init_std).lower() in ("sigmoid", "xavier"):
+                scale = np.sqrt(1.0 / all_size_list[idx - 1])
+            self.params["W" + str(idx)] = self._param(scale * np.random.randn(all_size_list[idx - 1],
+                                                                             all_size_list[idx]))
+            self.params["b" + str(idx)] = self._param(np.zeros(all_size_list[idx]))
+
+    def _weight_decay(self):
+        weight_decay = 0
+        for idx in range(1, self.hidden_layer_num + 2):
+            W = self.params["W" + str(idx)]
+            weight_decay += 0.5 * self.weight_decay_lambda * np.sum(W ** 2)
+        return weight_decay
+
+    def loss(self, x, t):
+        return self.last_layer.forward(self.predict(x), t) + self._weight_decay()
+
+    def _param_keys(self):
+        for idx in range(1, self.hidden_layer_num + 2):
+            yield "W" + str(idx)
+            yield "b" + str(idx)
+
+    def numerical_gradient(self, x, t):
+        loss_W = lambda W: self.loss(x, t)  # noqa: E731
+        return {key: self._numerical_gradient(loss_W, self.params[key]) for key in self._param_keys()}
+
+    def _affine_grads(self):
+        grads = {}
+        for idx in range(1, self.hidden_layer_num + 2):
+            affine = self.layers["Affine" + str(idx)]
+            grads["W" + str(idx)] = affine.dW + self.weight_decay_lambda * affine.W
+            grads["b" + str(idx)] = affine.db
+        return grads
+
+    def gradient(self, x, t):
+        self.loss(x, t)
+        self._backward()
+        return self._affine_grads()
+
+
+class MultiLayerNetExtend(MultiLayerNet):
+    """MultiLayerNet with optional Dropout (``dropout_ration``, the book's spelling) and BatchNormalization
+    (``gamma{i}``, ``beta{i}`` params) after each hidden Affine; ``train_flg`` selects training behaviour."""
+
+    def __init__(self, input_size, hidden_size_list, output_size, activation="relu", weight_init_std="relu",
+                 weight_decay_lambda=0, use_dropout=False, dropout_ration=0.5, use_batchnorm=False):
+        self.use_dropout = use_dropout
+        self.dropout_ration = dropout_ration
+        self.use_batchnorm = use_batchnorm
+        super().__init__(input_size, hidden_size_list, output_size, activation, weight_init_std,
+                         weight_decay_lambda)
+
+    def _add_hidden_layers(self, idx, activation):
+        self.layers["Affine" + str(idx)] = self._layers.Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
+        if self.use_batchnorm:
+            size = self.hidden_size_list[idx - 1]
+            self.params["gamma" + str(idx)] = self._param(np.ones(size))
+            self.params["beta" + str(idx)] = self._param(np.zeros(size))
+            self.layers["BatchNorm" + str(idx)] = self._layers.BatchNormalization(self.params["gamma" + str(idx)],
+                                                                                  self.params["beta" + str(idx)])
+        self.layers["Activation_function" + str(idx)] = activation()
+        if self.use_dropout:
+            self.layers["Dropout" + str(idx)] = self._layers.Dropout(self.dropout_ration)
+
+    def predict(self, x, train_flg=False):
+        for key, layer in self.layers.items():
+            if "Dropout" in key or "BatchNorm" in key:
+                x = layer.forward(x, train_flg)
+            else:
+                x = layer.forward(x)
+        return x
+
+    def loss(self, x, t, train_flg=False):
+        return self.last_layer.forward(self.predict(x, train_flg), t) + self._weight_decay()
+
+    def accuracy(self, X, T):
+        return _accuracy(self.predict(X, train_flg=False), T, X.shape[0])
+
+    def _param_keys(self):
+        for idx in range(1, self.hidden_layer_num + 2):
+            yield "W" + str(idx)
+            yield "b" + str(idx)
+            if self.use_batchnorm and idx != self.hidden_layer_num + 1:
+                yield "gamma" + str(idx)
+                yield "beta" + str(idx)
+
+    def numerical_gradient(self, X, T):
+        loss_W = lambda W: self.loss(X, T, train_flg=True)  # noqa: E731
+        return {key: self._numerical_gradient(loss_W, self.params[key]) for key in self._param_keys()}
+
+    def gradient(self, x, t):
+        self.loss(x, t, train_flg=True)
+        self._backward()
+        grads = self._affine_grads()
+        if self.use_batchnorm:
+            for idx in range(1, self.hidden_layer_num + 1):
+                grads["gamma" + str(idx)] = self.layers["BatchNorm" + str(idx)].dgamma
+                grads["beta" + str(idx)] = self.layers["BatchNorm" + str(idx)].dbeta
+        return grads
+
+
+class TwoLayerNetBook2(_Blocks):
+    """The second book's chapter-1 net: Affine, Sigmoid, Affine + SoftmaxWithLoss, ``params``/``grads`` lists,
+    ``forward(x, t)`` returns the loss, ``backward(dout=1)``."""
+
+    def __init__(self, input_size, hidden_size, output_size):
+        I, H, O = input_size, hidden_size, output_size
+        W1 = self._param(0.01 * np.random.randn(I, H))
+        b1 = self._param(np.zeros(H))
+        W2 = self._param(0.01 * np.random.randn(H, O))
+        b2 = self._param(np.zeros(O))
+        self.layers = [self._layers.Affine(W1, b1), self._layers.Sigmoid(), self._layers.Affine(W2, b2)]
+        self.loss_layer = self._layers.SoftmaxWithLoss()
+        self.params, self.grads = [], []
+        for layer in self.layers:
+            self.params += layer.params
+            self.grads += layer.grads
+
+    def predict(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def forward(self, x, t):
+        return self.loss_layer.forward(self.predict(x), t)
+
+    def backward(self, dout=1):
+        dout = self.loss_layer.backward(dout)
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
