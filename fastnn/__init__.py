@@ -1,1 +1,44 @@
-"""fastnn"""
+"""fastnn: the from-scratch NumPy neural-network code of "Deep Learning from Scratch" (books 1 and 2) and of
+Raschka's "Python Machine Learning" ch. 12, with the same API and results, on Numba-compiled kernels.
+
+Replace ``common`` by ``fastnn`` in the book's import lines (``from fastnn.layers import Affine``,
+``from fastnn.trainer import Trainer``, ...). Importing ``fastnn`` compiles nothing and does not import numba:
+submodules load on first use, kernels compile on first call (and are cached on disk), and :func:`warmup` compiles
+the common signatures up front.
+"""
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("functions", "gradient", "layers", "optimizer", "trainer", "util", "nets", "multi_layer_net",
+               "multi_layer_net_extend", "datasets", "mnist", "io", "reference", "kernels", "bench", "cli", "mlp")
+
+__all__ = ["__version__", "warmup", *_SUBMODULES]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
+
+
+def warmup(dtypes=("float64", "float32")):
+    """Compile (or load from the on-disk cache) the kernels behind the functions, layers and a training step,
+    for each dtype, by running them once on tiny inputs."""
+    import numpy as np
+
+    from . import functions, nets, optimizer
+
+    for dtype in dtypes:
+        x = np.linspace(-1, 1, 12, dtype=dtype).reshape(3, 4)
+        labels = np.array([0, 1, 3])
+        for f in (functions.sigmoid, functions.sigmoid_grad, functions.relu, functions.relu_grad,
+                  functions.step_function, functions.softmax):
+            f(x)
+        functions.cross_entropy_error(functions.softmax(x), labels)
+        functions.softmax_loss(x, labels)
+        functions.sum_squared_error(x, x)
+        for activation in ("relu", "sigmoid"):
+            net = nets.MultiLayerNet(4, [5], 4, activation=activation, dtype=dtype)
+            optimizer.SGD().update(net.params, net.gradient(x, labels))
+            net.accuracy(x, labels)

@@ -1,0 +1,130 @@
+"""Command line: ``fastnn train`` (the main job), ``fastnn bench`` (side-by-side timings).
+
+``fastnn train`` trains a MultiLayerNet with the book's Trainer on the bundled optdigits set by default, or on an
+MNIST-format directory (``--data DIR``) or the Debian-packaged Fashion-MNIST (``--dataset fashion-mnist``), prints
+per-epoch loss and accuracy with a progress bar, saves the weights (.npz) and, when matplotlib is installed, a
+learning-curve PNG.
+"""
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+DATASETS = ("digits", "fashion-mnist", "mnist")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+
+
+def _train_parser(sub):
+    p = sub.add_parser("train", help="train a network (default: bundled optdigits digits)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--dataset", choices=DATASETS, default="digits",
+                   help="bundled 'digits', Debian's 'fashion-mnist', or 'mnist' (needs --data or FASTNN_MNIST_DIR)")
+    p.add_argument("--data", metavar="DIR", help="an MNIST-format directory of IDX files (MNIST, Fashion-MNIST, "
+                                                 "KMNIST); implies the MNIST loader")
+    p.add_argument("--hidden", type=int, nargs="+", default=[100], metavar="N", help="hidden layer widths")
+    p.add_argument("--activation", choices=("relu", "sigmoid"), default="relu")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    p.add_argument("--lr", type=float, default=0.1, help="learning rate")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay lambda")
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--seed", type=int, default=0, help="seeds numpy's global RNG (weights and batches)")
+    p.add_argument("--out", default="fastnn-model.npz", help="where to save the trained weights (.npz)")
+    p.add_argument("--plot", default="fastnn-learning-curve.png",
+                   help="learning-curve PNG (needs matplotlib; skipped with a note when it is missing)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--history-json", metavar="PATH", help="also write the per-epoch history as JSON")
+
+
+def _load(args):
+    from . import datasets
+
+    if args.data:
+        return datasets.load_mnist(normalize=True, flatten=True, path=args.data), "mnist-format:" + args.data
+    if args.dataset == "fashion-mnist":
+        return datasets.load_fashion_mnist(normalize=True, flatten=True), "fashion-mnist"
+    if args.dataset == "mnist":
+        return datasets.load_mnist(normalize=True, flatten=True), "mnist"
+    return datasets.load_digits(normalize=True, flatten=True), "digits (bundled optdigits)"
+
+
+def _plot(trainer, path):
+    try:
+        import matplotlib
+    except ImportError:
+        print(f"matplotlib is not installed: no learning curve written (pip install 'fastnn[plot]')")
+        return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = np.arange(1, len(trainer.history["train_loss"]) + 1)
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax_loss.plot(epochs, trainer.history["train_loss"])
+    ax_loss.set(xlabel="epoch", ylabel="mean train loss", title="loss")
+    ax_acc.plot(epochs, trainer.history["train_acc"], label="train")
+    ax_acc.plot(epochs, trainer.history["test_acc"], label="test")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    ax_acc.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print(f"learning curve: {path}")
+
+
+def train(args):
+    from .nets import MultiLayerNet
+    from .trainer import Trainer
+
+    np.random.seed(args.seed)
+    ((x_train, t_train), (x_test, t_test)), name = _load(args)
+    x_train, x_test = x_train.astype(args.dtype), x_test.astype(args.dtype)
+    n_classes = int(max(t_train.max(), t_test.max())) + 1
+    net = MultiLayerNet(x_train.shape[1], args.hidden, n_classes, activation=args.activation,
+                        weight_init_std=args.activation, weight_decay_lambda=args.weight_decay, dtype=args.dtype)
+    print(f"data: {name}: {len(x_train)} train / {len(x_test)} test samples, {x_train.shape[1]} features, "
+          f"{n_classes} classes")
+    print(f"net: MultiLayerNet({x_train.shape[1]}, {args.hidden}, {n_classes}, activation={args.activation!r}), "
+          f"{args.dtype}; optimizer {args.optimizer} lr {args.lr}, batch {args.batch_size}, {args.epochs} epochs")
+    trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=args.epochs, mini_batch_size=args.batch_size,
+                      optimizer=args.optimizer, optimizer_param={"lr": args.lr}, verbose=False,
+                      progress=not args.no_progress, callbacks=[_print_epoch])
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    test_acc = net.accuracy(x_test, t_test)
+    print(f"final test accuracy {test_acc:.4f} ({seconds:.2f} s training)")
+    net.save_params(args.out)
+    print(f"weights: {args.out} (load with MultiLayerNet(...).load_params({args.out!r}))")
+    if args.history_json:
+        with open(args.history_json, "w") as f:
+            json.dump({"test_acc": float(test_acc), "history": trainer.history}, f, default=float)
+    if args.plot:
+        _plot(trainer, args.plot)
+    return 0
+
+
+def _print_epoch(trainer, epoch, logs):
+    print(f"epoch {epoch:3d}  loss {logs['train_loss']:.4f}  train acc {logs['train_acc']:.4f}  "
+          f"test acc {logs['test_acc']:.4f}", flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="fastnn", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _train_parser(sub)
+    bench = sub.add_parser("bench", help="side-by-side timings vs the NumPy reference (python -m fastnn.bench)",
+                           add_help=False)
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    if args.command == "bench":
+        from .bench import main as bench_main
+
+        return bench_main(args.rest)
+    return train(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

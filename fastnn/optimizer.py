@@ -1,0 +1,318 @@
+"""The books' ``common/optimizer.py`` on compiled kernels: SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam.
+
+Same names, defaults, attributes (``lr``, ``momentum``, ``decay_rate``, ``beta1``, ``beta2``, ``iter`` and the
+state ``v``, ``h``, ``m``) and results (to rounding) as the books. ``update(params, grads)`` takes either protocol:
+
+* first book: two dicts, ``params[key]`` updated for every key of ``params`` (state is a dict);
+* second book: two lists (or tuples of arrays), entry ``i`` updated for every ``i`` (state is a list).
+
+NumPy array parameters are updated in place, never rebound: the networks' layers hold the same arrays. Arrays that
+are not C-contiguous are updated through a contiguous copy that is written back. Scalar parameters (the book's
+optimizer comparison uses ``params['x'] = -7.0``) are replaced in their container by a NumPy scalar of the new
+value, as the book's code does. A gradient in another dtype is cast to its parameter's dtype (float32 stays
+float32).
+
+Everything is checked before anything changes, so a bad call leaves parameters, state and ``Adam.iter`` as they
+were. Hyper-parameters are checked at construction and again at each update (the books' trainers assign
+``optimizer.lr`` directly).
+
+As in the books, the state is created on the first update, shaped like that call's parameters; set it back to
+``None`` (e.g. ``optimizer.v = None``) to start afresh with other parameters.
+"""
+import numbers
+from collections.abc import Mapping, MutableMapping
+
+import numpy as np
+
+from . import _checks
+from .kernels import optim
+from .reference.optimizer import EPS
+
+__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+
+
+# --- hyper-parameter checks -------------------------------------------------------------------------------------
+def _learning_rate(lr, name="lr"):
+    return _checks.real_number(lr, name, positive=True)
+
+
+def _unit_interval(value, name):
+    """A finite real number in [0, 1): momentum, decay rate, beta."""
+    value = _checks.real_number(value, name)
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must be in [0, 1); got {value}")
+    return value
+
+
+# --- params/grads checks ----------------------------------------------------------------------------------------
+class _Entry:
+    """One checked parameter: its key, the parameter as found, its dtype, and the gradient as a 1-D C-contiguous
+    array in that dtype. ``kind`` says how the kernel reaches it: "view" (a C-contiguous array, updated straight
+    through a ravelled view), "copy" (any other array: a contiguous copy, written back) or "scalar" (replaced in
+    its container)."""
+
+    __slots__ = ("key", "param", "dtype", "grad", "kind")
+
+    def __init__(self, key, param, dtype, grad, kind):
+        self.key, self.param, self.dtype, self.grad, self.kind = key, param, dtype, grad, kind
+
+    def work(self):
+        """The 1-D C-contiguous array the kernel updates. Copies are taken at the entry's turn, not when checking,
+        so parameters that share memory are updated one after another as in the books."""
+        if self.kind == "view":
+            return self.param.reshape(-1)
+        if self.kind == "copy":
+            return np.ascontiguousarray(self.param).reshape(-1)
+        return np.array([self.param], dtype=self.dtype)
+
+    def finish(self, params, work):
+        """Put the result where the caller sees it."""
+        if self.kind == "copy":
+            self.param[...] = work.reshape(self.param.shape)
+        elif self.kind == "scalar":
+            params[self.key] = work[0]
+
+
+def _keys(params, grads):
+    """The keys to update, in the books' order, after checking that ``grads`` has an entry for each."""
+    if isinstance(params, Mapping):
+        if not isinstance(grads, Mapping):
+            raise TypeError(f"grads must be a dict like params; got {type(grads).__name__}")
+        keys = list(params.keys())
+        missing = [key for key in keys if key not in grads]
+        if missing:
+            raise ValueError(f"grads has no entry for params key(s) {', '.join(map(repr, missing))}")
+        return keys
+    if isinstance(params, (list, tuple)):
+        if not isinstance(grads, (list, tuple)):
+            raise TypeError(f"grads must be a list like params; got {type(grads).__name__}")
+        if len(grads) != len(params):
+            raise ValueError(f"grads must hold one gradient per parameter; got {len(grads)} gradients for "
+                             f"{len(params)} parameters")
+        return list(range(len(params)))
+    raise TypeError(f"params must be a dict (first book) or a list (second book) of arrays; "
+                    f"got {type(params).__name__}")
+
+
+def _is_scalar(p):
+    return isinstance(p, (numbers.Real, np.number)) and not isinstance(p, (bool, np.bool_))
+
+
+def _entry(params, key, grad):
+    p = params[key]
+    name = f"params[{key!r}]"
+    if isinstance(p, np.ndarray):
+        _checks.writable_float_array(p, name)
+        dtype, shape = p.dtype, p.shape
+    elif _is_scalar(p):
+        if not isinstance(params, (MutableMapping, list)):
+            raise TypeError(f"{name} is a scalar, so it is replaced in its container, but params is a "
+                            f"{type(params).__name__}; pass a dict or a list")
+        dtype, shape = _checks.float_dtype(np.asarray(p).dtype, name), ()
+    else:
+        raise TypeError(f"{name} must be a float32/float64 NumPy array or a real number; got {type(p).__name__}")
+
+    gname = f"grads[{key!r}]"
+    g = _checks.as_array(grad, gname)
+    _checks.float_dtype(g.dtype, gname)  # refuses complex, object, strings
+    if g.shape != shape:
+        raise ValueError(f"{gname} must have the shape of {name}, {shape}; got {g.shape}")
+    g = np.ascontiguousarray(g, dtype=dtype).reshape(-1)
+
+    if not isinstance(p, np.ndarray):
+        return _Entry(key, p, dtype, g, "scalar")
+    return _Entry(key, p, dtype, g, "view" if p.flags.c_contiguous else "copy")
+
+
+def _entries(params, grads):
+    keys = _keys(params, grads)
+    return [_entry(params, key, grads[key]) for key in keys]
+
+
+def _has_key(state, key):
+    if isinstance(state, Mapping):
+        return key in state
+    return isinstance(state, list) and isinstance(key, int) and key < len(state)
+
+
+# --- optimizers -------------------------------------------------------------------------------------------------
+class _Optimizer:
+    """Shared update loop. Subclasses name their state attributes, check their hyper-parameters and give the
+    kernel's scalar arguments for one step."""
+
+    _state_names = ()
+    _kernel = None
+
+    def _check(self):
+        """Validate the hyper-parameters (raise ValueError/TypeError naming the bad one)."""
+        raise NotImplementedError
+
+    def _coefficients(self):
+        """The kernel's scalar arguments for this step, as Python floats combined as the book combines them."""
+        raise NotImplementedError
+
+    def update(self, params, grads):
+        self._check()
+        entries = _entries(params, grads)
+        states = [self._state(name, params, entries) for name in self._state_names]
+        coefficients = self._coefficients()
+        for entry in entries:
+            work = entry.work()
+            buffers = [state[entry.key].reshape(-1) for state in states]  # views: the kernel updates the state
+            self._kernel(work, entry.grad, *buffers, *map(entry.dtype.type, coefficients))
+            entry.finish(params, work)
+
+    def _state(self, name, params, entries):
+        """The state ``name`` (e.g. ``v``), created on the first update like the books (a dict for dict params,
+        a list for list params), checked against this call's parameters."""
+        state = getattr(self, name)
+        if state is None:
+            zeros = {e.key: np.zeros(np.shape(e.param), dtype=e.dtype) for e in entries}
+            state = zeros if isinstance(params, Mapping) else [zeros[e.key] for e in entries]
+            setattr(self, name, state)
+            return state
+        for e in entries:
+            if not _has_key(state, e.key):
+                raise ValueError(f"{name} has no state for params key {e.key!r} (it was created on the first "
+                                 f"update for other parameters); set the optimizer's {name} to None to restart")
+            s = np.asarray(state[e.key])
+            if s.shape != np.shape(e.param):
+                raise ValueError(f"{name}[{e.key!r}] has shape {s.shape} but params[{e.key!r}] has shape "
+                                 f"{np.shape(e.param)}; set the optimizer's {name} to None to restart")
+            if s.dtype != e.dtype or not s.flags.c_contiguous or not s.flags.writeable:
+                state[e.key] = np.array(s, dtype=e.dtype, order="C")  # state is ours to rebind
+        return state
+
+
+class SGD(_Optimizer):
+    """Stochastic gradient descent: ``params -= lr * grads``."""
+
+    _kernel = staticmethod(optim.sgd)
+
+    def __init__(self, lr=0.01):
+        self.lr = lr
+        self._check()
+
+    def _check(self):
+        _learning_rate(self.lr)
+
+    def _coefficients(self):
+        return (self.lr,)
+
+
+class Momentum(_Optimizer):
+    """Momentum SGD: ``v = momentum * v - lr * grads; params += v``."""
+
+    _state_names = ("v",)
+    _kernel = staticmethod(optim.momentum)
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        self.lr = lr
+        self.momentum = momentum
+        self.v = None
+        self._check()
+
+    def _check(self):
+        _learning_rate(self.lr)
+        _unit_interval(self.momentum, "momentum")
+
+    def _coefficients(self):
+        return (self.momentum, self.lr)
+
+
+class Nesterov(_Optimizer):
+    """Nesterov's accelerated gradient (arXiv:1212.0901) in the books' form::
+
+        v *= momentum; v -= lr * grads
+        params += momentum * momentum * v; params -= (1 + momentum) * lr * grads
+
+    The first and the second book use exactly this formula (their ``common/optimizer.py`` differ only in taking
+    dicts or lists), so there is one variant. Note that it is not the textbook reformulation
+    ``params += -momentum * v_old + (1 + momentum) * v_new``: the books scale the *new* v by ``momentum**2``.
+    fastnn keeps the books' formula so results match them.
+    """
+
+    _state_names = ("v",)
+    _kernel = staticmethod(optim.nesterov)
+
+    def __init__(self, lr=0.01, momentum=0.9):
+        self.lr = lr
+        self.momentum = momentum
+        self.v = None
+        self._check()
+
+    def _check(self):
+        _learning_rate(self.lr)
+        _unit_interval(self.momentum, "momentum")
+
+    def _coefficients(self):
+        mu, lr = self.momentum, self.lr
+        return (mu, lr, mu * mu, (1 + mu) * lr)
+
+
+class AdaGrad(_Optimizer):
+    """AdaGrad: ``h += grads * grads; params -= lr * grads / (sqrt(h) + 1e-7)``."""
+
+    _state_names = ("h",)
+    _kernel = staticmethod(optim.adagrad)
+
+    def __init__(self, lr=0.01):
+        self.lr = lr
+        self.h = None
+        self._check()
+
+    def _check(self):
+        _learning_rate(self.lr)
+
+    def _coefficients(self):
+        return (self.lr, EPS)
+
+
+class RMSprop(_Optimizer):
+    """RMSprop: ``h = decay_rate * h + (1 - decay_rate) * grads**2; params -= lr * grads / (sqrt(h) + 1e-7)``."""
+
+    _state_names = ("h",)
+    _kernel = staticmethod(optim.rmsprop)
+
+    def __init__(self, lr=0.01, decay_rate=0.99):
+        self.lr = lr
+        self.decay_rate = decay_rate
+        self.h = None
+        self._check()
+
+    def _check(self):
+        _learning_rate(self.lr)
+        _unit_interval(self.decay_rate, "decay_rate")
+
+    def _coefficients(self):
+        return (self.decay_rate, 1 - self.decay_rate, self.lr, EPS)
+
+
+class Adam(_Optimizer):
+    """Adam (arXiv:1412.6980) in the books' form: bias correction folded into the step size,
+    ``lr_t = lr * sqrt(1 - beta2**iter) / (1 - beta1**iter)``, and ``params -= lr_t * m / (sqrt(v) + 1e-7)``.
+    ``iter`` counts the updates made."""
+
+    _state_names = ("m", "v")
+    _kernel = staticmethod(optim.adam)
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
+        self.lr = lr
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.iter = 0
+        self.m = None
+        self.v = None
+        self._check()
+
+    def _check(self):
+        _learning_rate(self.lr)
+        _unit_interval(self.beta1, "beta1")
+        _unit_interval(self.beta2, "beta2")
+        _checks.integer(self.iter, "iter", minimum=0)
+
+    def _coefficients(self):
+        # called once per update, after every check has passed
+        self.iter += 1
+        lr_t = self.lr * np.sqrt(1.0 - self.beta2 ** self.iter) / (1.0 - self.beta1 ** self.iter)
+        return (1 - self.beta1, 1 - self.beta2, float(lr_t), EPS)
