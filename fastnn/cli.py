@@ -51,6 +51,15 @@ def _load(args):
     return datasets.load_digits(normalize=True, flatten=True), "digits (bundled optdigits)"
 
 
+def _whole_batches(x, t, batch_size):
+    """The book's Trainer evaluates an epoch when ``iteration % (n / batch_size) == 0``, which never holds again
+    when n is not a multiple of the batch size: keep the largest multiple so every epoch is reported."""
+    keep = max(len(x) // batch_size, 1) * batch_size
+    if keep < len(x):
+        print(f"using {keep} of {len(x)} training samples (a multiple of the batch size {batch_size})")
+    return x[:keep], t[:keep]
+
+
 def _plot(trainer, path):
     try:
         import matplotlib
@@ -81,6 +90,7 @@ def train(args):
     np.random.seed(args.seed)
     ((x_train, t_train), (x_test, t_test)), name = _load(args)
     x_train, x_test = x_train.astype(args.dtype), x_test.astype(args.dtype)
+    x_train, t_train = _whole_batches(x_train, t_train, args.batch_size)
     n_classes = int(max(t_train.max(), t_test.max())) + 1
     net = MultiLayerNet(x_train.shape[1], args.hidden, n_classes, activation=args.activation,
                         weight_init_std=args.activation, weight_decay_lambda=args.weight_decay, dtype=args.dtype)
