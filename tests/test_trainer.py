@@ -1,0 +1,696 @@
+"""fastnn.trainer against both books' trainers (fastnn.reference.trainer), and the first-book extras.
+
+The equivalence tests run the *same* network code under both trainers (a reference TwoLayerNet, or the small
+networks below), so any difference comes from the trainer and its optimizer: recorded numbers must agree to
+1e-10, printed lines must agree in text and (to 1e-10) in their numbers, and both trainers must consume the same
+number of global RNG draws.
+"""
+import contextlib
+import io
+import re
+import sys
+import types
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fastnn import nets as fn
+from fastnn import optimizer as fo
+from fastnn import trainer as ft
+from fastnn.reference import nets as rn
+from fastnn.reference import optimizer as ro
+from fastnn.reference import trainer as rt
+
+TOL = 1e-10
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf)")
+LR = {"sgd": 0.2, "momentum": 0.1, "nesterov": 0.05, "adagrad": 0.1, "rmsprop": 0.01, "rmsprpo": 0.01,
+      "adam": 0.02}
+
+
+# --- data and networks ----------------------------------------------------------------------------------------------
+def make_data(n, n_features=4, n_classes=3, seed=0, onehot=False):
+    """A learnable problem: the class is the argmax of a fixed linear map of the features."""
+    r = np.random.default_rng(seed)
+    x = r.normal(size=(n, n_features))
+    t = np.argmax(x @ r.normal(size=(n_features, n_classes)), axis=1)
+    return x, (np.eye(n_classes)[t] if onehot else t)
+
+
+def reference_net(seed=0, n_features=4, hidden=5, n_classes=3):
+    """A reference (book) TwoLayerNet with parameters that depend only on ``seed``, not on np.random."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        return rn.TwoLayerNet(n_features, hidden, n_classes, weight_init_std=0.5)
+    finally:
+        np.random.set_state(state)
+
+
+def softmax(a):
+    e = np.exp(a - a.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class TinyNet:
+    """Softmax regression with the book-1 network API, in plain NumPy, for the behaviour tests."""
+
+    def __init__(self, n_features=4, n_classes=3, seed=0):
+        r = np.random.default_rng(seed)
+        self.params = {"W": r.normal(scale=0.5, size=(n_features, n_classes)), "b": np.zeros(n_classes)}
+        self.loss_calls = 0
+        self.gradient_calls = 0
+
+    def predict(self, x):
+        return x @ self.params["W"] + self.params["b"]
+
+    def _labels(self, t):
+        return t if t.ndim == 1 else np.argmax(t, axis=1)
+
+    def loss(self, x, t):
+        self.loss_calls += 1
+        y = softmax(self.predict(x))
+        return -np.mean(np.log(y[np.arange(len(x)), self._labels(t)] + 1e-7))
+
+    def gradient(self, x, t):
+        self.gradient_calls += 1
+        dy = softmax(self.predict(x))
+        dy[np.arange(len(x)), self._labels(t)] -= 1
+        dy /= len(x)
+        return {"W": x.T @ dy, "b": dy.sum(axis=0)}
+
+    def accuracy(self, x, t):
+        return np.sum(np.argmax(self.predict(x), axis=1) == self._labels(t)) / float(x.shape[0])
+
+
+class FusedNet(TinyNet):
+    """TinyNet that also offers loss_and_gradient (one forward pass for both), and logs what it returned."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fused_losses = []
+
+    def loss_and_gradient(self, x, t):
+        loss = TinyNet.loss(self, x, t)
+        self.loss_calls -= 1  # count only the book's separate loss() calls
+        self.fused_losses.append(loss)
+        return loss, self.gradient(x, t)
+
+
+class PoisonNet(TinyNet):
+    """Returns NaN gradients (so the update makes the parameters NaN) from gradient call ``poison_at`` on; records
+    the parameters seen at each gradient call (i.e. before each update)."""
+
+    def __init__(self, poison_at, **kwargs):
+        super().__init__(**kwargs)
+        self.poison_at = poison_at
+        self.seen = []
+
+    def gradient(self, x, t):
+        self.seen.append({k: v.copy() for k, v in self.params.items()})
+        grads = super().gradient(x, t)
+        if self.gradient_calls > self.poison_at:
+            grads["W"][0, 0] = np.nan
+        return grads
+
+
+class FusedPoisonNet(PoisonNet):
+    """loss_and_gradient whose loss is NaN from call ``poison_at`` on (parameters untouched)."""
+
+    def loss_and_gradient(self, x, t):
+        grads = self.gradient(x, t)
+        loss = np.nan if self.gradient_calls > self.poison_at else TinyNet.loss(self, x, t)
+        return loss, grads
+
+
+class TiedModel:
+    """A second-book model (forward(x, t) -> loss, backward(), params/grads lists) whose parameter list has a
+    layer used twice (the same arrays listed twice) and an output matrix tied to the input one as a transposed
+    view, so remove_duplicate has both of its rules to apply::
+
+        h1 = tanh(x W1 + b1); h2 = tanh(h1 W2 + b2); h3 = tanh(h2 W2 + b2); scores = h3 W1.T
+    """
+
+    def __init__(self, n_in=5, hidden=4, seed=0):
+        r = np.random.default_rng(seed)
+        self.W1 = r.normal(scale=0.5, size=(n_in, hidden))
+        self.b1 = np.zeros(hidden)
+        self.W2 = r.normal(scale=0.5, size=(hidden, hidden))
+        self.b2 = np.zeros(hidden)
+        self.params = [self.W1, self.b1, self.W2, self.b2, self.W2, self.b2, self.W1.T]
+        self.grads = [np.zeros_like(p) for p in self.params]
+
+    def forward(self, x, t):
+        self.x, self.t = x, t
+        self.h1 = np.tanh(x @ self.W1 + self.b1)
+        self.h2 = np.tanh(self.h1 @ self.W2 + self.b2)
+        self.h3 = np.tanh(self.h2 @ self.W2 + self.b2)
+        self.y = softmax(self.h3 @ self.W1.T)
+        return -np.mean(np.log(self.y[np.arange(len(x)), t] + 1e-7))
+
+    def backward(self, dout=1):
+        n = len(self.x)
+        ds = self.y.copy()
+        ds[np.arange(n), self.t] -= 1
+        ds *= dout / n
+        g = self.grads
+        g[6][...] = self.h3.T @ ds  # the tied output matrix, shape (hidden, n_in)
+        da3 = (ds @ self.W1) * (1 - self.h3 ** 2)
+        g[4][...], g[5][...] = self.h2.T @ da3, da3.sum(axis=0)
+        da2 = (da3 @ self.W2.T) * (1 - self.h2 ** 2)
+        g[2][...], g[3][...] = self.h1.T @ da2, da2.sum(axis=0)
+        da1 = (da2 @ self.W2.T) * (1 - self.h1 ** 2)
+        g[0][...], g[1][...] = self.x.T @ da1, da1.sum(axis=0)
+
+
+# --- comparing runs ---------------------------------------------------------------------------------------------------
+def split_numbers(text):
+    """(text with every number replaced by '#', the numbers as floats)."""
+    return NUMBER.sub("#", text), [float(v) for v in NUMBER.findall(text)]
+
+
+def assert_same_output(actual, desired, ignore_time=False):
+    a_lines, d_lines = actual.splitlines(), desired.splitlines()
+    assert len(a_lines) == len(d_lines)
+    for a, d in zip(a_lines, d_lines):
+        if ignore_time:
+            a, d = (re.sub(r"time \d+\[s\]", "time #[s]", s) for s in (a, d))
+        a_text, a_num = split_numbers(a)
+        d_text, d_num = split_numbers(d)
+        assert a_text == d_text
+        np.testing.assert_allclose(a_num, d_num, rtol=TOL, atol=TOL)
+
+
+def run_book1(trainer_cls, net, data, **kwargs):
+    """(trainer after train(), its stdout, the next global random number: how far the stream moved)."""
+    x_train, t_train, x_test, t_test = data
+    global_seed = kwargs.pop("global_seed", 7)
+    if global_seed is not None:
+        np.random.seed(global_seed)
+    trainer = trainer_cls(net, x_train, t_train, x_test, t_test, **kwargs)
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        trainer.train()
+    return trainer, out.getvalue(), np.random.rand()
+
+
+def assert_same_book1(fast, ref):
+    (tf, out_f, after_f), (tr, out_r, after_r) = fast, ref
+    np.testing.assert_allclose(np.array(tf.train_loss_list, dtype=float), np.array(tr.train_loss_list, dtype=float),
+                               rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(tf.train_acc_list, tr.train_acc_list, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(tf.test_acc_list, tr.test_acc_list, rtol=TOL, atol=TOL)
+    for attr in ("train_size", "iter_per_epoch", "max_iter", "current_iter", "current_epoch", "batch_size"):
+        assert getattr(tf, attr) == getattr(tr, attr), attr
+    assert after_f == after_r
+    assert_same_output(out_f, out_r)
+
+
+def split(x, t, n_train):
+    return x[:n_train], t[:n_train], x[n_train:], t[n_train:]
+
+
+# --- first book: equivalence ----------------------------------------------------------------------------------------
+@given(name=st.sampled_from(sorted(LR)), upper=st.booleans(), n_train=st.integers(1, 40),
+       batch=st.integers(1, 20), epochs=st.integers(0, 3), sample=st.one_of(st.none(), st.integers(1, 12)),
+       onehot=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_book1_matches_reference(name, upper, n_train, batch, epochs, sample, onehot, seed):
+    x, t = make_data(n_train + 10, seed=seed, onehot=onehot)
+    data = split(x, t, n_train)
+    kwargs = dict(epochs=epochs, mini_batch_size=batch, optimizer=name.upper() if upper else name,
+                  optimizer_param={"lr": LR[name]}, evaluate_sample_num_per_epoch=sample, global_seed=seed)
+    fast = run_book1(ft.Trainer, reference_net(seed), data, **kwargs)
+    ref = run_book1(rt.Trainer, reference_net(seed), data, **kwargs)
+    assert_same_book1(fast, ref)
+
+
+def test_book1_default_arguments_and_output():
+    """Defaults (SGD lr 0.01, 20 epochs, batch 100) on 250 samples: iter_per_epoch 2.5, so the book evaluates at
+    iterations 0, 5, 10, ... (every other epoch); both trainers print exactly the same lines."""
+    x, t = make_data(300, seed=3)
+    data = split(x, t, 250)
+    fast = run_book1(ft.Trainer, reference_net(3), data)
+    ref = run_book1(rt.Trainer, reference_net(3), data)
+    assert_same_book1(fast, ref)
+    trainer, out = fast[0], fast[1]
+    assert trainer.max_iter == 50 and trainer.current_epoch == 10
+    lines = out.splitlines()
+    assert lines[0].startswith("train loss:") and lines[1].startswith("=== epoch:1, train acc:")
+    assert lines[-2:] == ["=============== Final Test Accuracy ===============", lines[-1]]
+    assert lines[-1] == "test acc:" + str(trainer.network.accuracy(data[2], data[3]))
+    assert sum(line.startswith("train loss:") for line in lines) == 50
+
+
+@pytest.mark.parametrize("make", [
+    lambda nets: nets.TwoLayerNet(6, 8, 3, weight_init_std=0.3),
+    lambda nets: nets.MultiLayerNetExtend(6, [8, 8], 3, use_dropout=True, dropout_ration=0.2, use_batchnorm=True,
+                                          weight_decay_lambda=0.01),
+], ids=["TwoLayerNet", "MultiLayerNetExtend-dropout-batchnorm"])
+def test_drop_in_with_fastnn_nets(make):
+    """The migration as a user does it: fastnn nets + fastnn Trainer vs the book's nets + the book's Trainer, both
+    built under the same np.random.seed (dropout draws from np.random inside gradient())."""
+    x, t = make_data(60, n_features=6, seed=5)
+    data = split(x, t, 45)
+    runs = []
+    for nets, trainer_cls in ((fn, ft.Trainer), (rn, rt.Trainer)):
+        np.random.seed(11)
+        runs.append(run_book1(trainer_cls, make(nets), data, epochs=3, mini_batch_size=9, optimizer="Adam",
+                              optimizer_param={"lr": 0.01}, global_seed=None))
+    assert_same_book1(*runs)
+    for (k, a), b in zip(runs[0][0].network.params.items(), runs[1][0].network.params.values()):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def test_float32_network_stays_float32():
+    x, t = make_data(40, n_features=6)
+    np.random.seed(0)
+    net = fn.TwoLayerNet(6, 8, 3, weight_init_std=0.3, dtype=np.float32)
+    arrays = dict(net.params)
+    trainer = ft.Trainer(net, *split(x.astype(np.float32), t, 30), epochs=3, mini_batch_size=6, verbose=False,
+                         optimizer="momentum", optimizer_param={"lr": 0.1}, early_stopping=5)
+    trainer.train()
+    assert all(v is arrays[k] and v.dtype == np.float32 for k, v in net.params.items())
+    assert all(np.isfinite(trainer.train_loss_list)) and trainer.train_loss_list[-1] < trainer.train_loss_list[0]
+
+
+def test_book1_quiet_prints_nothing(capsys):
+    x, t = make_data(30)
+    trainer = ft.Trainer(TinyNet(), *split(x, t, 20), epochs=2, mini_batch_size=5, verbose=False)
+    trainer.train()
+    assert capsys.readouterr().out == ""
+    assert len(trainer.train_loss_list) == trainer.max_iter == 8
+
+
+def test_book1_loss_recorded_after_update():
+    """The book records a second forward pass on the batch after the update: one loss() call per step."""
+    x, t = make_data(30)
+    net = TinyNet()
+    before = {k: v.copy() for k, v in net.params.items()}
+    np.random.seed(0)
+    mask = np.random.choice(20, 5)
+    np.random.seed(0)
+    trainer = ft.Trainer(net, *split(x, t, 20), epochs=1, mini_batch_size=5, optimizer="sgd",
+                         optimizer_param={"lr": 0.5}, verbose=False)
+    trainer.train_step()
+    probe = TinyNet()
+    probe.params = {k: v.copy() for k, v in before.items()}
+    grads = probe.gradient(x[mask], t[mask])
+    for k in probe.params:
+        probe.params[k] -= 0.5 * grads[k]
+    assert trainer.train_loss_list == [probe.loss(x[mask], t[mask])]
+    assert net.loss_calls == 1 and net.gradient_calls == 1
+
+
+@pytest.mark.parametrize("name, cls", [("rmsprpo", "RMSprop"), ("RMSprop", "RMSprop"), ("Nesterov", "Nesterov"),
+                                       ("AdaGrad", "AdaGrad"), ("momentum", "Momentum"), ("ADAM", "Adam")])
+def test_optimizer_lookup(name, cls):
+    x, t = make_data(10)
+    trainer = ft.Trainer(TinyNet(), *split(x, t, 5), optimizer=name, optimizer_param={"lr": 0.3})
+    assert type(trainer.optimizer) is getattr(fo, cls)
+    assert trainer.optimizer.lr == 0.3
+
+
+# --- second book: equivalence ---------------------------------------------------------------------------------------
+def test_tied_model_gradient_is_right():
+    """The test model's backward (after remove_duplicate) matches central differences on its unique weights."""
+    x, t = make_data(6, n_features=5, n_classes=5, seed=1)
+    model = TiedModel(seed=1)
+    model.forward(x, t)
+    model.backward()
+    params, grads = rt.remove_duplicate(model.params, model.grads)
+    assert len(params) == 4 and params[0] is model.W1 and params[2] is model.W2
+    for p, g in zip(params, grads):
+        num = np.zeros_like(p)
+        for idx in np.ndindex(p.shape):
+            old = p[idx]
+            p[idx] = old + 1e-5
+            up = model.forward(x, t)
+            p[idx] = old - 1e-5
+            down = model.forward(x, t)
+            p[idx] = old
+            num[idx] = (up - down) / 2e-5
+        np.testing.assert_allclose(g, num, rtol=1e-4, atol=1e-6)  # the +1e-7 inside log: ~1e-7 off
+
+
+BOOK2 = {"SGD": (fo.SGD, ro.SGD2, 0.5), "Momentum": (fo.Momentum, ro.Momentum2, 0.1),
+         "Nesterov": (fo.Nesterov, ro.Nesterov2, 0.1), "AdaGrad": (fo.AdaGrad, ro.AdaGrad2, 0.1),
+         "RMSprop": (fo.RMSprop, ro.RMSprop2, 0.01), "Adam": (fo.Adam, ro.Adam2, 0.02)}
+
+
+def run_book2(trainer, x, t, global_seed, **fit_kwargs):
+    np.random.seed(global_seed)
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        trainer.fit(x, t, **fit_kwargs)
+    return trainer, out.getvalue(), np.random.rand()
+
+
+@given(name=st.sampled_from(sorted(BOOK2)), n=st.integers(1, 40), batch=st.integers(1, 12),
+       max_epoch=st.integers(0, 3), max_grad=st.one_of(st.none(), st.floats(0.01, 2.0)),
+       eval_interval=st.one_of(st.none(), st.integers(1, 4)), seed=st.integers(0, 2 ** 16))
+def test_book2_matches_reference(name, n, batch, max_epoch, max_grad, eval_interval, seed):
+    batch = min(batch, n)
+    x, t = make_data(n, n_features=5, n_classes=5, seed=seed)
+    fast_opt, ref_opt, lr = BOOK2[name]
+    kwargs = dict(max_epoch=max_epoch, batch_size=batch, max_grad=max_grad, eval_interval=eval_interval)
+    fast_model, ref_model = TiedModel(seed=seed), TiedModel(seed=seed)
+    tf, out_f, after_f = run_book2(ft.Trainer(fast_model, fast_opt(lr=lr)), x, t, seed, **kwargs)
+    tr, out_r, after_r = run_book2(rt.Trainer2(ref_model, ref_opt(lr=lr)), x, t, seed, **kwargs)
+    assert isinstance(tf, ft.Trainer2)
+    np.testing.assert_allclose(tf.loss_list, tr.loss_list, rtol=TOL, atol=TOL)
+    assert all(type(v) is float for v in tf.loss_list)
+    assert tf.current_epoch == tr.current_epoch == max_epoch and tf.eval_interval == tr.eval_interval
+    for pf, pr in zip(fast_model.params, ref_model.params):
+        np.testing.assert_allclose(pf, pr, rtol=TOL, atol=TOL)
+    assert after_f == after_r
+    assert_same_output(out_f, out_r, ignore_time=True)
+
+
+def test_book2_output_format(capsys):
+    x, t = make_data(20, n_features=5, n_classes=5)
+    trainer = ft.Trainer2(TiedModel(), fo.SGD(lr=0.1))
+    trainer.fit(x, t, max_epoch=2, batch_size=4, eval_interval=2)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(trainer.loss_list) == 6  # iters 0, 2, 4 of 5, in each of 2 epochs
+    assert re.fullmatch(r"\| epoch 1 \|  iter 1 / 5 \| time \d+\[s\] \| loss \d+\.\d\d", lines[0])
+    assert lines[2].split("|")[2] == "  iter 5 / 5 " and lines[3].startswith("| epoch 2 |")
+    assert lines[0].endswith("loss %.2f" % trainer.loss_list[0])
+
+
+def test_book2_does_not_shuffle_callers_arrays():
+    x, t = make_data(12, n_features=5, n_classes=5)
+    x0, t0 = x.copy(), t.copy()
+    ft.Trainer2(TiedModel(), fo.SGD()).fit(x, t, max_epoch=2, batch_size=3, eval_interval=None)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(t, t0)
+
+
+def test_book2_plot_imports_matplotlib_lazily(monkeypatch):
+    calls = []
+    pyplot = types.SimpleNamespace(**{f: (lambda *a, _f=f, **k: calls.append((_f, a)))
+                                      for f in ("ylim", "plot", "xlabel", "ylabel", "show")})
+    monkeypatch.setitem(sys.modules, "matplotlib", types.SimpleNamespace(pyplot=pyplot))
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", pyplot)
+    trainer = ft.Trainer2(TiedModel(), fo.SGD())
+    trainer.loss_list, trainer.eval_interval = [3.0, 2.0, 1.5], 20
+    trainer.plot(ylim=(0, 4))
+    names = [c[0] for c in calls]
+    assert names == ["ylim", "plot", "xlabel", "ylabel", "show"]
+    assert calls[0][1] == (0, 4) and calls[2][1] == ("iterations (x20)",)
+    np.testing.assert_array_equal(calls[1][1][0], [0, 1, 2])
+    assert calls[1][1][1] == [3.0, 2.0, 1.5]
+
+
+def test_import_does_not_load_matplotlib():
+    import subprocess
+
+    code = "import sys, fastnn.trainer; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+# --- dispatch -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("call", ["positional", "keyword", "mixed"])
+def test_trainer_with_model_and_optimizer_is_second_book(call):
+    model, opt = TiedModel(), fo.Adam()
+    trainer = {"positional": lambda: ft.Trainer(model, opt),
+               "keyword": lambda: ft.Trainer(model=model, optimizer=opt),
+               "mixed": lambda: ft.Trainer(model, optimizer=opt)}[call]()
+    assert type(trainer) is ft.Trainer2
+    assert trainer.model is model and trainer.optimizer is opt and trainer.loss_list == []
+
+
+def test_trainer_with_book1_arguments_is_first_book():
+    x, t = make_data(10)
+    assert type(ft.Trainer(TinyNet(), *split(x, t, 5))) is ft.Trainer
+    with pytest.raises(TypeError, match="t_train"):  # a name instead of an optimizer object: book-1 call
+        ft.Trainer(TinyNet(), "sgd")
+
+
+# --- first-book extras ----------------------------------------------------------------------------------------------
+def test_seed_reproducible_and_independent_of_global_rng():
+    x, t = make_data(40)
+    runs = []
+    for global_seed in (1, 2):
+        np.random.seed(global_seed)
+        trainer = ft.Trainer(TinyNet(), *split(x, t, 30), epochs=3, mini_batch_size=4, verbose=False, seed=5)
+        trainer.train()
+        assert np.random.rand() == np.random.RandomState(global_seed).rand()  # global stream untouched
+        runs.append(trainer.train_loss_list)
+    assert runs[0] == runs[1]
+    other = ft.Trainer(TinyNet(), *split(x, t, 30), epochs=3, mini_batch_size=4, verbose=False, seed=6)
+    other.train()
+    assert other.train_loss_list != runs[0]
+    gen = ft.Trainer(TinyNet(), *split(x, t, 30), epochs=3, mini_batch_size=4, verbose=False,
+                     seed=np.random.default_rng(5))
+    gen.train()
+    assert gen.train_loss_list == runs[0]
+
+
+def test_history_contents():
+    x, t = make_data(50)
+    x_val, t_val = make_data(15, seed=9)
+    seen = []
+    net = TinyNet()
+    trainer = ft.Trainer(net, *split(x, t, 40), epochs=3, mini_batch_size=10, verbose=False, x_val=x_val,
+                         t_val=t_val, callbacks=[lambda tr, ep, logs: seen.append((ep, logs, net.loss(x_val, t_val),
+                                                                                    net.accuracy(x_val, t_val)))])
+    trainer.train()
+    h = trainer.history
+    assert set(h) == {"train_loss", "train_acc", "test_acc", "val_loss", "val_acc", "test_loss", "epoch_time"}
+    assert trainer.current_epoch == 3 and len(h["train_acc"]) == 3
+    assert h["train_acc"] == trainer.train_acc_list and h["test_acc"] == trainer.test_acc_list
+    losses = trainer.train_loss_list  # evaluations at iterations 0, 4, 8 (iter_per_epoch 4)
+    np.testing.assert_allclose(h["train_loss"], [losses[0], np.mean(losses[1:5]), np.mean(losses[5:9])], rtol=1e-12)
+    assert h["val_loss"] == [s[2] for s in seen] and h["val_acc"] == [s[3] for s in seen]
+    assert h["test_loss"] == []
+    assert len(h["epoch_time"]) == 3 and all(v >= 0 for v in h["epoch_time"])
+    assert [s[0] for s in seen] == [1, 2, 3]
+    assert seen[1][1] == {key: h[key][1] for key in ("train_loss", "train_acc", "test_acc", "val_loss", "val_acc",
+                                                     "epoch_time")} | {"epoch": 2}
+
+
+def test_validation_set_does_not_change_the_run():
+    """A validation set adds evaluations only: the same losses and RNG draws, the book lines plus val figures."""
+    x, t = make_data(40)
+    data = split(x, t, 30)
+    plain = run_book1(ft.Trainer, TinyNet(), data, epochs=2, mini_batch_size=6)
+    with_val = run_book1(ft.Trainer, TinyNet(), data, epochs=2, mini_batch_size=6, x_val=x[:8],
+                         t_val=t[:8])
+    assert plain[0].train_loss_list == with_val[0].train_loss_list and plain[2] == with_val[2]
+    epoch_lines = [line for line in with_val[1].splitlines() if line.startswith("=== epoch")]
+    assert len(epoch_lines) == 2 and all(", val loss:" in line and ", val acc:" in line for line in epoch_lines)
+
+
+def test_callback_returning_false_stops_training():
+    x, t = make_data(30)
+    calls = []
+
+    def stop_at_two(trainer, epoch, logs):
+        calls.append(epoch)
+        return epoch < 2 and None  # None keeps going, False stops
+
+    def stop(trainer, epoch, logs):
+        return epoch != 2
+
+    trainer = ft.Trainer(TinyNet(), *split(x, t, 24), epochs=5, mini_batch_size=6, verbose=False,
+                         callbacks=[stop_at_two, stop])
+    trainer.train()
+    assert calls == [1, 2] and trainer.current_epoch == 2 and trainer.stop_training
+    assert len(trainer.train_loss_list) == 5  # evaluations at iterations 0 and 4, stop right after the second
+    assert trainer.final_test_acc == trainer.network.accuracy(x[24:], t[24:])
+
+
+@pytest.mark.parametrize("use_val", [True, False])
+def test_early_stopping_restores_best_weights_in_place(use_val):
+    """Validation labels that contradict the training labels make the validation loss rise once training works:
+    early stopping must stop `patience` epochs after the best one and put that epoch's weights back into the very
+    arrays the network (and its layers) hold."""
+    x, t = make_data(60, seed=4)
+    wrong = (t + 1) % 3
+    net = reference_net(4)
+    arrays = {k: v for k, v in net.params.items()}
+    snapshots = {}
+    kwargs = dict(x_val=x[40:], t_val=wrong[40:]) if use_val else {}
+    x_test, t_test = (x[40:], t[40:]) if use_val else (x[40:], wrong[40:])
+    trainer = ft.Trainer(net, x[:40], t[:40], x_test, t_test, epochs=30, mini_batch_size=8, optimizer="adam",
+                         optimizer_param={"lr": 0.05}, verbose=False, early_stopping=3,
+                         callbacks=[lambda tr, ep, logs: snapshots.__setitem__(
+                             ep, {k: v.copy() for k, v in tr.network.params.items()})], **kwargs)
+    trainer.train()
+    monitored = trainer.history["val_loss" if use_val else "test_loss"]
+    best = int(np.argmin(monitored)) + 1
+    assert trainer.best_epoch == best and trainer.stop_training
+    assert trainer.current_epoch == best + 3 < 30
+    assert all(monitored[i] >= monitored[best - 1] for i in range(best, best + 3))
+    for k, v in net.params.items():
+        assert v is arrays[k]
+        np.testing.assert_array_equal(v, snapshots[best][k])
+    assert net.layers["Affine1"].W is net.params["W1"]
+    assert (not use_val) == bool(trainer.history["test_loss"])
+
+
+def test_progress_bar_replaces_iteration_lines(capsys):
+    x, t = make_data(40)
+    data = split(x, t, 30)
+    plain = run_book1(ft.Trainer, TinyNet(), data, epochs=2, mini_batch_size=6)
+    np.random.seed(7)
+    trainer = ft.Trainer(TinyNet(), *data, epochs=2, mini_batch_size=6, progress=True)
+    trainer.train()
+    out, err = capsys.readouterr()
+    assert trainer.train_loss_list == plain[0].train_loss_list
+    assert "train loss:" not in out
+    assert out.splitlines() == [line for line in plain[1].splitlines() if not line.startswith("train loss:")]
+    assert "\r" in err and err.endswith("\n")
+    last = err.rstrip("\n").split("\r")[-1]
+    assert last.startswith("epoch 2/2 [") and f"iter 10/10 loss {float(trainer.train_loss_list[-1]):.4f}" in last
+
+
+def test_loss_after_update_false_uses_fused_pass():
+    x, t = make_data(30)
+    data = split(x, t, 20)
+    np.random.seed(3)
+    net = FusedNet()
+    trainer = ft.Trainer(net, *data, epochs=2, mini_batch_size=5, verbose=False, loss_after_update=False)
+    trainer.train()
+    assert trainer.train_loss_list == net.fused_losses and len(net.fused_losses) == 8
+    assert net.loss_calls == 0  # no extra forward pass per step
+    # same batches and updates as the book's way: only the recorded losses differ (taken before each update)
+    np.random.seed(3)
+    book = ft.Trainer(FusedNet(), *data, epochs=2, mini_batch_size=5, verbose=False)
+    book.train()
+    for k in net.params:
+        np.testing.assert_array_equal(net.params[k], book.network.params[k])
+    assert book.network.loss_calls == 8 and book.train_loss_list[0] != trainer.train_loss_list[0]
+
+
+def test_loss_after_update_false_falls_back_to_book_way():
+    x, t = make_data(30)
+    data = split(x, t, 20)
+    runs = []
+    for flag in (True, False):
+        np.random.seed(3)
+        trainer = ft.Trainer(TinyNet(), *data, epochs=2, mini_batch_size=5, verbose=False, loss_after_update=flag)
+        trainer.train()
+        runs.append(trainer.train_loss_list)
+    assert runs[0] == runs[1]
+
+
+# --- non-finite loss -----------------------------------------------------------------------------------------------
+def test_non_finite_loss_raises_and_keeps_last_finite_weights():
+    x, t = make_data(30)
+    net = PoisonNet(poison_at=5)
+    arrays = dict(net.params)
+    trainer = ft.Trainer(net, *split(x, t, 20), epochs=10, mini_batch_size=5, verbose=False)
+    with pytest.raises(FloatingPointError, match=r"iteration 5 \(0-based, epoch 2\)"):
+        trainer.train()
+    assert len(trainer.train_loss_list) == 5 and all(np.isfinite(trainer.train_loss_list))
+    for k, v in net.params.items():
+        assert v is arrays[k]
+        np.testing.assert_array_equal(v, net.seen[5][k])  # the weights before the update that broke them
+
+
+def test_non_finite_loss_with_fused_pass():
+    x, t = make_data(30)
+    net = FusedPoisonNet(poison_at=3)
+    trainer = ft.Trainer(net, *split(x, t, 20), epochs=10, mini_batch_size=5, verbose=False,
+                         loss_after_update=False)
+    with pytest.raises(FloatingPointError, match="iteration 3"):
+        trainer.train()
+    for k, v in net.params.items():  # the NaN loss came from the weights after update 2: keep those before it
+        np.testing.assert_array_equal(v, net.seen[2][k])
+    first = FusedPoisonNet(poison_at=0)
+    before = {k: v.copy() for k, v in first.params.items()}
+    with pytest.raises(FloatingPointError, match="iteration 0.*unchanged"):
+        ft.Trainer(first, *split(x, t, 20), verbose=False, loss_after_update=False).train()
+    for k, v in first.params.items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_check_finite_false_keeps_going_like_the_book():
+    x, t = make_data(30)
+    trainer = ft.Trainer(PoisonNet(poison_at=2), *split(x, t, 20), epochs=2, mini_batch_size=5, verbose=False,
+                         check_finite=False)
+    trainer.train()
+    assert len(trainer.train_loss_list) == 8 and np.isnan(trainer.train_loss_list[-1])
+
+
+# --- argument errors -----------------------------------------------------------------------------------------------
+class NoGradient:
+    params = {}
+
+    def loss(self, x, t):
+        return 0.0
+
+    def accuracy(self, x, t):
+        return 0.0
+
+
+BOOK1_BAD = [
+    (dict(epochs=-1), ValueError, "epochs"),
+    (dict(epochs=1.5), TypeError, "epochs"),
+    (dict(mini_batch_size=0), ValueError, "mini_batch_size"),
+    (dict(mini_batch_size="10"), TypeError, "mini_batch_size"),
+    (dict(t_train=np.zeros(3, dtype=int)), ValueError, "x_train and t_train"),
+    (dict(x_test=np.zeros((3, 4))), ValueError, "x_test and t_test"),
+    (dict(x_train=np.zeros((0, 4)), t_train=np.zeros(0, dtype=int)), ValueError, "x_train"),
+    (dict(optimizer="sgdx"), ValueError, "optimizer must be one of .*'adam'.*got 'sgdx'"),
+    (dict(optimizer=None), TypeError, "optimizer"),
+    (dict(optimizer_param=[0.1]), TypeError, "optimizer_param"),
+    (dict(optimizer_param={"learning_rate": 0.1}), TypeError, "optimizer_param"),
+    (dict(optimizer_param={"lr": -1.0}), ValueError, "lr"),
+    (dict(evaluate_sample_num_per_epoch=0), ValueError, "evaluate_sample_num_per_epoch"),
+    (dict(network=NoGradient()), TypeError, "network.*gradient"),
+    (dict(x_val=np.zeros((3, 4))), ValueError, "x_val and t_val"),
+    (dict(x_val=np.zeros((3, 4)), t_val=np.zeros(2, dtype=int)), ValueError, "x_val and t_val"),
+    (dict(early_stopping=0), ValueError, "early_stopping"),
+    (dict(callbacks=[print, 1]), TypeError, r"callbacks\[1\]"),
+    (dict(callbacks=1), TypeError, "callbacks"),
+    (dict(seed=-1), ValueError, "seed"),
+    (dict(seed="a"), TypeError, "seed"),
+]
+
+
+@pytest.mark.parametrize("changes, exc, message", BOOK1_BAD)
+def test_book1_bad_arguments(changes, exc, message):
+    x, t = make_data(10)
+    args = dict(network=TinyNet(), x_train=x[:6], t_train=t[:6], x_test=x[6:], t_test=t[6:])
+    args.update(changes)
+    with pytest.raises(exc, match=message):
+        ft.Trainer(**args)
+
+
+class NoBackward:
+    params, grads = [], []
+
+    def forward(self, x, t):
+        return 0.0
+
+
+@pytest.mark.parametrize("model, optimizer, exc, message", [
+    (NoBackward(), fo.SGD(), TypeError, "model.*backward"),
+    (TiedModel(), object(), TypeError, "optimizer"),
+])
+def test_book2_bad_construction(model, optimizer, exc, message):
+    with pytest.raises(exc, match=message):
+        ft.Trainer2(model, optimizer)
+
+
+@pytest.mark.parametrize("changes, exc, message", [
+    (dict(max_epoch=-1), ValueError, "max_epoch"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(batch_size=11), ValueError, r"batch_size \(11\).*\(10\)"),
+    (dict(max_grad=-1.0), ValueError, "max_grad"),
+    (dict(max_grad="1"), TypeError, "max_grad"),
+    (dict(eval_interval=0), ValueError, "eval_interval"),
+    (dict(t=np.zeros(9, dtype=int)), ValueError, "x and t"),
+])
+def test_book2_bad_fit_arguments(changes, exc, message):
+    x, t = make_data(10, n_features=5, n_classes=5)
+    model = TiedModel()
+    before = [p.copy() for p in model.params]
+    args = dict(x=x, t=t)
+    args.update(changes)
+    with pytest.raises(exc, match=message):
+        ft.Trainer2(model, fo.SGD()).fit(**args)
+    for p, b in zip(model.params, before):
+        np.testing.assert_array_equal(p, b)
