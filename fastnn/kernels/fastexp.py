@@ -13,6 +13,7 @@ float32 (relative error <= 1e-15 and <= 5e-7 for normal results).
 import numpy as np
 
 from .._jit import float32_from_bits, float64_from_bits, kernel
+from numba import types
 from numba.extending import overload
 
 _LOG2E = 1.4426950408889634
@@ -82,6 +83,6 @@ def vexp(x):
 
 @overload(vexp)
 def _vexp_jit(x):
-    if x == np.float32:
+    if x == types.float32:  # a numba type, not a NumPy dtype
         return lambda x: exp32(x)
     return lambda x: exp64(x)
