@@ -12,10 +12,52 @@ Policy (see README, "Environment variables"):
 import os
 
 import numpy as np
-
 from numba import njit
+from numba.core import caching
 
 CACHE = os.environ.get("FASTNN_CACHE", "1") != "0"
+_KERNELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernels")
+
+
+# --- cache invalidation ----------------------------------------------------------------------------------------
+# numba decides whether a cached kernel is stale from its own source file only, but kernels inline helpers from
+# other files (fastexp.py, this file): after an edit to one of those, the cache would serve old machine code.
+# fastnn's kernels therefore use one stamp for all kernel sources: any change recompiles every kernel.
+def _sources_stamp():
+    names = [os.path.join(_KERNELS_DIR, n) for n in os.listdir(_KERNELS_DIR) if n.endswith(".py")]
+    stats = [os.stat(f) for f in sorted(names) + [os.path.abspath(__file__)]]
+    return max(s.st_mtime for s in stats), sum(s.st_size for s in stats), len(stats)
+
+
+class _WholePackageStamp:
+    def get_source_stamp(self):
+        return _sources_stamp()
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if os.path.dirname(os.path.abspath(py_file)) != _KERNELS_DIR:
+            return None
+        return super().from_function(py_func, py_file)
+
+
+def _install_cache_locators():
+    """Put whole-package-stamp variants of numba's locators (NUMBA_CACHE_DIR, in-tree, per-user; same order)
+    in front of numba's own. Private numba API: if it changes, numba's default behaviour remains."""
+    def public_or_private(name):  # numba >= 0.60 dropped the leading underscore
+        return getattr(caching, name, None) or getattr(caching, "_" + name, None)
+
+    impl = public_or_private("CacheImpl")
+    bases = [public_or_private(n) for n in ("UserProvidedCacheLocator", "InTreeCacheLocator",
+                                            "UserWideCacheLocator")]
+    if impl is None or None in bases or not isinstance(getattr(impl, "_locator_classes", None), list):
+        return
+    if any(issubclass(c, _WholePackageStamp) for c in impl._locator_classes):
+        return
+    ours = [type("FastNN" + b.__name__, (_WholePackageStamp, b), {}) for b in bases]
+    impl._locator_classes[:0] = ours
+
+
+_install_cache_locators()
 
 
 def kernel(fn=None, *, cache=None, parallel=False):
