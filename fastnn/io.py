@@ -3,20 +3,38 @@ temporary file in the same directory, flushed to disk, then renamed over the tar
 the previous file intact."""
 import os
 import tempfile
+import zipfile
+import zlib
 
 import numpy as np
 
 from . import _checks
 
 
+def _saveable(arrays):
+    """The arrays as ndarrays, checked before anything is written so that load_arrays can read them back."""
+    out = {}
+    for key, value in arrays.items():
+        if not isinstance(key, str) or key in ("file", "allow_pickle"):  # np.savez's own parameter names
+            raise ValueError(f"arrays key {key!r} cannot be saved: keys must be strings other than 'file' and "
+                             f"'allow_pickle'")
+        a = np.asarray(value)
+        if a.dtype.hasobject:
+            raise TypeError(f"arrays[{key!r}] has dtype {a.dtype}: object arrays are saved with pickle, which "
+                            f"loading refuses")
+        out[key] = a
+    return out
+
+
 def save_arrays(file_name, arrays):
     """Write a dict of arrays to ``file_name`` (.npz content, whatever the name) atomically."""
     file_name = os.fspath(file_name)
+    arrays = _saveable(arrays)
     directory = os.path.dirname(os.path.abspath(file_name))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()})
+            np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, file_name)
@@ -27,13 +45,21 @@ def save_arrays(file_name, arrays):
 
 def load_arrays(file_name):
     """Read a dict of arrays saved by :func:`save_arrays` (object arrays are refused, never unpickled)."""
+    # a truncated or damaged zip raises BadZipFile/zlib.error, which are not ValueErrors
     try:
-        with np.load(os.fspath(file_name), allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except (ValueError, OSError, EOFError) as exc:
+        data = np.load(os.fspath(file_name), allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):  # a single .npy array
+            raise ValueError(f"it holds one {type(data).__name__}, not a set of named arrays")
+        with data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
         raise ValueError(f"file_name {file_name!r} is not a readable fastnn parameter file (.npz): {exc}") from None
+    for key, value in arrays.items():
+        if not isinstance(value, np.ndarray):  # NpzFile returns raw bytes for a member that is not .npy
+            raise ValueError(f"file_name {file_name!r}: entry {key!r} is not a saved array")
+    return arrays
 
 
 def load_into(params, file_name):
@@ -48,5 +74,6 @@ def load_into(params, file_name):
         if value.shape != target.shape or value.dtype != target.dtype:
             raise ValueError(f"file_name {file_name!r}: parameter {key!r} has shape {value.shape} and dtype "
                              f"{value.dtype}, but the network expects {target.shape} {target.dtype}")
+        _checks.writable_float_array(target, f"params[{key!r}]")  # all checked before any is overwritten
     for key, value in saved.items():
-        _checks.writable_float_array(params[key], f"params[{key!r}]")[...] = value
+        params[key][...] = value

@@ -107,10 +107,15 @@ class Affine:
         """The book's load_params assigns layer.W = array: keep params and grads in step."""
         _parameter(value, "W" if k == 0 else "b", 2 - k)
         self.params[k] = value
-        self.grads[k] = np.zeros_like(value, order="C")
+        grad = self.grads[k]
+        if grad.shape != value.shape or grad.dtype != value.dtype:  # else keep the buffer others may hold
+            self.grads[k] = np.zeros_like(value, order="C")
 
     def forward(self, x):
         W, b = self.params
+        if b.shape != (W.shape[1],) or b.dtype != W.dtype:  # W or b rebound since __init__: the kernel needs both
+            raise ValueError(f"b must have shape ({W.shape[1]},) and dtype {W.dtype} to match W; "
+                             f"got shape {b.shape}, dtype {b.dtype}")
         x = _checks.float_array(x, "x", dtype=W.dtype, min_ndim=2)
         self.original_x_shape = x.shape
         x = x.reshape(x.shape[0], -1)
@@ -239,6 +244,9 @@ class BatchNormalization(ref.BatchNormalization):
             raise ValueError(f"x must have {self.gamma.size} features per row to match gamma; got shape {x.shape}")
         if train_flg and x.shape[0] < 2:
             raise ValueError(f"x must have at least 2 rows in training mode (batch statistics); got {x.shape}")
+        if self.running_mean is None:  # in the parameters' dtype (the reference's zeros would be float64)
+            self.running_mean = np.zeros(self.gamma.size, dtype=self.gamma.dtype)
+            self.running_var = np.zeros(self.gamma.size, dtype=self.gamma.dtype)
         return super().forward(x, train_flg)
 
     def backward(self, dout):
@@ -277,7 +285,9 @@ class SigmoidWithLoss(ref.SigmoidWithLoss):
 
     def backward(self, dout=1):
         _forward_done(self, "y")
-        return super().backward(_checks.real_number(dout, "dout"))
+        dout = _checks.real_number(dout, "dout")
+        # labels cast to y's dtype: float32 - intp would give float64
+        return (self.y - self.t.astype(self.y.dtype)) * dout / self.t.shape[0]
 
 
 class Embedding(ref.Embedding):

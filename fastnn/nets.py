@@ -8,7 +8,7 @@ the gradient used), and backward that skips the input gradient of the first laye
 import numpy as np
 
 from . import _checks, functions, gradient, io, layers
-# from .mlp import NeuralNetMLP  # noqa: F401 - Raschka's network lives with its kernels
+from .mlp import NeuralNetMLP  # noqa: F401 - Raschka's network lives with its kernels
 from .reference import nets as ref
 
 __all__ = ["SimpleNet", "simpleNet", "TwoLayerNet", "TwoLayerNetCh4", "TwoLayerNetBook2", "MultiLayerNet",
@@ -83,6 +83,13 @@ class SimpleNet(_Fast, ref.SimpleNet):
     @property
     def params(self):
         return {"W": self.W}
+
+    def predict(self, x):
+        x = _checks.float_array(x, "x", dtype=self.dtype, ndim=(1, 2))
+        if x.shape[-1] != self.W.shape[0]:
+            raise ValueError(f"x must have {self.W.shape[0]} features to match W of shape {self.W.shape}; "
+                             f"got shape {x.shape}")
+        return super().predict(x)
 
 
 simpleNet = SimpleNet  # the book's spelling
