@@ -367,7 +367,7 @@ def test_batchnorm_backward_is_numerical_gradient(data, tail, n):
     gamma = data.draw(arrays((features,), lo=0.5, hi=2))
     beta = data.draw(arrays((features,)))
     # rows spread apart, so the batch variance is not tiny and the normalisation is well conditioned
-    x = data.draw(arrays((n,) + tail, lo=-0.5, hi=0.5)) + np.arange(n).reshape((n,) + (1,) * len(tail))
+    x = data.draw(arrays((n,) + tail, lo=-0.5, hi=0.5)) + 2 * np.arange(n).reshape((n,) + (1,) * len(tail))
     dout = data.draw(arrays((n,) + tail))
     layer = fl.BatchNormalization(gamma, beta)
     check_numerically(layer, lambda v: layer.forward(v, train_flg=True), x, dout, params=(gamma, beta))

@@ -258,7 +258,8 @@ def test_drop_in_with_fastnn_nets(make):
                               optimizer_param={"lr": 0.01}, global_seed=None))
     assert_same_book1(*runs)
     for (k, a), b in zip(runs[0][0].network.params.items(), runs[1][0].network.params.values()):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12, err_msg=k)
+        # atol: a bias feeding batch normalisation has a zero gradient, so it only moves by rounding noise
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10, err_msg=k)
 
 
 def test_float32_network_stays_float32():

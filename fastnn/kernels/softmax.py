@@ -9,25 +9,26 @@ from .fastexp import vexp
 
 
 @kernel
-def _softmax_row(x, out):
-    """out = softmax(x) for one row; max subtraction keeps exp from overflowing."""
-    m = x[0]
-    for j in range(1, x.size):
-        m = max(m, x[j])
-    for j in range(x.size):
-        out[j] = vexp(x[j] - m)
+def _softmax_row(x, out, i):
+    """out[i] = softmax(x[i]); max subtraction keeps exp from overflowing. Rows are indexed in place (no row
+    views: a view per row costs more than the row itself at 10 classes)."""
+    m = x[i, 0]
+    for j in range(1, x.shape[1]):
+        m = max(m, x[i, j])
+    for j in range(x.shape[1]):
+        out[i, j] = vexp(x[i, j] - m)
     s = 0.0
-    for j in range(x.size):
-        s += out[j]
+    for j in range(x.shape[1]):
+        s += out[i, j]
     inv = 1.0 / s
-    for j in range(x.size):
-        out[j] = out[j] * inv
+    for j in range(x.shape[1]):
+        out[i, j] = out[i, j] * inv
 
 
 @kernel
 def softmax_rows(x, out):
     for i in range(x.shape[0]):
-        _softmax_row(x[i], out[i])
+        _softmax_row(x, out, i)
 
 
 @kernel
@@ -62,7 +63,7 @@ def softmax_cross_entropy_labels(x, t, delta, y):
     """Fused forward: y = softmax(x) row by row, returns the mean cross-entropy."""
     total = 0.0
     for i in range(x.shape[0]):
-        _softmax_row(x[i], y[i])
+        _softmax_row(x, y, i)
         total -= math.log(y[i, t[i]] + delta)
     return total / x.shape[0]
 
@@ -71,7 +72,7 @@ def softmax_cross_entropy_labels(x, t, delta, y):
 def softmax_cross_entropy_onehot(x, t, delta, y):
     total = 0.0
     for i in range(x.shape[0]):
-        _softmax_row(x[i], y[i])
+        _softmax_row(x, y, i)
         total -= math.log(y[i, _argmax(t[i])] + delta)
     return total / x.shape[0]
 
@@ -79,20 +80,20 @@ def softmax_cross_entropy_onehot(x, t, delta, y):
 @kernel
 def softmax_cross_entropy_backward_labels(y, t, dout, dx):
     """dx = (y - onehot(t)) * dout / N."""
-    n = y.shape[0]
-    for i in range(n):
+    scale = y.dtype.type(dout / y.shape[0])  # one division, in y's dtype
+    for i in range(y.shape[0]):
         for j in range(y.shape[1]):
-            dx[i, j] = y[i, j] * dout / n
-        dx[i, t[i]] = (y[i, t[i]] - 1) * dout / n
+            dx[i, j] = y[i, j] * scale
+        dx[i, t[i]] = (y[i, t[i]] - 1) * scale
 
 
 @kernel
 def softmax_cross_entropy_backward_onehot(y, t, dout, dx):
     """dx = (y - t) * dout / N (soft targets are used as given, as in the book's backward)."""
-    n = y.shape[0]
-    for i in range(n):
+    scale = y.dtype.type(dout / y.shape[0])
+    for i in range(y.shape[0]):
         for j in range(y.shape[1]):
-            dx[i, j] = (y[i, j] - t[i, j]) * dout / n
+            dx[i, j] = (y[i, j] - t[i, j]) * scale
 
 
 @kernel
