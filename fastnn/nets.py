@@ -15,6 +15,9 @@ __all__ = ["SimpleNet", "simpleNet", "TwoLayerNet", "TwoLayerNetCh4", "TwoLayerN
            "MultiLayerNetExtend", "NeuralNetMLP"]
 
 
+ACCURACY_CHUNK = 8192  # rows per forward pass in accuracy()
+
+
 def _dtype(dtype):
     dt = np.dtype(dtype)
     if dt not in _checks.FLOAT_DTYPES:
@@ -43,6 +46,19 @@ class _Fast:
             raise ValueError(f"t must have one row per row of x ({np.shape(x)[0]}); got shape {t.shape}")
         return t
 
+    def accuracy(self, x, t):
+        """The book's accuracy, computed in chunks of ``ACCURACY_CHUNK`` rows so that memory stays bounded for
+        large inputs (the activations of one chunk at a time); the same value as in one piece."""
+        t = self._targets(x, t)
+        n = np.shape(x)[0]
+        if n <= ACCURACY_CHUNK:
+            return super().accuracy(x, t)
+        correct = 0
+        for start in range(0, n, ACCURACY_CHUNK):
+            stop = min(start + ACCURACY_CHUNK, n)
+            correct += round(super().accuracy(x[start:stop], t[start:stop]) * (stop - start))
+        return np.float64(correct) / float(n)
+
     def save_params(self, file_name="params.npz"):
         io.save_arrays(file_name, self.params)
 
@@ -62,9 +78,6 @@ class _FastLayered(_Fast):
             stack[0].backward(dout, need_dx=False)
         else:
             stack[0].backward(dout)
-
-    def accuracy(self, x, t):
-        return super().accuracy(x, self._targets(x, t))
 
     def loss_and_gradient(self, x, t):
         """(loss, grads) from one forward and one backward pass (``gradient`` discards that loss)."""
