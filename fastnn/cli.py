@@ -1,4 +1,5 @@
-"""Command line: ``fastnn train`` (the main job), ``fastnn bench`` (side-by-side timings).
+"""Command line: ``fastnn train`` (the main job), ``fastnn gradcheck`` (backprop vs numerical gradients),
+``fastnn bench`` (side-by-side timings).
 
 ``fastnn train`` trains a MultiLayerNet with the book's Trainer on the bundled optdigits set by default, or on an
 MNIST-format directory (``--data DIR``) or the Debian-packaged Fashion-MNIST (``--dataset fashion-mnist``), prints
@@ -121,10 +122,43 @@ def _print_epoch(trainer, epoch, logs):
           f"test acc {logs['test_acc']:.4f}", flush=True)
 
 
+def _gradcheck_parser(sub):
+    p = sub.add_parser("gradcheck", help="compare backprop with numerical gradients on a batch of digits",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--hidden", type=int, nargs="+", default=[50], metavar="N", help="hidden layer widths")
+    p.add_argument("--activation", choices=("relu", "sigmoid"), default="relu")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay lambda")
+    p.add_argument("--batchnorm", action="store_true", help="MultiLayerNetExtend with batch normalisation")
+    p.add_argument("--batch-size", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def gradcheck(args):
+    from . import datasets
+    from .gradient import gradient_check
+    from .nets import MultiLayerNetExtend
+
+    (x_train, t_train), _ = datasets.load_digits()
+    x, t = x_train[:args.batch_size].astype(np.float64), t_train[:args.batch_size]
+    np.random.seed(args.seed)
+    net = MultiLayerNetExtend(x.shape[1], args.hidden, 10, activation=args.activation,
+                              weight_init_std=args.activation, weight_decay_lambda=args.weight_decay,
+                              use_batchnorm=args.batchnorm)
+    print(f"MultiLayerNetExtend(64, {args.hidden}, 10, activation={args.activation!r}, "
+          f"weight_decay_lambda={args.weight_decay}, use_batchnorm={args.batchnorm}), batch {len(x)} digits")
+    print(f"{'param':>8}  {'mean |diff|':>12}  {'max |diff|':>12}")
+    worst = 0.0
+    for key, (mean_diff, max_diff) in gradient_check(net, x, t).items():
+        print(f"{key:>8}  {mean_diff:12.3e}  {max_diff:12.3e}")
+        worst = max(worst, max_diff)
+    return 0 if worst < 1e-5 else 1
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="fastnn", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
+    _gradcheck_parser(sub)
     bench = sub.add_parser("bench", help="side-by-side timings vs the NumPy reference (python -m fastnn.bench)",
                            add_help=False)
     bench.add_argument("rest", nargs=argparse.REMAINDER)
@@ -133,7 +167,7 @@ def main(argv=None):
         from .bench import main as bench_main
 
         return bench_main(args.rest)
-    return train(args)
+    return gradcheck(args) if args.command == "gradcheck" else train(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,253 @@
+"""The networks' ``numerical_gradient(x, t)`` as compiled code that knows the network's structure, and the book's
+chapter-5 ``gradient_check`` for any of the networks.
+
+The book's numerical gradient takes every parameter array in ``params`` order (W1, b1, W2, b2, ...; with batch
+normalisation W1, b1, gamma1, beta1, W2, ...), every element in C order, writes ``p[i] = tmp + h``, evaluates the
+loss, writes ``tmp - h``, evaluates again, and keeps ``(f1 - f2) / 2h`` (h = 1e-4; loss = mean softmax
+cross-entropy with 1e-7 inside the log, plus 0.5 * lambda * sum(W**2) over every W for MultiLayerNet(Extend)).
+:func:`numerical_gradient` returns the same values without the 2 * n_params Python-level forward passes: one
+base forward pass, then, per parameter, only what its perturbation changes (fastnn/kernels/netgrad.py explains
+how). The perturbation is the book's effective one (fl(w + h) - w), so the values agree with the book's loop to
+rounding: typically ~1e-11 absolute in float64 (where gradients are large, e.g. ~100 for a batch-norm column of
+nearly equal rows, the forward pass's own rounding divided by 2h leaves both ~1e-9 from the exact central
+difference). fastnn takes each loss difference row by row, which is more accurate than the book's difference
+of two rounded means. In float32 the book's loop subtracts two float32 losses (rounding alone puts ~1e-3 noise
+into the gradient); fastnn computes the perturbed values in float32 but takes the loss differences in float64,
+so it is closer to the exact central difference than the book's loop.
+
+Side effects, as in the book, and what differs:
+
+* parameters, x and t are never written (the book restores its writes; nothing here writes at all).
+* batch normalisation: the book evaluates the loss in training mode, and each evaluation moves every BN layer's
+  ``running_mean``/``running_var`` one momentum step (0.9) towards that evaluation's batch statistics: 2 *
+  n_params steps in the book's order. fastnn applies exactly that recurrence, per evaluation, in the kernel, so the
+  running statistics end as the book's (to rounding); they are assigned as new arrays, as the book assigns them
+  (initialised to zeros first if the net never ran forward). The final values are dominated by the last few
+  hundred evaluations (0.9**k decays), i.e. by the perturbations of the last parameters (W_L, b_L).
+* the book leaves its layers' forward caches (``Relu.mask``, ``lastLayer.loss``, ...) holding the last perturbed
+  evaluation; fastnn does not touch them.
+* dropout draws new random masks in every evaluation, so a net with ``use_dropout=True`` is refused.
+"""
+import numpy as np
+
+from . import _checks, layers
+from .kernels import netgrad as kernels
+from .reference import layers as ref_layers
+from .reference import nets as ref
+from .reference.functions import CE_DELTA, H
+from .reference.layers import BN_EPS
+
+__all__ = ["gradient_check", "numerical_gradient"]
+
+_TWO_LAYER_KEYS = ("W1", "b1", "W2", "b2")
+
+
+class _Net:
+    """What the kernels need to know about a network: its parameter arrays in the book's order, layer widths,
+    hidden activation, weight decay and BN layers."""
+
+    def __init__(self, keys, arrays, act, lam=0.0, batchnorms=(), chapter4=False, as_list=False):
+        self.keys, self.arrays, self.act, self.lam = list(keys), list(arrays), act, float(lam)
+        self.batchnorms, self.chapter4, self.as_list = list(batchnorms), chapter4, as_list
+        self.dtype = self._dtype()
+        self.sizes = self._sizes()
+
+    def _dtype(self):
+        for key, p in zip(self.keys, self.arrays):
+            if not isinstance(p, np.ndarray) or p.dtype not in _checks.FLOAT_DTYPES:
+                raise TypeError(f"net parameter {key} must be a float32 or float64 array; got "
+                                f"{getattr(p, 'dtype', type(p).__name__)}")
+        dtypes = {p.dtype for p in self.arrays}
+        if len(dtypes) != 1:
+            raise TypeError(f"net parameters must share one dtype; got {sorted(map(str, dtypes))}")
+        return dtypes.pop()
+
+    def _sizes(self):
+        """Layer widths from the W shapes; every b, gamma, beta checked against them."""
+        weights = [(k, p) for k, p in zip(self.keys, self.arrays) if p.ndim == 2]
+        sizes = [weights[0][1].shape[0]] + [p.shape[1] for _, p in weights]
+        layer = 0
+        for key, p in zip(self.keys, self.arrays):
+            if p.ndim == 2:
+                layer += 1
+                expected = (sizes[layer - 1], sizes[layer])
+            else:
+                expected = (sizes[layer],)
+            if layer == 0 or p.shape != expected:
+                raise ValueError(f"net parameter {key} must have shape {expected} to fit the layers before it; "
+                                 f"got {p.shape}")
+        return np.array(sizes, dtype=np.int64)
+
+
+def _activation(layer, where):
+    if isinstance(layer, (layers.Relu, ref_layers.Relu)):
+        return kernels.RELU
+    if isinstance(layer, (layers.Sigmoid, ref_layers.Sigmoid)):
+        return kernels.SIGMOID
+    raise ValueError(f"{where} must be a Relu or Sigmoid layer; got {type(layer).__name__}")
+
+
+def _same_array(param, used, key):
+    if param is not used:
+        raise ValueError(f"net parameter {key} is not the array its layer computes with (was it replaced?); its "
+                         f"numerical gradient would be meaningless")
+
+
+def _multi_layer(net):
+    """MultiLayerNet(Extend): keys from the book's _param_keys, structure from the layers the loss runs."""
+    if getattr(net, "use_dropout", False):
+        raise ValueError("numerical_gradient cannot run on a net with use_dropout=True: dropout draws new random "
+                         "masks in every loss evaluation, so the central differences would be noise; build the "
+                         "net with use_dropout=False to check its gradient")
+    bn = bool(getattr(net, "use_batchnorm", False))
+    keys = list(net._param_keys())
+    act, batchnorms = kernels.RELU, []
+    for idx in range(1, net.hidden_layer_num + 2):
+        affine = net.layers["Affine" + str(idx)]
+        _same_array(net.params["W" + str(idx)], affine.W, "W" + str(idx))
+        _same_array(net.params["b" + str(idx)], affine.b, "b" + str(idx))
+        if idx <= net.hidden_layer_num:
+            act = _activation(net.layers["Activation_function" + str(idx)], "Activation_function" + str(idx))
+            if bn:
+                norm = net.layers["BatchNorm" + str(idx)]
+                _same_array(net.params["gamma" + str(idx)], norm.gamma, "gamma" + str(idx))
+                _same_array(net.params["beta" + str(idx)], norm.beta, "beta" + str(idx))
+                batchnorms.append(norm)
+    lam = _checks.real_number(net.weight_decay_lambda, "net.weight_decay_lambda", nonnegative=True)
+    return _Net(keys, [net.params[k] for k in keys], act, lam, batchnorms)
+
+
+def _describe(net):
+    if isinstance(net, ref.MultiLayerNet):  # also MultiLayerNetExtend
+        return _multi_layer(net)
+    if isinstance(net, ref.TwoLayerNet):
+        for key, (name, attr) in zip(_TWO_LAYER_KEYS, [("Affine1", "W"), ("Affine1", "b"), ("Affine2", "W"),
+                                                  ("Affine2", "b")]):
+            _same_array(net.params[key], getattr(net.layers[name], attr), key)
+        return _Net(_TWO_LAYER_KEYS, [net.params[k] for k in _TWO_LAYER_KEYS], _activation(net.layers["Relu1"], "Relu1"))
+    if isinstance(net, ref.TwoLayerNetCh4):
+        return _Net(_TWO_LAYER_KEYS, [net.params[k] for k in _TWO_LAYER_KEYS], kernels.SIGMOID, chapter4=True)
+    if isinstance(net, ref.TwoLayerNetBook2):
+        used = net.layers[0].params + net.layers[2].params
+        if len(net.params) != 4:
+            raise ValueError(f"net.params must hold W1, b1, W2, b2; got {len(net.params)} arrays")
+        for key, p, q in zip(_TWO_LAYER_KEYS, net.params, used):
+            _same_array(p, q, key)
+        return _Net(_TWO_LAYER_KEYS, net.params, _activation(net.layers[1], "layers[1]"), as_list=True)
+    raise TypeError("net must be one of fastnn.nets TwoLayerNet, TwoLayerNetCh4, TwoLayerNetBook2, MultiLayerNet, "
+                    f"MultiLayerNetExtend (or their fastnn.reference twins); got {type(net).__name__}")
+
+
+def _inputs(spec, x, t):
+    """x as a C-contiguous (N, D_0) array in the net's dtype; t as (checked t for the net's own methods, labels)."""
+    n_in, n_out = int(spec.sizes[0]), int(spec.sizes[-1])
+    if spec.chapter4:  # chapter 4's net computes np.dot(x, W1): x must be 2-D
+        x = _checks.float_array(x, "x", dtype=spec.dtype, ndim=2, allow_empty=False)
+    else:  # Affine flattens (N, ...) input to (N, -1)
+        x = _checks.float_array(x, "x", dtype=spec.dtype, min_ndim=2, allow_empty=False)
+        x = x.reshape(x.shape[0], -1)
+    if x.shape[1] != n_in:
+        raise ValueError(f"x must have {n_in} features per row to match W1 of shape {spec.arrays[0].shape}; got "
+                         f"{x.shape[1]}")
+    t = _checks.as_array(t, "t")
+    scores = np.empty((x.shape[0], n_out), dtype=spec.dtype)
+    if spec.chapter4 and t.shape != scores.shape:
+        raise ValueError(f"t must be one-hot rows of shape {scores.shape} (chapter 4's net); got shape {t.shape}")
+    kind, checked = _checks.labels_or_onehot(t, scores, "t")
+    if kind == "onehot":  # the book's cross_entropy_error reduces one-hot rows to their argmax
+        if spec.chapter4:
+            checked = checked.reshape(t.shape)
+        return x, checked, np.ascontiguousarray(np.argmax(checked, axis=1), dtype=np.intp)
+    return x, checked, checked
+
+
+def _running_stats(spec):
+    """Every BN layer's running mean and variance (zeros if it never ran forward), concatenated, in the net's
+    dtype, with the momentum and 1 - momentum of each layer."""
+    means, variances = [], []
+    for idx, norm in enumerate(spec.batchnorms, 1):
+        size = int(spec.sizes[idx])
+        for name, out in (("running_mean", means), ("running_var", variances)):
+            stat = getattr(norm, name)
+            stat = np.zeros(size) if stat is None else np.asarray(stat)
+            if stat.shape != (size,):
+                raise ValueError(f"BatchNorm{idx}.{name} must have shape ({size},); got {stat.shape}")
+            out.append(stat)
+        _checks.real_number(norm.momentum, f"BatchNorm{idx}.momentum")
+    mom = np.array([norm.momentum for norm in spec.batchnorms], dtype=spec.dtype)
+    cmom = np.array([1 - norm.momentum for norm in spec.batchnorms], dtype=spec.dtype)  # the book's (1 - momentum)
+    return _joined(means, spec.dtype), _joined(variances, spec.dtype), mom, cmom
+
+
+def _joined(parts, dtype):
+    return np.ascontiguousarray(np.concatenate(parts or [np.empty(0)]), dtype=dtype)
+
+
+def _compute(spec, x, labels, parallel):
+    dt = spec.dtype
+    P = np.concatenate([np.ravel(p) for p in spec.arrays]).astype(dt, copy=False)
+    grad = np.empty_like(P)
+    h, delta, lam = dt.type(H), dt.type(CE_DELTA), np.float64(spec.lam)
+    X = x.reshape(-1)
+    sizes = spec.sizes
+    if spec.batchnorms:
+        rm, rv, mom, cmom = _running_stats(spec)
+        kernels.batchnorm_netgrad(X, labels, sizes, spec.act, P, lam, h, delta, dt.type(BN_EPS), mom, cmom, rm,
+                                  rv, grad)
+        start = 0
+        for idx, norm in enumerate(spec.batchnorms, 1):
+            size = int(sizes[idx])
+            norm.running_mean, norm.running_var = rm[start:start + size].copy(), rv[start:start + size].copy()
+            start += size
+    else:
+        run = kernels.dense_netgrad_parallel if parallel else kernels.dense_netgrad
+        run(X, labels, sizes, spec.act, P, lam, h, delta, grad)
+    grads, start = [], 0
+    for p in spec.arrays:
+        grads.append(grad[start:start + p.size].reshape(p.shape))
+        start += p.size
+    return grads
+
+
+def numerical_gradient(net, x, t, *, parallel=False):
+    """The book's ``net.numerical_gradient(x, t)``, compiled: a dict key -> gradient array (a list W1, b1, W2, b2
+    for the second book's TwoLayerNetBook2), in the net's dtype.
+
+    ``net``: a TwoLayerNet, TwoLayerNetCh4 (one-hot t only, as its book chapter), TwoLayerNetBook2, MultiLayerNet
+    or MultiLayerNetExtend without dropout, from fastnn.nets (or fastnn.reference.nets). ``x``: (N, features),
+    ``t``: N integer labels or (N, classes) one-hot rows. ``parallel=True`` spreads the parameters over numba's
+    threads (same values bit for bit; nets with batch normalisation always run serially, because their running
+    statistics form one sequential recurrence over the evaluations). See the module docstring for side effects.
+    """
+    if not isinstance(parallel, (bool, np.bool_)):
+        raise TypeError(f"parallel must be True or False; got {type(parallel).__name__}")
+    spec = _describe(net)
+    x, _, labels = _inputs(spec, x, t)
+    grads = _compute(spec, x, labels, bool(parallel))
+    return grads if spec.as_list else dict(zip(spec.keys, grads))
+
+
+def _backprop(net, spec, x, t):
+    if spec.as_list:
+        net.forward(x, t)
+        net.backward()
+        return [g.copy() for g in net.grads]
+    grads = net.gradient(x, t)
+    return [np.array(grads[k], copy=True) for k in spec.keys]
+
+
+def gradient_check(net, x, t):
+    """The book's chapter-5 gradient check for any of the networks: {key: (mean |backprop - numerical|,
+    max |backprop - numerical|)} over each parameter's elements, as Python floats. Keys are the ``params`` keys
+    (W1, b1, W2, b2 for TwoLayerNetBook2, whose params are a list). As in the book the numerical gradient runs
+    first, then ``net.gradient`` (so a BN net's running statistics move as they do in the book's script)."""
+    spec = _describe(net)
+    x, checked_t, labels = _inputs(spec, x, t)
+    numerical = _compute(spec, x, labels, False)
+    backprop = _backprop(net, spec, x, checked_t)
+    result = {}
+    for key, num, bp in zip(spec.keys, numerical, backprop):
+        diff = np.abs(np.asarray(bp, dtype=np.float64) - num)
+        result[key] = (float(np.mean(diff)), float(np.max(diff)))
+    return result
+

@@ -1,0 +1,359 @@
+"""fastnn.netgrad: the networks' compiled numerical gradient against the book's loop (fastnn.reference.nets, or the
+book's numerical_gradient over TwoLayerNetBook2's params), 1e-9 absolute in float64 for every parameter; batch
+normalisation's running statistics after the call; nothing written to parameters, x or t; the parallel variant's
+bits; dropout and bad input refused with readable errors; gradient_check on every kind of net."""
+import numba
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fastnn import netgrad
+from fastnn import nets as fn
+from fastnn.kernels import netgrad as kernels
+from fastnn.reference import nets as rn
+from fastnn.reference.functions import numerical_gradient as book_numerical_gradient
+
+JIT = not numba.config.DISABLE_JIT
+# kernels run as plain Python under NUMBA_DISABLE_JIT=1: keep the nets tiny there
+WIDTH = 6 if JIT else 4
+EXAMPLES = 30 if JIT else 15
+ATOL = 1e-9  # the acceptance bound, float64, absolute, every parameter ...
+# ... plus 1e-11 of the largest gradient entry: a forward pass rounds a pre-activation a by ~1e-16 * |a|, which
+# moves any implementation's loss by ~1e-16 * |a| * |df/da| and its central difference by that / 2h. Where
+# gradients reach ~100 (a batch-norm column of nearly equal rows: 1 / std ~ 500), both the book's loop and fastnn
+# are ~1e-9 away from the exact central difference (checked against 40-digit arithmetic), so neither can match
+# the other to 1e-9 there.
+REL = 1e-11
+
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in exp:RuntimeWarning")
+
+
+def params_of(net):
+    """(key, array) pairs in the book's order (W1, b1, W2, b2 for the second book's list)."""
+    if isinstance(net.params, list):
+        return list(zip(("W1", "b1", "W2", "b2"), net.params))
+    keys = list(net._param_keys()) if hasattr(net, "_param_keys") else ["W1", "b1", "W2", "b2"]
+    return [(k, net.params[k]) for k in keys]
+
+
+def twins(cls, args, kwargs, seed, dtype=np.float64, scale=0.8, x_scale=1.0):
+    """A fastnn net and its reference twin holding the same random parameters (written in place: the layers
+    keep their aliases), biases and BN parameters included so nothing is trivially zero. W1 shrinks with the
+    scale of the inputs to come, so that large inputs do not saturate the softmax (a zero gradient)."""
+    fast = getattr(fn, cls)(*args, **kwargs, dtype=dtype)
+    book = getattr(rn, cls)(*args, **kwargs)
+    rng = np.random.default_rng(seed)
+    for (key, p), (_, q) in zip(params_of(fast), params_of(book)):
+        values = rng.standard_normal(p.shape) * (scale / x_scale if key == "W1" else scale)
+        if key.startswith("gamma"):
+            values += 1.0
+        p[...] = values
+        q[...] = p  # the reference computes in float64 on exactly the values fastnn holds
+    return fast, book
+
+
+def inputs(seed, n, n_in, n_out, onehot=False, scale=1.0):
+    rng = np.random.default_rng(seed + 1)
+    x = rng.standard_normal((n, n_in)) * scale
+    labels = rng.integers(0, n_out, n)
+    return x, (np.eye(n_out)[labels] if onehot else labels)
+
+
+def book_gradient(book, x, t):
+    """The book's numerical gradient, as a dict keyed like fastnn's."""
+    if isinstance(book, rn.TwoLayerNetBook2):
+        return {k: book_numerical_gradient(lambda W: book.forward(x, t), p) for k, p in params_of(book)}
+    return book.numerical_gradient(x, t)
+
+
+def as_dict(grads, net):
+    return dict(zip([k for k, _ in params_of(net)], grads)) if isinstance(grads, list) else grads
+
+
+def assert_matches_book(fast, book, x, t, atol=ATOL, rel=REL):
+    got = as_dict(netgrad.numerical_gradient(fast, x, t), fast)
+    want = book_gradient(book, x.astype(fast.dtype).astype(np.float64), t)
+    assert list(got) == list(want)
+    for key in want:
+        assert got[key].shape == want[key].shape and got[key].dtype == fast.dtype, key
+        bound = atol + rel * np.max(np.abs(want[key]))
+        diff = np.max(np.abs(got[key] - want[key]), initial=0.0)
+        assert diff <= bound, f"{key}: max |fastnn - book| = {diff:.3e} > {bound:.1e}"
+    return want
+
+
+def bits(a):
+    return np.array(a).copy().view(f"u{np.asarray(a).dtype.itemsize}")
+
+
+# --- the chapter-4/5 nets and the second book's net -----------------------------------------------------------------
+TWO_LAYER = [("TwoLayerNet", "labels"), ("TwoLayerNet", "onehot"), ("TwoLayerNetCh4", "onehot"),
+             ("TwoLayerNetBook2", "labels"), ("TwoLayerNetBook2", "onehot")]
+
+
+@pytest.mark.parametrize("cls, targets", TWO_LAYER)
+@pytest.mark.parametrize("x_scale", [1.0, 100.0], ids=["x~1", "x~100"])  # x~100: score changes leave the fast path
+def test_two_layer_nets_match_book(cls, targets, x_scale):
+    for seed in range(3):
+        fast, book = twins(cls, (5, WIDTH, 3), {}, seed, x_scale=x_scale)
+        x, t = inputs(seed, 4, 5, 3, onehot=targets == "onehot", scale=x_scale)
+        want = assert_matches_book(fast, book, x, t)
+        assert max(np.max(np.abs(g)) for g in want.values()) > 1e-2  # not a saturated (flat) loss
+
+
+def test_book2_returns_a_list_in_params_order():
+    fast, _ = twins("TwoLayerNetBook2", (3, 2, 2), {}, 0)
+    grads = netgrad.numerical_gradient(fast, *inputs(0, 3, 3, 2))
+    assert isinstance(grads, list) and [g.shape for g in grads] == [p.shape for p in fast.params]
+
+
+def test_large_score_changes_take_the_row_recompute():
+    """Inputs of size 100 make the score changes exceed the shift formula's range, so the exact row recompute
+    runs; the values still match the book's (checked above) and move with x as they should."""
+    fast, _ = twins("TwoLayerNet", (3, 2, 2), {}, 1, scale=1.5, x_scale=100.0)
+    x, t = inputs(1, 3, 3, 2, scale=100.0)
+    step = np.max(np.abs(x)) * 1e-4 * np.max(np.abs(fast.params["W2"]))
+    assert step > kernels.SMALL
+    assert np.isfinite(netgrad.numerical_gradient(fast, x, t)["W1"]).all()
+
+
+# --- MultiLayerNet(Extend): depth, activation, weight decay, batch normalisation -------------------------------------
+multi_layer_cases = st.fixed_dictionaries({
+    "hidden": st.lists(st.integers(1, WIDTH), min_size=1, max_size=3),
+    "activation": st.sampled_from(["relu", "sigmoid"]),
+    "lam": st.sampled_from([0, 0.1, 1.5]),
+    "n": st.integers(1, 4),
+    "n_in": st.integers(1, WIDTH),
+    "n_out": st.integers(2, 4),
+    "x_scale": st.sampled_from([1.0, 1.0, 50.0]),
+    "seed": st.integers(0, 2**16),
+})
+
+
+@settings(max_examples=EXAMPLES)
+@given(multi_layer_cases)
+def test_multi_layer_net_matches_book(case):
+    fast, book = twins("MultiLayerNet", (case["n_in"], case["hidden"], case["n_out"]),
+                       {"activation": case["activation"], "weight_decay_lambda": case["lam"]}, case["seed"],
+                       x_scale=case["x_scale"])
+    x, t = inputs(case["seed"], case["n"], case["n_in"], case["n_out"], scale=case["x_scale"])
+    assert_matches_book(fast, book, x, t)
+
+
+@settings(max_examples=EXAMPLES)
+@given(multi_layer_cases)
+def test_extend_without_batchnorm_matches_book(case):
+    fast, book = twins("MultiLayerNetExtend", (case["n_in"], case["hidden"], case["n_out"]),
+                       {"activation": case["activation"], "weight_decay_lambda": case["lam"]}, case["seed"])
+    x, t = inputs(case["seed"], case["n"], case["n_in"], case["n_out"], onehot=True)
+    assert_matches_book(fast, book, x, t)
+
+
+def running_stats(net):
+    return [(net.layers[f"BatchNorm{i}"].running_mean, net.layers[f"BatchNorm{i}"].running_var)
+            for i in range(1, net.hidden_layer_num + 1)]
+
+
+@settings(max_examples=EXAMPLES)
+@given(multi_layer_cases.filter(lambda c: len(c["hidden"]) <= 2), st.booleans())
+def test_batchnorm_net_matches_book_and_its_running_statistics(case, fresh):
+    """The book evaluates the loss in training mode: every evaluation moves every BN layer's running statistics
+    once, 2 * n_params times in the book's order. Both nets start from the same statistics (None: never ran)."""
+    n = max(case["n"], 2)
+    fast, book = twins("MultiLayerNetExtend", (case["n_in"], case["hidden"], case["n_out"]),
+                       {"activation": case["activation"], "weight_decay_lambda": case["lam"], "use_batchnorm": True},
+                       case["seed"], x_scale=case["x_scale"])
+    if not fresh:
+        rng = np.random.default_rng(case["seed"] + 7)
+        for i, size in enumerate(case["hidden"], 1):
+            mean, var = rng.standard_normal(size), rng.random(size)
+            fast.layers[f"BatchNorm{i}"].running_mean, fast.layers[f"BatchNorm{i}"].running_var = mean, var
+            book.layers[f"BatchNorm{i}"].running_mean, book.layers[f"BatchNorm{i}"].running_var = mean, var
+    x, t = inputs(case["seed"], n, case["n_in"], case["n_out"], scale=case["x_scale"])
+    assert_matches_book(fast, book, x, t)
+    for (m1, v1), (m2, v2) in zip(running_stats(fast), running_stats(book)):
+        assert m1.dtype == v1.dtype == np.float64
+        np.testing.assert_allclose(m1, m2, rtol=1e-14, atol=1e-12)
+        np.testing.assert_allclose(v1, v2, rtol=1e-14, atol=1e-12)
+
+
+def test_batchnorm_statistics_follow_the_evaluation_order():
+    """Only the last evaluations shape the final running statistics (0.9**k): the book's order ends with the
+    output layer's parameters, which leave the batch statistics as they are, so the result is the base batch's
+    statistics to within 0.9**(2 * n_output_params) of the start, not those of some perturbed batch."""
+    fast, book = twins("MultiLayerNetExtend", (3, [WIDTH], 2), {"use_batchnorm": True}, 3)
+    x, t = inputs(3, 4, 3, 2)
+    netgrad.numerical_gradient(fast, x, t)
+    book.loss(x, t, train_flg=True)  # one evaluation at the base parameters, from zero statistics
+    norm = book.layers["BatchNorm1"]
+    batch_mean = norm.running_mean / 0.1
+    k = 2 * sum(p.size for _, p in params_of(fast))
+    expected = batch_mean * (1 - 0.9 ** k)
+    np.testing.assert_allclose(fast.layers["BatchNorm1"].running_mean, expected, rtol=1e-3, atol=1e-6)
+
+
+# --- float32 ----------------------------------------------------------------------------------------------------------
+F32_CASES = [("TwoLayerNet", (5, WIDTH, 3), {}), ("TwoLayerNetCh4", (5, WIDTH, 3), {}),
+             ("TwoLayerNetBook2", (5, WIDTH, 3), {}),
+             ("MultiLayerNet", (5, [WIDTH, 3], 3), {"activation": "sigmoid", "weight_decay_lambda": 0.1}),
+             ("MultiLayerNetExtend", (5, [WIDTH, 3], 3), {"use_batchnorm": True})]
+
+
+@pytest.mark.parametrize("cls, args, kwargs", F32_CASES, ids=[c[0] for c in F32_CASES])
+def test_float32_close_to_book(cls, args, kwargs):
+    """float32: perturbed values in float32, loss differences in float64. The float32 step fl(w + h) - w is off
+    from h by up to half an ulp of w (~6e-4 relative to h for |w| ~ 1), which bounds the agreement."""
+    fast, book = twins(cls, args, kwargs, 5, dtype=np.float32)
+    x, t = inputs(5, 4, 5, 3, onehot=cls == "TwoLayerNetCh4")
+    assert_matches_book(fast, book, x, t, atol=1e-3, rel=5e-3)
+    if kwargs.get("use_batchnorm"):
+        for (m1, v1), (m2, v2) in zip(running_stats(fast), running_stats(book)):
+            assert m1.dtype == np.float32
+            np.testing.assert_allclose(m1, m2, rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(v1, v2, rtol=1e-4, atol=1e-5)
+
+
+# --- no side effects, parallel bits, reference nets ---------------------------------------------------------------------
+@pytest.mark.parametrize("cls, args, kwargs", F32_CASES, ids=[c[0] for c in F32_CASES])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_parameters_x_and_t_untouched(cls, args, kwargs, dtype):
+    fast, _ = twins(cls, args, kwargs, 2, dtype=dtype)
+    x, t = inputs(2, 4, 5, 3, onehot=cls == "TwoLayerNetCh4")
+    x = x.astype(dtype)
+    before = [bits(p) for _, p in params_of(fast)]
+    x_bits, t_copy = bits(x), t.copy()
+    loss = fast.forward(x, t) if cls == "TwoLayerNetBook2" else fast.loss(x, t)
+    grads = as_dict(netgrad.numerical_gradient(fast, x, t), fast)
+    for (key, p), b in zip(params_of(fast), before):
+        np.testing.assert_array_equal(bits(p), b, err_msg=key)
+        assert not np.shares_memory(grads[key], p)
+    np.testing.assert_array_equal(bits(x), x_bits)
+    np.testing.assert_array_equal(t, t_copy)
+    again = fast.forward(x, t) if cls == "TwoLayerNetBook2" else fast.loss(x, t)
+    if not kwargs.get("use_batchnorm"):  # test-mode BN loss depends on the running statistics, which moved
+        assert bits(again) == bits(loss)
+
+
+@pytest.mark.parametrize("hidden", [[7], [6, 5]], ids=["one hidden", "two hidden"])
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_parallel_is_identical_to_serial(hidden, activation):
+    n_in = 9 if JIT else 3
+    fast, _ = twins("MultiLayerNet", (n_in, hidden if JIT else [2], 4), {"activation": activation,
+                                                                             "weight_decay_lambda": 0.1}, 4)
+    x, t = inputs(4, 6, n_in, 4)
+    x[x < 0.3] = 0.0  # sparse rows, as images: rows skipped per input
+    serial = netgrad.numerical_gradient(fast, x, t)
+    parallel = netgrad.numerical_gradient(fast, x, t, parallel=True)
+    for key in serial:
+        np.testing.assert_array_equal(bits(parallel[key]), bits(serial[key]), err_msg=key)
+
+
+def test_batchnorm_net_with_parallel_runs_serially():
+    fast, _ = twins("MultiLayerNetExtend", (3, [2], 2), {"use_batchnorm": True}, 6)
+    twin, _ = twins("MultiLayerNetExtend", (3, [2], 2), {"use_batchnorm": True}, 6)
+    x, t = inputs(6, 3, 3, 2)
+    a = netgrad.numerical_gradient(fast, x, t, parallel=True)
+    b = netgrad.numerical_gradient(twin, x, t)
+    for key in a:
+        np.testing.assert_array_equal(bits(a[key]), bits(b[key]))
+    np.testing.assert_array_equal(bits(running_stats(fast)[0][0]), bits(running_stats(twin)[0][0]))
+
+
+def test_reference_nets_are_accepted():
+    _, book = twins("MultiLayerNet", (3, [2], 2), {"weight_decay_lambda": 0.2}, 8)
+    x, t = inputs(8, 3, 3, 2)
+    got = netgrad.numerical_gradient(book, x, t)
+    want = book.numerical_gradient(x, t)
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=0, atol=ATOL)
+
+
+def test_image_shaped_x_is_flattened_like_affine():
+    fast, book = twins("TwoLayerNet", (4, 3, 2), {}, 9)
+    x, t = inputs(9, 3, 4, 2)
+    got = netgrad.numerical_gradient(fast, x.reshape(3, 1, 2, 2), t)
+    want = book.numerical_gradient(x, t)
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=0, atol=ATOL)
+
+
+# --- refused input ----------------------------------------------------------------------------------------------------
+def test_dropout_is_refused():
+    net = fn.MultiLayerNetExtend(3, [2], 2, use_dropout=True)
+    with pytest.raises(ValueError, match="use_dropout"):
+        netgrad.numerical_gradient(net, np.ones((2, 3)), [0, 1])
+    with pytest.raises(ValueError, match="use_dropout"):
+        netgrad.gradient_check(net, np.ones((2, 3)), [0, 1])
+
+
+def _replaced_param():
+    net = fn.TwoLayerNet(3, 2, 2)
+    net.params["W1"] = net.params["W1"].copy()  # the layer still computes with the old array
+    return net
+
+
+BAD = [
+    ("not a net", lambda: object(), np.ones((2, 3)), [0, 1], {}, TypeError, "net"),
+    ("x 1-D", lambda: fn.TwoLayerNet(3, 2, 2), np.ones(3), [0], {}, ValueError, "x"),
+    ("x features", lambda: fn.TwoLayerNet(3, 2, 2), np.ones((2, 4)), [0, 1], {}, ValueError, "x"),
+    ("x empty", lambda: fn.TwoLayerNet(3, 2, 2), np.ones((0, 3)), [], {}, ValueError, "x"),
+    ("x complex", lambda: fn.TwoLayerNet(3, 2, 2), np.ones((2, 3), complex), [0, 1], {}, TypeError, "x"),
+    ("x strings", lambda: fn.TwoLayerNet(3, 2, 2), [["a"] * 3] * 2, [0, 1], {}, TypeError, "x"),
+    ("t label range", lambda: fn.TwoLayerNet(3, 2, 2), np.ones((2, 3)), [0, 2], {}, ValueError, "t"),
+    ("t negative", lambda: fn.TwoLayerNet(3, 2, 2), np.ones((2, 3)), [0, -1], {}, ValueError, "t"),
+    ("t rows", lambda: fn.TwoLayerNet(3, 2, 2), np.ones((2, 3)), [0, 1, 1], {}, ValueError, "t"),
+    ("t float labels", lambda: fn.TwoLayerNet(3, 2, 2), np.ones((2, 3)), [0.5, 1], {}, ValueError, "t"),
+    ("t strings", lambda: fn.TwoLayerNet(3, 2, 2), np.ones((2, 3)), ["a", "b"], {}, TypeError, "t"),
+    ("ch4 labels", lambda: fn.TwoLayerNetCh4(3, 2, 2), np.ones((2, 3)), [0, 1], {}, ValueError, "one-hot"),
+    ("ch4 image x", lambda: fn.TwoLayerNetCh4(3, 2, 2), np.ones((2, 3, 1)), np.eye(2), {}, ValueError, "x"),
+    ("bn one row", lambda: fn.MultiLayerNetExtend(3, [2], 2, use_batchnorm=True), np.ones((1, 3)), [0], {},
+     ValueError, "2 rows"),
+    ("parallel", lambda: fn.TwoLayerNet(3, 2, 2), np.ones((2, 3)), [0, 1], {"parallel": 1}, TypeError, "parallel"),
+    ("replaced param", _replaced_param, np.ones((2, 3)), [0, 1], {}, ValueError, "W1"),
+]
+
+
+@pytest.mark.parametrize("name, make_net, x, t, kwargs, exc, words", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_refused_before_any_kernel(name, make_net, x, t, kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        netgrad.numerical_gradient(make_net(), x, t, **kwargs)
+
+
+# --- gradient_check ---------------------------------------------------------------------------------------------------
+CHECK_CASES = [("TwoLayerNet", (5, WIDTH, 3), {}), ("TwoLayerNetCh4", (5, WIDTH, 3), {}),
+               ("TwoLayerNetBook2", (5, WIDTH, 3), {}),
+               ("MultiLayerNet", (5, [WIDTH, 3], 3), {"weight_decay_lambda": 0.1}),
+               ("MultiLayerNet", (5, [WIDTH], 3), {"activation": "sigmoid"}),
+               ("MultiLayerNetExtend", (5, [WIDTH, 3], 3), {"use_batchnorm": True, "weight_decay_lambda": 0.05}),
+               ("MultiLayerNetExtend", (5, [WIDTH], 3), {})]
+
+
+@pytest.mark.parametrize("cls, args, kwargs", CHECK_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CHECK_CASES)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradient_check_small_differences(cls, args, kwargs, dtype):
+    fast, _ = twins(cls, args, kwargs, 11, dtype=dtype, scale=0.5)
+    x, t = inputs(11, 5, 5, 3, onehot=cls == "TwoLayerNetCh4")
+    result = netgrad.gradient_check(fast, x, t)
+    assert list(result) == [k for k, _ in params_of(fast)]
+    # central differences are off by ~h^2/6 * f''' (h = 1e-4); batch normalisation's f''' is the largest
+    bound = (5e-5 if kwargs.get("use_batchnorm") else 1e-6) if dtype == np.float64 else 2e-3
+    for key, (mean, worst) in result.items():
+        assert isinstance(mean, float) and isinstance(worst, float)
+        assert 0 <= mean <= worst <= bound, (key, mean, worst)
+
+
+def test_gradient_check_sees_a_wrong_backprop():
+    fast, _ = twins("TwoLayerNet", (4, 3, 2), {}, 12)
+    x, t = inputs(12, 3, 4, 2)
+    original = fast.gradient
+
+    def off_by_a_bit(x, t):
+        grads = original(x, t)
+        grads["b2"] = grads["b2"] + 0.01
+        return grads
+
+    fast.gradient = off_by_a_bit
+    result = netgrad.gradient_check(fast, x, t)
+    assert result["b2"][0] == pytest.approx(0.01, rel=1e-4)
+    assert result["W1"][1] < 1e-6
