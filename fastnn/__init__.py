@@ -30,6 +30,12 @@ def warmup(dtypes=("float64", "float32")):
 
     from . import functions, nets, optimizer
 
+    if isinstance(dtypes, (str, type, np.dtype)):
+        dtypes = (dtypes,)
+    try:
+        dtypes = [nets._dtype(d) for d in dtypes]
+    except TypeError as exc:
+        raise TypeError(f"dtypes must be a dtype or a sequence of float32/float64 dtypes: {exc}") from None
     for dtype in dtypes:
         x = np.linspace(-1, 1, 12, dtype=dtype).reshape(3, 4)
         labels = np.array([0, 1, 3])

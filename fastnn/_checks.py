@@ -6,6 +6,7 @@ Dtype policy (NumPy's, for math functions): float32 and float64 are kept; float1
 and integer input is cast to float64; complex, object, string and other dtypes are refused.
 """
 import numbers
+import os
 
 import numpy as np
 
@@ -109,14 +110,50 @@ def labels_or_onehot(t, y2d, name="t"):
     if t.size == y2d.size:  # the book's rule: same size as the scores means one-hot
         if t.dtype.kind not in "biuf":
             raise TypeError(f"{name} must be one-hot rows or integer labels; got dtype {t.dtype}")
+        if t.ndim >= 2 and n_rows > 1 and t.shape[-1] != n_classes:  # e.g. transposed one-hot rows
+            raise ValueError(f"{name} must be one-hot rows of width {n_classes} (the number of classes) or "
+                             f"integer labels; got {_describe(t)}")
         onehot = np.ascontiguousarray(t.reshape(n_rows, n_classes), dtype=y2d.dtype)
         return "onehot", onehot
     return "labels", class_labels(t, n_rows, n_classes, name)
 
 
+def finite(a, name):
+    """Refuse NaN and inf in a numeric array (a ValueError that says where the first one is)."""
+    # min and max propagate NaN and show inf: two passes without a temporary as large as the data
+    if a.dtype.kind in "fc" and a.size and not (np.isfinite(a.min()) and np.isfinite(a.max())):
+        bad = np.argwhere(~np.isfinite(a))
+        where = f" at index {tuple(int(i) for i in bad[0])}" if a.ndim else ""
+        raise ValueError(f"{name} must hold finite numbers; got {len(bad)} NaN or inf value(s), the first "
+                         f"{a[tuple(bad[0])]}{where}")
+    return a
+
+
+def numeric_array(x, name, *, kinds="biuf"):
+    """x as an array whose dtype kind is in ``kinds`` (bool, int, unsigned, float by default), not cast and not
+    copied: for data that a network casts itself (training sets, word ids)."""
+    a = as_array(x, name)
+    if a.dtype.kind not in kinds:
+        names = {"b": "bool", "i": "integer", "u": "unsigned integer", "f": "float"}
+        expected = "/".join(names[k] for k in kinds)
+        raise TypeError(f"{name} must hold real numbers ({expected}); got dtype {a.dtype}")
+    return a
+
+
 def same_shape(a, b, name_a, name_b):
     if a.shape != b.shape:
         raise ValueError(f"{name_a} and {name_b} must have the same shape; got {a.shape} and {b.shape}")
+
+
+def path(p, name):
+    """A file-system path argument as a str (os.fspath), or a TypeError that names it."""
+    try:
+        p = os.fspath(p)
+    except TypeError:
+        raise TypeError(f"{name} must be a path (str or os.PathLike); got {type(p).__name__}") from None
+    if not isinstance(p, str):  # bytes paths: fine for the OS, but every message here formats paths as str
+        raise TypeError(f"{name} must be a str path (or os.PathLike); got {type(p).__name__}")
+    return p
 
 
 def callable_arg(f, name):

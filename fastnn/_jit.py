@@ -65,9 +65,14 @@ def kernel(fn=None, *, cache=None, parallel=False):
     (those taking a jitted function as argument)."""
     options = dict(cache=CACHE if cache is None else (cache and CACHE), nogil=True, error_model="numpy",
                    fastmath=False, parallel=parallel)
-    if fn is None:
-        return lambda f: njit(**options)(f)
-    return njit(**options)(fn)
+
+    def compile_lazily(f):
+        try:
+            return njit(**options)(f)
+        except RuntimeError:  # numba found no writable cache location at all: compile without the disk cache
+            return njit(**dict(options, cache=False))(f)
+
+    return compile_lazily if fn is None else compile_lazily(fn)
 
 
 # --- bit casts for the vectorisable exp (fastnn/kernels/fastexp.py) -------------------------------------------

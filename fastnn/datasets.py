@@ -38,6 +38,13 @@ def to_one_hot(labels, n_classes, dtype=np.float64):
     """(N, n_classes) array with a 1 in each row's label column; labels must be integers in [0, n_classes)."""
     n_classes = _checks.integer(n_classes, "n_classes", minimum=1)
     labels = _checks.class_labels(labels, np.size(labels), n_classes, name="labels")
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if resolved is None or resolved.kind not in "biuf":
+        raise TypeError(f"dtype must be a bool, integer or float dtype; got {dtype!r}")
+    dtype = resolved
     out = np.zeros((labels.size, n_classes), dtype=dtype)
     out[np.arange(labels.size), labels] = 1
     return out
@@ -61,7 +68,7 @@ def load_idx(filename):
 
     The payload must hold exactly the number of bytes the header's dimensions call for.
     """
-    filename = os.fspath(filename)
+    filename = _checks.path(filename, "filename")
     data = _read_bytes(filename)
     if len(data) < 4:
         raise ValueError(f"{filename}: not an IDX file (only {len(data)} bytes, no 4-byte magic number)")
@@ -120,7 +127,7 @@ def _format(images, labels, normalize, flatten, one_hot_label, scale):
 
 def _load_dir(directory, normalize=True, flatten=True, one_hot_label=False, *, howto=_MNIST_HOWTO):
     """Train and test sets from a directory holding the 4 MNIST-format IDX files."""
-    directory = os.fspath(directory)
+    directory = _checks.path(directory, "path")
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"data directory {directory} does not exist: {howto}")
     sets = []
@@ -191,6 +198,10 @@ def load_spiral(seed=1984):
     Like the book, this reseeds NumPy's global RNG with ``np.random.seed(seed)``, so the data (and every global
     draw after it) match the book's. Returns x (300, 2) float64 and one-hot t (300, 3) int.
     """
+    if seed is not None:  # None: fresh entropy, as np.random.seed(None)
+        seed = _checks.integer(seed, "seed", minimum=0)
+        if seed >= 2 ** 32:
+            raise ValueError(f"seed must be < 2**32 (np.random.seed's range); got {seed}")
     np.random.seed(seed)
     n, dim, n_classes = 100, 2, 3
     x = np.zeros((n * n_classes, dim))

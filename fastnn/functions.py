@@ -87,9 +87,14 @@ def _scores_2d(y, name):
 
 def cross_entropy_error(y, t):
     """Mean over the batch of -log(y[t] + 1e-7); t holds class labels (any integer dtype) or one-hot rows
-    (``t.size == y.size``; one-hot rows are reduced to their argmax, as in the book)."""
+    (``t.size == y.size``; one-hot rows are reduced to their argmax, as in the book). NaN and inf in y propagate;
+    negative y (raw scores passed as probabilities, where the book returns NaN with a warning) is refused with a
+    ValueError."""
     y2 = _scores_2d(y, "y")
     kind, targets = _checks.labels_or_onehot(t, y2, "t")
+    if np.any(y2 < 0):  # log(y + 1e-7) of y < -1e-7 is NaN: these are scores, not probabilities
+        raise ValueError(f"y must hold probabilities (>= 0, e.g. softmax output); got values down to {y2.min()}. "
+                         f"For raw scores use softmax_loss(X, t)")
     delta = y2.dtype.type(CE_DELTA)
     kernel = softmax_kernels.cross_entropy_onehot if kind == "onehot" else softmax_kernels.cross_entropy_labels
     return y2.dtype.type(kernel(y2, targets, delta))

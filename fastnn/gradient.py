@@ -16,13 +16,16 @@ from . import _checks
 from .kernels import numgrad
 from .reference.functions import H
 
-__all__ = ["numerical_diff", "numerical_gradient", "numerical_gradient_2d", "gradient_descent"]
+__all__ = ["numerical_diff", "numerical_gradient", "numerical_gradient_2d", "gradient_descent", "gradient_check"]
 
 
 def numerical_diff(f, x):
-    """(f(x + h) - f(x - h)) / 2h."""
+    """(f(x + h) - f(x - h)) / 2h, for x a real number or an array of them (computed in float64, or in x's
+    float dtype)."""
     _checks.callable_arg(f, "f")
-    h = H
+    x = _checks.float_array(x, "x")
+    x = x[()] if x.ndim == 0 else x  # a scalar stays a scalar for f
+    h = x.dtype.type(H)
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
@@ -109,3 +112,11 @@ def gradient_descent(f, init_x, lr=0.01, step_num=100, *, return_history=False):
             history.append(x.copy())
         x -= lr * numerical_gradient(f, x)
     return (x, np.array(history)) if return_history else x
+
+
+def gradient_check(net, x, t):
+    """Per parameter, (mean, max) absolute difference between the net's backprop gradient and its numerical
+    gradient: the book's chapter-5 check for any fastnn (or reference) network. See fastnn.netgrad."""
+    from .netgrad import gradient_check as check
+
+    return check(net, x, t)

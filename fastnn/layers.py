@@ -111,12 +111,24 @@ class Affine:
         if grad.shape != value.shape or grad.dtype != value.dtype:  # else keep the buffer others may hold
             self.grads[k] = np.zeros_like(value, order="C")
 
-    def forward(self, x):
+    def _checked_params(self):
+        """W and b as they are now (params entries may have been replaced since __init__): the kernels need
+        float arrays of matching shapes and one dtype."""
         W, b = self.params
-        if b.shape != (W.shape[1],) or b.dtype != W.dtype:  # W or b rebound since __init__: the kernel needs both
+        for p, name, ndim in ((W, "W", 2), (b, "b", 1)):
+            if not isinstance(p, np.ndarray) or p.dtype not in _checks.FLOAT_DTYPES or p.ndim != ndim:
+                raise TypeError(f"{name} (Affine.params) must be a {ndim}-D float32 or float64 array; got "
+                                f"{type(p).__name__} {getattr(p, 'dtype', '')} {getattr(p, 'shape', '')}")
+        if b.shape != (W.shape[1],) or b.dtype != W.dtype:
             raise ValueError(f"b must have shape ({W.shape[1]},) and dtype {W.dtype} to match W; "
                              f"got shape {b.shape}, dtype {b.dtype}")
+        return W, b
+
+    def forward(self, x):
+        W, b = self._checked_params()
         x = _checks.float_array(x, "x", dtype=W.dtype, min_ndim=2)
+        if x.shape[0] == 0:
+            raise ValueError(f"x must hold at least one row (sample); got an empty batch of shape {x.shape}")
         self.original_x_shape = x.shape
         x = x.reshape(x.shape[0], -1)
         if x.shape[1] != W.shape[0]:
@@ -130,7 +142,15 @@ class Affine:
     def backward(self, dout, need_dx=True):
         """Writes dW and db in place; returns dx (None with ``need_dx=False``, which skips its matmul)."""
         _forward_done(self, "x")
-        W = self.params[0]
+        W, b = self._checked_params()
+        if W.shape[0] != self.x.shape[1] or W.dtype != self.x.dtype:
+            raise ValueError(f"W was replaced since forward: it has shape {W.shape} and dtype {W.dtype}, but the "
+                             f"forward input had {self.x.shape[1]} features in {self.x.dtype}; run forward again")
+        for grad, p, name in zip(self.grads, (W, b), ("dW", "db")):
+            _checks.writable_float_array(grad, name)
+            if grad.shape != p.shape or grad.dtype != p.dtype:
+                raise ValueError(f"{name} must have the shape and dtype of its parameter, {p.shape} {p.dtype}; "
+                                 f"got {grad.shape} {grad.dtype}")
         dout = _checks.float_array(dout, "dout", dtype=W.dtype)
         if dout.shape != (self.x.shape[0], W.shape[1]):
             raise ValueError(f"dout must have shape {(self.x.shape[0], W.shape[1])}; got {dout.shape}")
@@ -233,6 +253,8 @@ class BatchNormalization(ref.BatchNormalization):
         _parameter(gamma, "gamma", 1)
         _parameter(beta, "beta", 1)
         _checks.same_shape(gamma, beta, "gamma", "beta")
+        if beta.dtype != gamma.dtype:
+            raise TypeError(f"beta must have gamma's dtype {gamma.dtype}; got {beta.dtype}")
         momentum = _checks.real_number(momentum, "momentum")
         if not 0 <= momentum <= 1:
             raise ValueError(f"momentum must be in [0, 1]; got {momentum}")
@@ -242,11 +264,15 @@ class BatchNormalization(ref.BatchNormalization):
         x = _checks.float_array(x, "x", dtype=self.gamma.dtype, min_ndim=2, allow_empty=False)
         if x[0].size != self.gamma.size:
             raise ValueError(f"x must have {self.gamma.size} features per row to match gamma; got shape {x.shape}")
-        if train_flg and x.shape[0] < 2:
-            raise ValueError(f"x must have at least 2 rows in training mode (batch statistics); got {x.shape}")
         if self.running_mean is None:  # in the parameters' dtype (the reference's zeros would be float64)
             self.running_mean = np.zeros(self.gamma.size, dtype=self.gamma.dtype)
+        if self.running_var is None:
             self.running_var = np.zeros(self.gamma.size, dtype=self.gamma.dtype)
+        for name in ("running_mean", "running_var"):  # given to __init__ or assigned: any layout, checked here
+            stat = _checks.float_array(getattr(self, name), name, dtype=self.gamma.dtype)
+            if stat.shape != (self.gamma.size,):
+                raise ValueError(f"{name} must have shape ({self.gamma.size},) to match gamma; got {stat.shape}")
+            setattr(self, name, stat)
         return super().forward(x, train_flg)
 
     def backward(self, dout):

@@ -19,7 +19,10 @@ ACCURACY_CHUNK = 8192  # rows per forward pass in accuracy()
 
 
 def _dtype(dtype):
-    dt = np.dtype(dtype)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype must be float32 or float64; got {dtype!r} ({exc})") from None
     if dt not in _checks.FLOAT_DTYPES:
         raise TypeError(f"dtype must be float32 or float64; got {dt}")
     return dt
@@ -46,11 +49,25 @@ class _Fast:
             raise ValueError(f"t must have one row per row of x ({np.shape(x)[0]}); got shape {t.shape}")
         return t
 
+    def save_params(self, file_name="params.npz"):
+        io.save_arrays(file_name, self.params)
+
+    def load_params(self, file_name="params.npz"):
+        """Load saved parameters into this network's arrays in place (keys, shapes and dtypes must match)."""
+        io.load_into(self.params, file_name)
+
+
+class _Evaluable(_Fast):
+    """accuracy and numerical_gradient, for the nets whose book classes have them."""
+
     def accuracy(self, x, t):
         """The book's accuracy, computed in chunks of ``ACCURACY_CHUNK`` rows so that memory stays bounded for
         large inputs (the activations of one chunk at a time); the same value as in one piece."""
-        t = self._targets(x, t)
-        n = np.shape(x)[0]
+        x = _checks.float_array(x, "x", min_ndim=2, allow_empty=False)
+        n_out = getattr(self, "output_size", None) or self.params["b2"].size
+        scores_shape = np.broadcast_to(np.empty(1), (x.shape[0], n_out))  # shape only, no memory
+        _, t = _checks.labels_or_onehot(self._targets(x, t), scores_shape, "t")
+        n = x.shape[0]
         if n <= ACCURACY_CHUNK:
             return super().accuracy(x, t)
         correct = 0
@@ -69,15 +86,8 @@ class _Fast:
 
         return netgrad.numerical_gradient(self, x, t, parallel=parallel)
 
-    def save_params(self, file_name="params.npz"):
-        io.save_arrays(file_name, self.params)
 
-    def load_params(self, file_name="params.npz"):
-        """Load saved parameters into this network's arrays in place (keys, shapes and dtypes must match)."""
-        io.load_into(self.params, file_name)
-
-
-class _FastLayered(_Fast):
+class _FastLayered(_Evaluable):
     def _backward(self):
         """The reference backward, except that the first Affine layer does not compute its dx."""
         dout = self.lastLayer.backward(1)
@@ -118,7 +128,7 @@ class SimpleNet(_Fast, ref.SimpleNet):
 simpleNet = SimpleNet  # the book's spelling
 
 
-class TwoLayerNetCh4(_Fast, ref.TwoLayerNetCh4):
+class TwoLayerNetCh4(_Evaluable, ref.TwoLayerNetCh4):
     """Chapter 4's two-layer net (sigmoid hidden layer, softmax output, one-hot targets)."""
 
     def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01, *, dtype=np.float64):
@@ -137,12 +147,13 @@ class TwoLayerNetCh4(_Fast, ref.TwoLayerNetCh4):
         return super().predict(self._input(x))
 
     def _input(self, x):
-        x = _checks.float_array(x, "x", dtype=self.dtype, ndim=2)
+        x = _checks.float_array(x, "x", dtype=self.dtype, ndim=2, allow_empty=False)
         if x.shape[1] != self.params["W1"].shape[0]:
             raise ValueError(f"x must have {self.params['W1'].shape[0]} columns; got shape {x.shape}")
         return x
 
     def accuracy(self, x, t):
+        x = self._input(x)
         return super().accuracy(x, self._onehot(x, t))
 
     def gradient(self, x, t):
@@ -209,6 +220,13 @@ class TwoLayerNetBook2(_Fast, ref.TwoLayerNetBook2):
         self.dtype = _dtype(dtype)
         super().__init__(_size(input_size, "input_size"), _size(hidden_size, "hidden_size"),
                          _size(output_size, "output_size"))
+
+    def numerical_gradient(self, x, t, *, parallel=False):
+        """Central differences of ``forward(x, t)`` for every parameter (a list in ``params`` order; an extra:
+        the second book's net has no such method), compiled as for the first book's nets."""
+        from . import netgrad
+
+        return netgrad.numerical_gradient(self, x, t, parallel=parallel)
 
     def save_params(self, file_name="params.npz"):
         io.save_arrays(file_name, {str(i): p for i, p in enumerate(self.params)})

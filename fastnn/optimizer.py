@@ -17,7 +17,9 @@ were. Hyper-parameters are checked at construction and again at each update (the
 ``optimizer.lr`` directly).
 
 As in the books, the state is created on the first update, shaped like that call's parameters; set it back to
-``None`` (e.g. ``optimizer.v = None``) to start afresh with other parameters.
+``None`` (e.g. ``optimizer.v = None``) to start afresh with other parameters. ``state_dict()`` returns the
+hyper-parameters and state as plain data (arrays copied) and ``load_state_dict(state)`` restores them, checked
+first (the Trainer's checkpoints use them).
 """
 import numbers
 from collections.abc import Mapping, MutableMapping
@@ -135,11 +137,32 @@ def _has_key(state, key):
     return isinstance(state, list) and isinstance(key, int) and key < len(state)
 
 
+def _state_items(state):
+    return state.items() if isinstance(state, Mapping) else enumerate(state)
+
+
+def _copy_state(state, name):
+    """A state (None, or a dict/list of float arrays) copied, checked to be something update can use."""
+    if state is None:
+        return None
+    if not isinstance(state, (Mapping, list, tuple)):
+        raise TypeError(f"{name} must be None or a dict/list of arrays; got {type(state).__name__}")
+    copies = {}
+    for key, value in _state_items(state):
+        a = _checks.as_array(value, f"{name}[{key!r}]")
+        if a.dtype not in _checks.FLOAT_DTYPES:
+            raise TypeError(f"{name}[{key!r}] must be a float32 or float64 array; got dtype {a.dtype}")
+        copies[key] = np.array(a, order="C")
+    return copies if isinstance(state, Mapping) else list(copies.values())
+
+
 # --- optimizers -------------------------------------------------------------------------------------------------
 class _Optimizer:
-    """Shared update loop. Subclasses name their state attributes, check their hyper-parameters and give the
-    kernel's scalar arguments for one step."""
+    """Shared update loop. Subclasses name their hyper-parameters and state attributes, check the
+    hyper-parameters and give the kernel's scalar arguments for one step."""
 
+    _hyper_names = ("lr",)
+    _counter_names = ()  # integer state (Adam's iter)
     _state_names = ()
     _kernel = None
 
@@ -150,6 +173,55 @@ class _Optimizer:
     def _coefficients(self):
         """The kernel's scalar arguments for this step, as Python floats combined as the book combines them."""
         raise NotImplementedError
+
+    # -- saving and restoring (checkpoints) ---------------------------------------------------------------------
+    def state_dict(self):
+        """Everything the next updates depend on, as plain data (arrays copied): ``{'type': class name,
+        hyper-parameter: float, ..., state name: None or a dict/list of arrays}`` (Adam adds ``'iter'``)."""
+        self._check()
+        out = {"type": type(self).__name__}
+        out.update((name, float(getattr(self, name))) for name in self._hyper_names)
+        out.update((name, int(getattr(self, name))) for name in self._counter_names)
+        out.update((name, _copy_state(getattr(self, name), name)) for name in self._state_names)
+        return out
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned (hyper-parameters included). Everything is checked first; on
+        an error nothing changes."""
+        checked = self._checked_state_dict(state)
+        for name, value in checked.items():
+            setattr(self, name, value)
+
+    def _checked_state_dict(self, state):
+        """``state`` validated and copied, as {attribute: value}, or TypeError/ValueError naming the entry."""
+        cls = type(self).__name__
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict from {cls}.state_dict(); got {type(state).__name__}")
+        expected = {"type", *self._hyper_names, *self._counter_names, *self._state_names}
+        if set(state) != expected:
+            raise ValueError(f"state must hold exactly the keys {sorted(expected)} of a {cls}; got {sorted(state)}")
+        if state["type"] != cls:
+            raise ValueError(f"state['type'] is {state['type']!r}: the state of another optimizer cannot be loaded "
+                             f"into a {cls}")
+        trial = object.__new__(type(self))  # run the class's own hyper-parameter checks on the loaded values
+        for name in self._hyper_names:
+            setattr(trial, name, state[name])
+        for name in self._counter_names:
+            setattr(trial, name, state[name])
+        trial._check()
+        checked = {name: getattr(trial, name) for name in self._hyper_names + self._counter_names}
+        layout = None  # (container type, keys, shapes, dtypes) shared by every state entry
+        for name in self._state_names:
+            value = _copy_state(state[name], f"state[{name!r}]")
+            checked[name] = value
+            if value is None:
+                continue
+            this = (type(value), *zip(*[(k, a.shape, a.dtype) for k, a in _state_items(value)]))
+            if layout is not None and this != layout:
+                raise ValueError(f"state[{name!r}] must hold arrays for the same keys, shapes and dtypes as the "
+                                 f"other state entries of the {cls}")
+            layout = this
+        return checked
 
     def update(self, params, grads):
         self._check()
@@ -176,6 +248,9 @@ class _Optimizer:
                 raise ValueError(f"{name} has no state for params key {e.key!r} (it was created on the first "
                                  f"update for other parameters); set the optimizer's {name} to None to restart")
             s = np.asarray(state[e.key])
+            if s.dtype.kind not in "biuf":  # a cast would drop an imaginary part or fail on objects
+                raise TypeError(f"{name}[{e.key!r}] must be a float array (optimizer state); got dtype {s.dtype}; "
+                                f"set the optimizer's {name} to None to restart")
             if s.shape != np.shape(e.param):
                 raise ValueError(f"{name}[{e.key!r}] has shape {s.shape} but params[{e.key!r}] has shape "
                                  f"{np.shape(e.param)}; set the optimizer's {name} to None to restart")
@@ -203,6 +278,7 @@ class SGD(_Optimizer):
 class Momentum(_Optimizer):
     """Momentum SGD: ``v = momentum * v - lr * grads; params += v``."""
 
+    _hyper_names = ("lr", "momentum")
     _state_names = ("v",)
     _kernel = staticmethod(optim.momentum)
 
@@ -232,6 +308,7 @@ class Nesterov(_Optimizer):
     fastnn keeps the books' formula so results match them.
     """
 
+    _hyper_names = ("lr", "momentum")
     _state_names = ("v",)
     _kernel = staticmethod(optim.nesterov)
 
@@ -271,6 +348,7 @@ class AdaGrad(_Optimizer):
 class RMSprop(_Optimizer):
     """RMSprop: ``h = decay_rate * h + (1 - decay_rate) * grads**2; params -= lr * grads / (sqrt(h) + 1e-7)``."""
 
+    _hyper_names = ("lr", "decay_rate")
     _state_names = ("h",)
     _kernel = staticmethod(optim.rmsprop)
 
@@ -293,6 +371,8 @@ class Adam(_Optimizer):
     ``lr_t = lr * sqrt(1 - beta2**iter) / (1 - beta1**iter)``, and ``params -= lr_t * m / (sqrt(v) + 1e-7)``.
     ``iter`` counts the updates made."""
 
+    _hyper_names = ("lr", "beta1", "beta2")
+    _counter_names = ("iter",)
     _state_names = ("m", "v")
     _kernel = staticmethod(optim.adam)
 

@@ -62,11 +62,14 @@ def _grad_arrays(grads, name):
 
 def clip_grads(grads, max_norm):
     """Scale all gradients in place by max_norm / (total_norm + 1e-6) when that rate is below 1, where
-    total_norm is the L2 norm of all gradients taken together. ``grads`` is a list (or dict) of arrays."""
+    total_norm is the L2 norm of all gradients taken together. ``grads`` is a list (or dict) of arrays. Gradients
+    holding NaN or inf are left unchanged (the book would turn inf into NaN with a RuntimeWarning)."""
     arrays = _grad_arrays(grads, "grads")
     max_norm = _checks.real_number(max_norm, "max_norm", nonnegative=True)
     # a dot product per array: one pass and no temporary, unlike sum(grad ** 2)
     total_norm = np.sqrt(sum(float(np.vdot(g, g)) for g in arrays))
+    if not np.isfinite(total_norm):  # NaN/inf gradients are left as they are (the book's inf * 0 makes NaN)
+        return
     rate = max_norm / (total_norm + CLIP_EPS)
     if rate < 1:
         for g in arrays:
