@@ -75,7 +75,7 @@ import numpy as np
 
 from . import _checks, io
 from . import optimizer as optimizers
-from .util import clip_grads, remove_duplicate
+from .reference import trainer as reference_trainer
 
 __all__ = ["Trainer", "Trainer2"]
 
@@ -818,7 +818,7 @@ class Trainer:
 
 
 # --- second book --------------------------------------------------------------------------------------------------
-class Trainer2:
+class Trainer2(reference_trainer.Trainer2):
     """The second book's trainer: ``Trainer2(model, optimizer).fit(x, t, ...)``.
 
     Each epoch shuffles with ``np.random.permutation(np.arange(data_size))`` and walks ``data_size // batch_size``
@@ -832,11 +832,7 @@ class Trainer2:
         if not _looks_like_optimizer(optimizer):
             raise TypeError(f"optimizer must be an optimizer object with an update(params, grads) method; "
                             f"got {type(optimizer).__name__}")
-        self.model = model
-        self.optimizer = optimizer
-        self.loss_list = []
-        self.eval_interval = None
-        self.current_epoch = 0
+        super().__init__(model, optimizer)
 
     def fit(self, x, t, max_epoch=10, batch_size=32, max_grad=None, eval_interval=20):
         x, t = _samples(x, t, "x", "t")
@@ -850,48 +846,5 @@ class Trainer2:
             raise ValueError(f"batch_size ({batch_size}) is larger than the number of samples ({data_size}): "
                              f"no iteration would run")
 
-        max_iters = data_size // batch_size
-        self.eval_interval = eval_interval
-        model, optimizer = self.model, self.optimizer
-        total_loss = 0
-        loss_count = 0
-
-        start_time = time.time()
-        for _ in range(max_epoch):
-            idx = np.random.permutation(np.arange(data_size))  # the book's draw
-            x = x[idx]
-            t = t[idx]
-
-            for iters in range(max_iters):
-                batch_x = x[iters * batch_size:(iters + 1) * batch_size]
-                batch_t = t[iters * batch_size:(iters + 1) * batch_size]
-
-                loss = model.forward(batch_x, batch_t)
-                model.backward()
-                params, grads = remove_duplicate(model.params, model.grads)  # shared weights counted once
-                if max_grad is not None:
-                    clip_grads(grads, max_grad)
-                optimizer.update(params, grads)
-                total_loss += loss
-                loss_count += 1
-
-                if eval_interval is not None and iters % eval_interval == 0:
-                    avg_loss = total_loss / loss_count
-                    elapsed_time = time.time() - start_time
-                    print("| epoch %d |  iter %d / %d | time %d[s] | loss %.2f"
-                          % (self.current_epoch + 1, iters + 1, max_iters, elapsed_time, avg_loss))
-                    self.loss_list.append(float(avg_loss))
-                    total_loss, loss_count = 0, 0
-
-            self.current_epoch += 1
-
-    def plot(self, ylim=None):
-        import matplotlib.pyplot as plt  # optional dependency (extra "plot"), only needed here
-
-        x = np.arange(len(self.loss_list))
-        if ylim is not None:
-            plt.ylim(*ylim)
-        plt.plot(x, self.loss_list, label="train")
-        plt.xlabel("iterations (x" + str(self.eval_interval) + ")")
-        plt.ylabel("loss")
-        plt.show()
+        # the book's loop itself (fastnn.reference.trainer), on the validated arguments
+        return super().fit(x, t, max_epoch, batch_size, max_grad, eval_interval)
