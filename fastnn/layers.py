@@ -50,7 +50,9 @@ class Relu:
         self.params, self.grads = [], []
 
     def forward(self, x):
-        x = _checks.float_array(x, "x")
+        return self._forward(_checks.float_array(x, "x"))
+
+    def _forward(self, x):
         out = np.empty_like(x)
         self.mask = np.empty(x.shape, dtype=np.bool_)
         activations.relu_forward_mask(x.reshape(-1), out.reshape(-1), self.mask.reshape(-1))
@@ -60,6 +62,9 @@ class Relu:
         _forward_done(self, "mask")
         dout = _checks.float_array(dout, "dout")
         _checks.same_shape(dout, self.mask, "dout", "the forward input")
+        return self._backward(dout)
+
+    def _backward(self, dout):
         dx = np.empty_like(dout)
         activations.relu_backward_mask(dout.reshape(-1), self.mask.reshape(-1), dx.reshape(-1))
         return dx
@@ -71,14 +76,18 @@ class Sigmoid:
         self.params, self.grads = [], []
 
     def forward(self, x):
-        x = _checks.float_array(x, "x")
+        return self._forward(_checks.float_array(x, "x"))
+
+    def _forward(self, x):
         self.out = np.empty_like(x)
         activations.sigmoid_forward(x.reshape(-1), self.out.reshape(-1))
         return self.out
 
     def backward(self, dout):
         _forward_done(self, "out")
-        dout = _grad_input(dout, self.out)
+        return self._backward(_grad_input(dout, self.out))
+
+    def _backward(self, dout):
         dx = np.empty_like(dout)
         activations.sigmoid_backward(dout.reshape(-1), self.out.reshape(-1), dx.reshape(-1))
         return dx
@@ -134,7 +143,12 @@ class Affine:
         if x.shape[1] != W.shape[0]:
             raise ValueError(f"x must have {W.shape[0]} features per row to match W of shape {W.shape}; "
                              f"got input of shape {self.original_x_shape}")
-        self.x = x
+        return self._forward(self.original_x_shape, x)
+
+    def _forward(self, original_x_shape, x):
+        """Forward on checked input: x (N, D) C-contiguous in W's dtype, D matching W."""
+        W, b = self.params
+        self.original_x_shape, self.x = original_x_shape, x
         out = np.empty((x.shape[0], W.shape[1]), dtype=W.dtype)
         affine.affine_forward(x, np.ascontiguousarray(W), b, out)
         return out
@@ -154,11 +168,15 @@ class Affine:
         dout = _checks.float_array(dout, "dout", dtype=W.dtype)
         if dout.shape != (self.x.shape[0], W.shape[1]):
             raise ValueError(f"dout must have shape {(self.x.shape[0], W.shape[1])}; got {dout.shape}")
+        return self._backward(dout, need_dx)
+
+    def _backward(self, dout, need_dx=True):
+        """Backward on checked dout (C-contiguous, the forward output's shape and dtype)."""
         self._backward_params(dout)
         if not need_dx:
             return None
         dx = np.empty_like(self.x)
-        affine.affine_backward_input(dout, np.ascontiguousarray(W), dx)
+        affine.affine_backward_input(dout, np.ascontiguousarray(self.params[0]), dx)
         return dx.reshape(self.original_x_shape)
 
     def _backward_params(self, dout):
@@ -202,8 +220,13 @@ class SoftmaxWithLoss:
     def forward(self, x, t):
         x = _checks.float_array(x, "x", ndim=(1, 2), allow_empty=False)
         x2 = x.reshape(1, -1) if x.ndim == 1 else x
-        self._kind, self._targets = _checks.labels_or_onehot(t, x2, "t")
-        self.t = t
+        kind, targets = _checks.labels_or_onehot(t, x2, "t")
+        return self._forward(x, t, kind, targets)
+
+    def _forward(self, x, t, kind, targets):
+        """Forward on checked scores x (1-D or 2-D, C-contiguous) and targets classified by labels_or_onehot."""
+        x2 = x.reshape(1, -1) if x.ndim == 1 else x
+        self._kind, self._targets, self.t = kind, targets, t
         y = np.empty_like(x2)
         delta = x2.dtype.type(CE_DELTA)
         if self._kind == "onehot":
@@ -216,7 +239,9 @@ class SoftmaxWithLoss:
 
     def backward(self, dout=1):
         _forward_done(self, "y")
-        dout = _checks.real_number(dout, "dout")
+        return self._backward(_checks.real_number(dout, "dout"))
+
+    def _backward(self, dout=1):
         y2 = self.y.reshape(self._targets.shape[0], -1)
         dx = np.empty_like(y2)
         scale = y2.dtype.type(dout)

@@ -87,17 +87,65 @@ class _Evaluable(_Fast):
         return netgrad.numerical_gradient(self, x, t, parallel=parallel)
 
 
+_UNCHECKED_LAYERS = (layers.Affine, layers.Relu, layers.Sigmoid)
+
+
 class _FastLayered(_Evaluable):
-    def _backward(self):
-        """The reference backward, except that the first Affine layer does not compute its dx."""
-        dout = self.lastLayer.backward(1)
+    """The first book's layered nets. When every layer is an Affine, Relu or Sigmoid (all of them except
+    MultiLayerNetExtend with dropout or batch normalisation), x is checked once at the net's door and the layers run
+    their unchecked halves (``_forward``/``_backward``): same arithmetic, less Python per step."""
+
+    def _unchecked_stack(self):
         stack = list(self.layers.values())
+        return stack if all(type(layer) in _UNCHECKED_LAYERS for layer in stack) else None
+
+    def _checked_input(self, x, stack):
+        """x as a C-contiguous batch in the net's dtype after checking it and every Affine's parameters against
+        the chain of widths; None when a parameter was replaced by one of another dtype (checked path)."""
+        x = _checks.float_array(x, "x", dtype=self.dtype, min_ndim=2, allow_empty=False)
+        width = int(np.prod(x.shape[1:]))
+        for k, layer in enumerate(stack):
+            if type(layer) is layers.Affine:
+                W, _ = layer._checked_params()
+                if W.dtype != self.dtype or (k and W.shape[0] != width):
+                    return None
+                if W.shape[0] != width:
+                    raise ValueError(f"x must have {W.shape[0]} features per row to match W1 of shape {W.shape}; "
+                                     f"got input of shape {x.shape}")
+                width = W.shape[1]
+        return x
+
+    def predict(self, x, *args, **kwargs):
+        stack = self._unchecked_stack()
+        x_checked = None if stack is None else self._checked_input(x, stack)
+        if x_checked is None:
+            return super().predict(x, *args, **kwargs)
+        out = x_checked
+        for layer in stack:
+            if type(layer) is layers.Affine:
+                out = layer._forward(out.shape, out.reshape(out.shape[0], -1))
+            else:
+                out = layer._forward(out)
+        return out
+
+    def _backward(self):
+        """The reference backward through the layers' unchecked halves (their inputs come from the forward pass
+        just run), except that the first Affine layer does not compute its dx, which nobody reads."""
+        stack = list(self.layers.values())
+        unchecked = self._unchecked_stack() is not None
+        dout = self.lastLayer._backward(1)
         for layer in reversed(stack[1:]):
-            dout = layer.backward(dout)
-        if isinstance(stack[0], layers.Affine):
-            stack[0].backward(dout, need_dx=False)
+            dout = layer._backward(dout) if unchecked else layer.backward(dout)
+        first = stack[0]
+        if type(first) is layers.Affine:
+            (first._backward if unchecked else first.backward)(dout, need_dx=False)
         else:
-            stack[0].backward(dout)
+            first.backward(dout)
+
+    def _weight_decay(self):
+        if not getattr(self, "weight_decay_lambda", 0):  # the book sums every W**2 to multiply it by 0
+            return 0
+        return super()._weight_decay()
 
     def loss_and_gradient(self, x, t):
         """(loss, grads) from one forward and one backward pass (``gradient`` discards that loss)."""
