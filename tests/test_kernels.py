@@ -47,8 +47,11 @@ def test_relu_backward(data, dtype, n):
     dout = data.draw(c_arrays(dtype, n), label="dout")
     x = data.draw(c_arrays(dtype, n), label="x")
     before = frozen(dout, x)
-    dx = np.empty_like(x)
-    activations.relu_backward(dout, x, dx)
+    out, mask, dx = np.empty_like(x), np.empty(x.shape, np.bool_), np.empty_like(x)
+    activations.relu_forward_mask(x, out, mask)  # the ReLU layer: the mask from forward, then backward
+    np.testing.assert_array_equal(mask, x <= 0)
+    np.testing.assert_array_equal(out, R.relu(x))
+    activations.relu_backward_mask(dout, mask, dx)
     np.testing.assert_array_equal(dx, R.relu_backward(dout, x))
     assert_unchanged((dout, x), before)
 
@@ -56,8 +59,9 @@ def test_relu_backward(data, dtype, n):
 def test_relu_backward_mask_is_x_le_zero(dtype):
     x = np.array([-1.0, -0.0, 0.0, 1e-30, np.nan, np.inf, -np.inf], dtype=dtype)
     dout = np.arange(1, 8, dtype=dtype)
-    dx = np.empty_like(x)
-    activations.relu_backward(dout, x, dx)
+    out, mask, dx = np.empty_like(x), np.empty(x.shape, np.bool_), np.empty_like(x)
+    activations.relu_forward_mask(x, out, mask)
+    activations.relu_backward_mask(dout, mask, dx)
     np.testing.assert_array_equal(dx, [0, 0, 0, 4, 5, 6, 0])  # NaN <= 0 is False: the gradient passes
     np.testing.assert_array_equal(dx, R.relu_backward(dout, x))
 

@@ -41,13 +41,6 @@ def relu_grad(x, out):
 
 
 @kernel
-def relu_backward(dout, x, dx):
-    """ReLU layer backward: the book's mask is x <= 0."""
-    for i in range(dout.size):
-        dx[i] = 0 if x[i] <= 0 else dout[i]
-
-
-@kernel
 def step(x, out):
     for i in range(x.size):
         out[i] = 1 if x[i] > 0 else 0
