@@ -3,6 +3,8 @@ import numpy as np
 
 from fastnn.bench import CASES, best_time
 
+from . import THREADS, threadpool_limits
+
 
 def _load_numba_registries():
     """numba fills its typing and lowering registries (importing SciPy's BLAS among others) on the first dispatch
@@ -20,27 +22,62 @@ def _load_numba_registries():
 _load_numba_registries()
 
 
+_blas_threads = THREADS  # benchmarks/__init__.py limited every BLAS to this; forked processes inherit it
+
+
+def pin_threads(n):
+    """n threads for numba and for every BLAS library in the process (numpy's and SciPy's). The BLAS limit is only
+    set again when it changes: threadpoolctl's library scan costs tens of milliseconds per benchmark process."""
+    global _blas_threads
+    import numba
+
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    if threadpool_limits is not None and n != _blas_threads:
+        threadpool_limits(limits=n)
+        _blas_threads = n
+
+
+def case_callables(name, size, width, dtype):
+    """The case's (fastnn, reference) callables, or NotImplementedError (asv: skipped) when the benchmarked
+    commit's fastnn.bench has no such case, the case cannot run here (its data is not installed), or it does
+    not run in this dtype."""
+    c = CASES.get(name)
+    if c is None:
+        raise NotImplementedError(f"fastnn.bench has no case {name!r} at this commit")
+    reason = c.unavailable() if hasattr(c, "unavailable") else None  # (older Case objects have no such method)
+    if reason:
+        raise NotImplementedError(reason)
+    if dtype not in getattr(c, "dtypes", (dtype,)):
+        raise NotImplementedError(f"case {name!r} does not run in {dtype}")
+    return c.make(size, width, np.dtype(dtype))
+
+
 class _Paired:
     """fastnn against the NumPy reference for the case ``fastnn.bench.CASES[case]``: both callables work on the
-    same inputs, built in setup."""
+    same inputs, built in setup. The first three parameters are the case's (batch or rows, width, dtype); an
+    optional fourth, ``threads``, sets the thread count (default: 1, serial)."""
     case = None
     params = ((100, 10000, 100000), (10, 100), ("float32", "float64"))
     param_names = ("batch", "width", "dtype")
     timeout = 300
 
-    def setup(self, batch, width, dtype):
-        self.fastnn, self.reference = CASES[self.case].make(batch, width, np.dtype(dtype))
+    def setup(self, *params):
+        size, width, dtype = params[:3]
+        pin_threads(dict(zip(self.param_names, params)).get("threads", THREADS))
+        self.fastnn, self.reference = case_callables(self.case, size, width, dtype)
         self.fastnn()  # compiles (or loads from the on-disk cache) outside every timed region
         self.reference()
 
-    def time_fastnn(self, batch, width, dtype):
+    def time_fastnn(self, *params):
         self.fastnn()
 
-    def time_reference(self, batch, width, dtype):
+    def time_reference(self, *params):
         self.reference()
 
-    def track_speedup(self, batch, width, dtype):
-        """reference / fastnn, each the minimum over a few repeats measured here."""
-        return best_time(self.reference, repeat=3) / best_time(self.fastnn, repeat=3)
+    def track_speedup(self, *params):
+        """reference / fastnn, each the minimum over a few repeats measured here. A reference that does part of
+        the work (``scale`` attribute: the numerical gradient on a slice of the parameters) is scaled up."""
+        reference = best_time(self.reference, repeat=3) * getattr(self.reference, "scale", 1.0)
+        return reference / best_time(self.fastnn, repeat=3)
 
     track_speedup.unit = "x"

@@ -1,18 +1,41 @@
-"""Side-by-side timings of fastnn and the NumPy reference (and PyTorch CPU when it is installed), in one process.
+"""Side-by-side timings of fastnn and the NumPy reference, plus PyTorch CPU and scikit-learn when they are
+installed (never required), all in one process.
 
-    python -m fastnn.bench [--quick] [--repeat N] [--case NAME] [--shape 100x10] [--dtype float64]
-                           [--json PATH] [--markdown PATH]
+    python -m fastnn.bench [--quick] [--repeat N] [--case NAME] [--shape 100x10] [--dtype float64] [--threads N]
+                           [--accuracy] [--no-torch] [--no-sklearn] [--json PATH] [--markdown PATH] [--list]
 
-Each row: fastnn median time, reference median time and their ratio (reference / fastnn, > 1 means fastnn is
-faster), after a warm-up call that compiles. Figures are serial: numba and BLAS are pinned to one thread.
+Each row: fastnn's median time, the reference's median time and their ratio (reference / fastnn, > 1 means fastnn
+is faster), after a warm-up call that compiles. fastnn and the reference run with numba and both BLAS libraries
+(NumPy's, and SciPy's, which numba's ``np.dot`` calls) pinned to ``--threads`` threads (default 1: serial
+figures). The PyTorch column is the better of ``torch.set_num_threads(1)`` and ``(2)`` (the count is reported);
+scikit-learn runs on NumPy's pinned BLAS. ``--accuracy`` adds the test accuracy after 10 epochs of each library.
 
 The cases live in ``CASES``: a name, shapes, and ``make(batch, width, dtype) -> (fastnn_fn, reference_fn)``, two
-zero-argument callables that compute the same result (tests/test_bench.py holds them to it). The asv suite in
-``benchmarks/`` times the same callables. Training cases (a train step, an epoch) are appended with
-``@case(...)`` below the kernel cases once nets and the trainer exist.
+zero-argument callables doing the same work. For ``pure`` cases they return the same values (tests/test_bench.py
+holds them to it over random shapes); the network and training cases update a network or return parts of a
+result, and the tests check them case by case. The asv suite in ``benchmarks/`` times the same callables.
+
+What the training cases time (TwoLayerNet(inputs, hidden, 10) with ReLU, SGD with lr 0.1 everywhere; every
+competitor starts from the same initial parameters and, where it draws batches, the same batches):
+
+* ``train_step``: ``net.gradient(x, t)`` + ``SGD.update(net.params, grads)`` on one fixed batch of 784-pixel rows.
+  ``train_step_book`` adds the first book's Trainer step's ``net.loss(x, t)`` after the update. The float32
+  reference is the book's network with float32 parameters (``ReferenceNet32``).
+* ``epoch_<data>``: one epoch of the first book's ``Trainer``: a fresh ``Trainer(epochs=1,
+  evaluate_sample_num_per_epoch=100, verbose=False)`` and its ``int(n_train / batch)`` ``train_step()`` calls (batch
+  drawn with ``np.random.choice``, gradient, update, loss after the update, and the book's one evaluation, at the
+  first step, on 100 train and 100 test rows). Not timed: ``train()``'s final test accuracy over the whole test set.
+  fastnn's Trainer runs with its defaults (``check_finite=True``: one parameter copy per step).
+* ``epoch_<data>_no_after_loss``: the same epoch without the after-update forward pass: fastnn's
+  ``Trainer(loss_after_update=False)`` records the loss of the pass that made the gradient; the reference runs that
+  loop in the book's idiom; PyTorch runs the same batches; scikit-learn fits ``MLPClassifier(hidden_layer_sizes=
+  (hidden,), solver='sgd', batch_size=batch, momentum=0, alpha=0, learning_rate_init=0.1, max_iter=1,
+  shuffle=True)`` for one epoch on the first ``int(n_train / batch) * batch`` rows (the same number of steps; its own
+  initialisation and shuffling).
 """
 import argparse
 import functools
+import importlib.util
 import json
 import os
 import platform
@@ -20,14 +43,19 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import functions, gradient, reference
+from . import datasets, functions, gradient, nets, optimizer, reference, trainer
 from .kernels import affine as affine_kernels
 from .kernels import softmax as softmax_kernels
+from .reference import functions as ref_functions
+from .reference import nets as ref_nets
+from .reference import optimizer as ref_optimizer
+from .reference import trainer as ref_trainer
 
 SEED = 0
 DTYPES = ("float64", "float32")
@@ -42,15 +70,23 @@ class Case:
     shapes: tuple  # (batch, width) pairs for the table
     make: Callable  # (batch, width, dtype) -> (fastnn_fn, reference_fn)
     make_torch: Callable | None = None  # (batch, width, dtype) -> torch_fn; only called when torch imports
+    make_sklearn: Callable | None = None  # (batch, width, dtype) -> sklearn_fn; only called when sklearn imports
+    dtypes: tuple = DTYPES  # the dtypes the case runs in
+    pure: bool = True  # fastnn_fn and reference_fn return the same values (the tests compare them element-wise)
+    missing: Callable | None = None  # () -> why the case cannot run on this machine (say, data not installed)
+
+    def unavailable(self):
+        """None when the case can run here, else the reason it cannot."""
+        return None if self.missing is None else self.missing()
 
 
 CASES = {}
 
 
-def case(name, what, shapes=FUSED_SHAPES, torch_make=None):
-    """Register ``make(batch, width, dtype)`` as the case ``name``."""
+def case(name, what, shapes=FUSED_SHAPES, torch_make=None, **options):
+    """Register ``make(batch, width, dtype)`` as the case ``name`` (``options``: the other Case fields)."""
     def register(make):
-        CASES[name] = Case(name, what, tuple(shapes), make, torch_make)
+        CASES[name] = Case(name, what, tuple(shapes), make, torch_make, **options)
         return make
     return register
 
@@ -232,7 +268,393 @@ def _numerical_gradient(batch, width, dtype):
     return (lambda: gradient.numerical_gradient(f, x)), (lambda: reference.numerical_gradient(f, x))
 
 
-# Training cases (train step, epoch) go here, once fastnn.nets and fastnn.trainer exist.
+# --- networks: what the network and training cases share ----------------------------------------------------------
+LR = 0.1  # the learning rate of the book's chapter-5 training script, used by every library here
+N_CLASSES = 10
+PIXELS = 784  # one 28x28 image: the input width of the MNIST-style cases
+EVAL_SAMPLES = 100  # train and test rows the Trainer evaluates at an epoch's first step
+ACCURACY_EPOCHS = 10
+PARAM_KEYS = ("W1", "b1", "W2", "b2")
+
+
+class ReferenceNet32(ref_nets.TwoLayerNet):
+    """The reference TwoLayerNet with float32 parameters (the book's are float64), so that a float32 figure
+    compares the same work in the same dtype."""
+
+    def _param(self, array):
+        return array.astype(np.float32)
+
+
+def two_layer_nets(input_size, hidden, dtype):
+    """fastnn's and the reference's TwoLayerNet(input_size, hidden, 10) in ``dtype``, with the same initial
+    parameters (drawn as in the book from the global np.random, which this seeds)."""
+    np.random.seed(SEED)
+    fast = nets.TwoLayerNet(input_size, hidden, N_CLASSES, dtype=dtype)
+    ref = (ReferenceNet32 if np.dtype(dtype) == np.float32 else ref_nets.TwoLayerNet)(input_size, hidden, N_CLASSES)
+    for key in PARAM_KEYS:
+        ref.params[key][...] = fast.params[key]  # in place: the layers hold these arrays
+    return fast, ref
+
+
+def net_params(net):
+    """(W1, b1, W2, b2): the arrays themselves, not copies."""
+    return tuple(net.params[key] for key in PARAM_KEYS)
+
+
+def _batch(rows, input_size, dtype):
+    """Pixel-like inputs in [0, 1) and integer labels."""
+    rng = np.random.default_rng(SEED)
+    x = rng.random((rows, input_size), dtype=np.dtype(dtype).type)
+    t = rng.integers(0, N_CLASSES, size=rows).astype(np.intp)
+    return x, t
+
+
+# PyTorch: the same network as nn.Sequential(Linear, ReLU, Linear), CrossEntropyLoss (mean over the batch, as the
+# book's SoftmaxWithLoss) and optim.SGD. Only imported when a torch column is asked for.
+def _torch_dtype(dtype):
+    import torch
+    return getattr(torch, np.dtype(dtype).name)
+
+
+def torch_model(net):
+    """nn.Sequential(Linear, ReLU, Linear) holding a copy of a TwoLayerNet's parameters (torch keeps a Linear's
+    weight as (out, in), the transpose of the book's W)."""
+    import torch
+    W1, b1, W2, b2 = net_params(net)
+    dtype = _torch_dtype(W1.dtype)
+    model = torch.nn.Sequential(torch.nn.Linear(*W1.shape, dtype=dtype), torch.nn.ReLU(),
+                                torch.nn.Linear(*W2.shape, dtype=dtype))
+    with torch.no_grad():
+        for layer, W, b in ((model[0], W1, b1), (model[2], W2, b2)):
+            layer.weight.copy_(torch.from_numpy(W.T))
+            layer.bias.copy_(torch.from_numpy(b))
+    return model
+
+
+def torch_params(model):
+    """A torch_model's (W1, b1, W2, b2) in the book's layout (views, no copies)."""
+    return tuple(p.detach() for p in (model[0].weight.T, model[0].bias, model[2].weight.T, model[2].bias))
+
+
+def _torch_sgd(model):
+    """(step(x, t) -> loss of the forward pass, loss_fn): one SGD step: zero the gradients, forward, loss, backward,
+    update."""
+    import torch
+    sgd = torch.optim.SGD(model.parameters(), lr=LR)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step(x, t):
+        sgd.zero_grad()
+        loss = loss_fn(model(x), t)
+        loss.backward()
+        sgd.step()
+        return loss
+    return step, loss_fn
+
+
+def _torch_accuracy(model, x, t):
+    import torch
+    with torch.no_grad():
+        return (model(x).argmax(dim=1) == t).double().mean().item()
+
+
+# --- network cases -------------------------------------------------------------------------------------------------
+PREDICT_SHAPES = ((10000, 100), (100000, 100))
+
+
+def _torch_predict(rows, width, dtype, input_size=PIXELS):
+    import torch
+    x, _ = _batch(rows, input_size, dtype)
+    model, x = torch_model(two_layer_nets(input_size, width, dtype)[0]), torch.from_numpy(x)
+
+    def run():
+        with torch.inference_mode():
+            return model(x)
+    return run
+
+
+@case("predict", "TwoLayerNet(784, hidden, 10).predict(x), x (rows, 784) in [0, 1); torch: the same Sequential "
+      "under inference_mode; shape rows x hidden", shapes=PREDICT_SHAPES, torch_make=_torch_predict)
+def _predict(rows, width, dtype, input_size=PIXELS):
+    x, _ = _batch(rows, input_size, dtype)
+    fast_net, ref_net = two_layer_nets(input_size, width, dtype)
+    return (lambda: fast_net.predict(x)), (lambda: ref_net.predict(x))
+
+
+def _torch_accuracy_case(rows, width, dtype, input_size=PIXELS):
+    import torch
+    x, t = (torch.from_numpy(a) for a in _batch(rows, input_size, dtype))
+    model = torch_model(two_layer_nets(input_size, width, dtype)[0])
+    return lambda: _torch_accuracy(model, x, t)
+
+
+@case("accuracy", "TwoLayerNet(784, hidden, 10).accuracy(x, t) (predict, argmax, compare; fastnn in chunks of "
+      "8192 rows), x (rows, 784); shape rows x hidden", shapes=PREDICT_SHAPES, torch_make=_torch_accuracy_case,
+      pure=False)  # float32 rounding may flip a near-tie argmax: the tests allow for it
+def _accuracy(rows, width, dtype, input_size=PIXELS):
+    x, t = _batch(rows, input_size, dtype)
+    fast_net, ref_net = two_layer_nets(input_size, width, dtype)
+    return (lambda: fast_net.accuracy(x, t)), (lambda: ref_net.accuracy(x, t))
+
+
+NETGRAD_REFERENCE_ELEMENTS = 200  # elements of W1 the reference's numerical gradient is timed on
+
+
+def _extrapolated(fn, timed, total):
+    """Mark a reference callable that does ``timed`` of ``total`` equal units of work: its time is scaled by
+    total / timed (``scale``), and ``note`` says so in the output."""
+    fn.scale = total / timed
+    fn.note = f"reference timed on {timed} of {total} parameters and scaled by {total / timed:.1f}"
+    return fn
+
+
+def _numerical_gradient_net(batch, width, dtype, input_size=PIXELS):
+    """fastnn.netgrad's numerical gradient of the whole net vs the book's loop over a slice of W1: every parameter
+    costs the book two full forward passes, so the slice's time scales to all parameters."""
+    from . import netgrad
+
+    x, t = _batch(batch, input_size, dtype)
+    fast_net, ref_net = two_layer_nets(input_size, width, dtype)
+    k = min(NETGRAD_REFERENCE_ELEMENTS, ref_net.params["W1"].size)
+    w1_slice = ref_net.params["W1"].reshape(-1)[:k]  # a view: the book's loop perturbs the net's own W1
+
+    def ref():
+        return ref_functions.numerical_gradient(lambda W: ref_net.loss(x, t), w1_slice)
+    n_params = sum(p.size for p in ref_net.params.values())
+    return (lambda: netgrad.numerical_gradient(fast_net, x, t)), _extrapolated(ref, k, n_params)
+
+
+# fastnn.netgrad is younger than this script: the case exists where the module does.
+if importlib.util.find_spec(f"{__package__}.netgrad") is not None:
+    case("numerical_gradient_net", "fastnn.netgrad.numerical_gradient(net, x, t) vs the book's "
+         "net.numerical_gradient (2 forward passes per parameter) for TwoLayerNet(784, hidden, 10), x (batch, 784); "
+         f"the reference is timed on {NETGRAD_REFERENCE_ELEMENTS} elements of W1 and scaled to all parameters; "
+         "shape batch x hidden", shapes=((100, 50),), dtypes=("float64",), pure=False)(_numerical_gradient_net)
+
+
+# --- training cases ------------------------------------------------------------------------------------------------
+STEP_SHAPES = ((100, 100), (1000, 100))  # (batch, hidden)
+EPOCH_SHAPES = ((100, 100),)
+
+
+def _step_pair(batch, width, dtype, input_size, book):
+    x, t = _batch(batch, input_size, dtype)
+    fast_net, ref_net = two_layer_nets(input_size, width, dtype)
+
+    def stepper(net, sgd):
+        def run():
+            sgd.update(net.params, net.gradient(x, t))
+            if book:  # the first book's Trainer records the batch's loss after the update
+                return (net.loss(x, t), *net_params(net))
+            return net_params(net)
+        return run
+    return stepper(fast_net, optimizer.SGD(lr=LR)), stepper(ref_net, ref_optimizer.SGD(lr=LR))
+
+
+def _torch_step(batch, width, dtype, input_size=PIXELS, book=False):
+    import torch
+    x, t = (torch.from_numpy(a) for a in _batch(batch, input_size, dtype))
+    model = torch_model(two_layer_nets(input_size, width, dtype)[0])
+    step, loss_fn = _torch_sgd(model)
+
+    def run():
+        step(x, t)
+        if book:
+            with torch.no_grad():
+                return (loss_fn(model(x), t), *torch_params(model))
+        return torch_params(model)
+    return run
+
+
+@case("train_step", "one SGD step of TwoLayerNet(784, hidden, 10): net.gradient(x, t) + SGD(lr=0.1).update; torch: "
+      "Sequential(Linear, ReLU, Linear) + CrossEntropyLoss + optim.SGD step; shape batch x hidden",
+      shapes=STEP_SHAPES, torch_make=_torch_step, pure=False)
+def _train_step(batch, width, dtype, input_size=PIXELS):
+    return _step_pair(batch, width, dtype, input_size, book=False)
+
+
+@case("train_step_book", "train_step + the book Trainer's net.loss(x, t) after the update (torch: a no_grad "
+      "forward + loss after its step); shape batch x hidden", shapes=STEP_SHAPES[:1],
+      torch_make=functools.partial(_torch_step, book=True), pure=False)
+def _train_step_book(batch, width, dtype, input_size=PIXELS):
+    return _step_pair(batch, width, dtype, input_size, book=True)
+
+
+# Epochs on real data.
+@functools.cache
+def _dataset(name):
+    """((x_train, t_train), (x_test, t_test)): float32 pixels in [0, 1] and intp labels, loaded once a process."""
+    load = {"digits": datasets.load_digits, "fashion_mnist": datasets.load_fashion_mnist}[name]
+    (x, t), (x_test, t_test) = load()
+    return (x, t.astype(np.intp)), (x_test, t_test.astype(np.intp))
+
+
+def dataset(name, dtype):
+    (x, t), (x_test, t_test) = _dataset(name)
+    return (x.astype(dtype, copy=False), t), (x_test.astype(dtype, copy=False), t_test)
+
+
+def fashion_mnist_missing():
+    """Why Fashion-MNIST cannot be loaded here, or None."""
+    path = os.environ.get("FASTNN_FASHION_MNIST_DIR", datasets.FASHION_MNIST_DIR)
+    for name in datasets.MNIST_FILES.values():
+        if not any(os.path.isfile(os.path.join(path, name + ext)) for ext in (".gz", "")):
+            return (f"Fashion-MNIST is not installed ({os.path.join(path, name)}[.gz] missing): apt-get install "
+                    f"dataset-fashion-mnist, or set FASTNN_FASHION_MNIST_DIR")
+    return None
+
+
+DATASETS = {"digits": None, "fashion_mnist": fashion_mnist_missing}  # name -> missing() or None
+
+
+def epoch_steps(n_train, batch):
+    """Iterations of one epoch of the book's Trainer: int(max(n_train / batch, 1))."""
+    return int(max(n_train / batch, 1))
+
+
+def _trainer_epoch(trainer_cls, net, data, batch, **options):
+    """One epoch of the first book's Trainer, as the module docstring describes."""
+    (x, t), (x_test, t_test) = data
+
+    def run():
+        np.random.seed(SEED)  # the Trainer draws from np.random: each call and each side draws the same batches
+        tr = trainer_cls(net, x, t, x_test, t_test, epochs=1, mini_batch_size=batch, optimizer="sgd",
+                         optimizer_param={"lr": LR}, evaluate_sample_num_per_epoch=EVAL_SAMPLES, verbose=False,
+                         **options)
+        for _ in range(tr.max_iter):
+            tr.train_step()
+        return (*net_params(net), tr.train_loss_list[-1])
+    return run
+
+
+def _reference_epoch_no_after_loss(net, data, batch):
+    """fastnn's Trainer(loss_after_update=False) epoch in the book's idiom: the same draws, the same evaluation."""
+    (x, t), (x_test, t_test) = data
+    sgd, n, steps = ref_optimizer.SGD(lr=LR), len(x), epoch_steps(len(x), batch)
+
+    def run():
+        np.random.seed(SEED)
+        losses = []
+        for i in range(steps):
+            mask = np.random.choice(n, batch)
+            sgd.update(net.params, net.gradient(x[mask], t[mask]))
+            losses.append(net.lastLayer.loss)  # the loss of the forward pass that made the gradient
+            if i == 0:  # the Trainer's evaluation at the epoch's first step
+                net.accuracy(x[:EVAL_SAMPLES], t[:EVAL_SAMPLES])
+                net.accuracy(x_test[:EVAL_SAMPLES], t_test[:EVAL_SAMPLES])
+        return (*net_params(net), losses[-1])
+    return run
+
+
+def _epoch_pair(name, batch, width, dtype, after_loss):
+    data = dataset(name, dtype)
+    fast_net, ref_net = two_layer_nets(data[0][0].shape[1], width, dtype)
+    fast = _trainer_epoch(trainer.Trainer, fast_net, data, batch, loss_after_update=after_loss)
+    if after_loss:
+        return fast, _trainer_epoch(ref_trainer.Trainer, ref_net, data, batch)
+    return fast, _reference_epoch_no_after_loss(ref_net, data, batch)
+
+
+def _torch_epoch(name, batch, width, dtype):
+    """The no-after-loss epoch in PyTorch: the same initial parameters, batches and evaluation."""
+    import torch
+    (x, t), (x_test, t_test) = dataset(name, dtype)
+    model = torch_model(two_layer_nets(x.shape[1], width, dtype)[0])
+    x, t, x_test, t_test = (torch.from_numpy(a) for a in (x, t, x_test, t_test))
+    step, _ = _torch_sgd(model)
+    n, steps = len(x), epoch_steps(len(x), batch)
+
+    def run():
+        np.random.seed(SEED)
+        losses = []
+        for i in range(steps):
+            mask = torch.from_numpy(np.random.choice(n, batch))
+            losses.append(step(x[mask], t[mask]).item())
+            if i == 0:
+                _torch_accuracy(model, x[:EVAL_SAMPLES], t[:EVAL_SAMPLES])
+                _torch_accuracy(model, x_test[:EVAL_SAMPLES], t_test[:EVAL_SAMPLES])
+        return (*torch_params(model), losses[-1])
+    return run
+
+
+def sklearn_mlp(width, batch, epochs):
+    """scikit-learn's MLPClassifier configured as the book's TwoLayerNet with plain SGD."""
+    from sklearn.neural_network import MLPClassifier
+    return MLPClassifier(hidden_layer_sizes=(width,), solver="sgd", batch_size=batch, momentum=0, alpha=0,
+                         learning_rate_init=LR, max_iter=epochs, shuffle=True, random_state=SEED)
+
+
+def sklearn_fit(clf, x, t):
+    """clf.fit(x, t) without the ConvergenceWarning that a fixed, small max_iter always raises."""
+    from sklearn.exceptions import ConvergenceWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(x, t)
+
+
+def _sklearn_epoch(name, batch, width, dtype):
+    (x, t), _ = dataset(name, dtype)
+    rows = epoch_steps(len(x), batch) * batch  # the Trainer epoch's number of steps
+    x, t = x[:rows], t[:rows]
+    return lambda: sklearn_fit(sklearn_mlp(width, batch, epochs=1), x, t)
+
+
+def _register_epochs(name, title, n_train, inputs):
+    missing = DATASETS[name]
+    steps = epoch_steps(n_train, 100)
+    case(f"epoch_{name}", f"one epoch of the book's Trainer on {title} ({n_train} train rows, {steps} steps of "
+         f"100) with TwoLayerNet({inputs}, hidden, 10), SGD lr 0.1 (see the module docstring); shape batch x hidden",
+         shapes=EPOCH_SHAPES, pure=False, missing=missing)(functools.partial(_epoch_pair, name, after_loss=True))
+    case(f"epoch_{name}_no_after_loss", f"epoch_{name} without the after-update loss: fastnn "
+         f"Trainer(loss_after_update=False), the reference's loop, torch on the same batches, sklearn MLPClassifier "
+         f"one-epoch fit ({steps} steps); shape batch x hidden", shapes=EPOCH_SHAPES,
+         torch_make=functools.partial(_torch_epoch, name), make_sklearn=functools.partial(_sklearn_epoch, name),
+         pure=False, missing=missing)(functools.partial(_epoch_pair, name, after_loss=False))
+
+
+_register_epochs("digits", "the bundled optdigits", 1437, 64)
+_register_epochs("fashion_mnist", "Fashion-MNIST", 60000, PIXELS)
+
+
+# --- test accuracy after training (--accuracy) ---------------------------------------------------------------------
+def accuracy_comparison(name, dtype, torch=None, sklearn=False, epochs=ACCURACY_EPOCHS, batch=100, hidden=100):
+    """Test accuracy and wall time of ``epochs`` epochs: the book's Trainer with fastnn and with the reference
+    (evaluate_sample_num_per_epoch=100), the same initial parameters and batches through PyTorch, and
+    scikit-learn's MLPClassifier (its own initialisation and shuffling, the same number of steps)."""
+    data = dataset(name, dtype)
+    (x, t), (x_test, t_test) = data
+    row = {"dataset": name, "dtype": np.dtype(dtype).name, "epochs": epochs, "batch": batch, "hidden": hidden}
+    fast_net, ref_net = two_layer_nets(x.shape[1], hidden, dtype)
+    model = torch_model(fast_net) if torch is not None else None  # copied before fastnn trains fast_net
+
+    for label, trainer_cls, net in (("fastnn", trainer.Trainer, fast_net), ("reference", ref_trainer.Trainer,
+                                                                              ref_net)):
+        start = time.perf_counter()
+        np.random.seed(SEED)
+        trainer_cls(net, x, t, x_test, t_test, epochs=epochs, mini_batch_size=batch, optimizer="sgd",
+                    optimizer_param={"lr": LR}, evaluate_sample_num_per_epoch=EVAL_SAMPLES, verbose=False).train()
+        row[label + "_s"] = time.perf_counter() - start
+        row[label] = float(net.accuracy(x_test, t_test))
+
+    if model is not None:
+        step, _ = _torch_sgd(model)
+        tx, tt = torch.from_numpy(x), torch.from_numpy(t)
+        start = time.perf_counter()
+        np.random.seed(SEED)  # the Trainer's int(epochs * n / batch) draws
+        for _ in range(int(epochs * max(len(x) / batch, 1))):
+            mask = torch.from_numpy(np.random.choice(len(x), batch))
+            step(tx[mask], tt[mask])
+        row["torch_s"] = time.perf_counter() - start
+        row["torch"] = _torch_accuracy(model, torch.from_numpy(x_test), torch.from_numpy(t_test))
+        row["torch_threads"] = torch.get_num_threads()
+
+    if sklearn:
+        rows = epoch_steps(len(x), batch) * batch
+        start = time.perf_counter()
+        clf = sklearn_fit(sklearn_mlp(hidden, batch, epochs), x[:rows], t[:rows])
+        row["sklearn_s"] = time.perf_counter() - start
+        row["sklearn"] = float(clf.score(x_test, t_test))
+    return row
 
 
 # --- timing ----------------------------------------------------------------------------------------------------
@@ -266,32 +688,74 @@ def _torch():
     return torch
 
 
+def _sklearn():
+    try:
+        import sklearn
+        import sklearn.neural_network
+    except ImportError:
+        return None
+    return sklearn
+
+
 def run_case(c, batch, width, dtype, repeat, min_time):
-    """One table row: median seconds for fastnn and the reference, warm-up calls first."""
+    """One table row: median seconds for fastnn and the reference, warm-up calls first. A reference callable with
+    a ``scale`` attribute did part of the work (``note`` says which): its time is scaled up."""
     fast, ref = c.make(batch, width, np.dtype(dtype))
     fast(), ref()  # warm-up: compiles fastnn's kernels for this dtype, fills caches for both
     row = {"case": c.name, "batch": batch, "width": width, "dtype": dtype,
            "fastnn_s": statistics.median(measure(fast, repeat, min_time)),
-           "reference_s": statistics.median(measure(ref, repeat, min_time))}
+           "reference_s": statistics.median(measure(ref, repeat, min_time)) * getattr(ref, "scale", 1.0)}
+    if hasattr(ref, "note"):
+        row["reference_note"] = ref.note
     row["ratio"] = row["reference_s"] / row["fastnn_s"]
     return row
 
 
-def add_torch(row, repeat, min_time):
-    """Add the PyTorch figure to a row. Run after all fastnn/reference rows: torch's own allocations change how
-    fast NumPy's large temporaries come back from malloc, so interleaving would shift the reference column."""
-    c = CASES[row["case"]]
-    if c.make_torch is None:
-        return
-    # an optional column: a torch version whose API differs must not stop the table
+def torch_thread_counts():
+    return (1, 2) if (os.cpu_count() or 1) >= 2 else (1,)
+
+
+def _competitor(row, kind, make):
+    """The competitor's callable for a row, called once, or None (with a message) when it cannot run: an optional
+    column, so another library version's API difference must not stop the table."""
     try:
-        torch_fn = c.make_torch(row["batch"], row["width"], np.dtype(row["dtype"]))
-        torch_fn()
+        fn = make(row["batch"], row["width"], np.dtype(row["dtype"]))
+        fn()
     except Exception as exc:  # noqa: BLE001
-        print(f"  {c.name}: no torch figure ({type(exc).__name__}: {exc})", file=sys.stderr)
+        print(f"  {row['case']}: no {kind} figure ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return None
+    return fn
+
+
+def add_torch(row, repeat, min_time, torch):
+    """Add the PyTorch figure to a row: the better median of 1 and 2 torch threads, and that count. Run after all
+    fastnn/reference rows: torch's own allocations change how fast NumPy's large temporaries come back from
+    malloc, so interleaving would shift the reference column."""
+    c = CASES[row["case"]]
+    fn = None if c.make_torch is None else _competitor(row, "torch", c.make_torch)
+    if fn is None:
         return
-    row["torch_s"] = statistics.median(measure(torch_fn, repeat, min_time))
+    previous = torch.get_num_threads()
+    try:
+        for n in torch_thread_counts():
+            torch.set_num_threads(n)
+            fn()  # the first call at a new count starts the threads
+            seconds = statistics.median(measure(fn, repeat, min_time))
+            if "torch_s" not in row or seconds < row["torch_s"]:
+                row["torch_s"], row["torch_threads"] = seconds, n
+    finally:
+        torch.set_num_threads(previous)
     row["torch_ratio"] = row["torch_s"] / row["fastnn_s"]
+
+
+def add_sklearn(row, repeat, min_time):
+    """Add the scikit-learn figure to a row (NumPy's BLAS, pinned like fastnn's)."""
+    c = CASES[row["case"]]
+    fn = None if c.make_sklearn is None else _competitor(row, "sklearn", c.make_sklearn)
+    if fn is None:
+        return
+    row["sklearn_s"] = statistics.median(measure(fn, repeat, min_time))
+    row["sklearn_ratio"] = row["sklearn_s"] / row["fastnn_s"]
 
 
 # --- machine and threads ---------------------------------------------------------------------------------------
@@ -316,51 +780,64 @@ def _blas_threads():
                      if info["user_api"] == "blas") or "no BLAS found"
 
 
-def machine_info(torch=None):
+# Set on some machines for old-OpenBLAS safety; they slow current OpenBLAS builds, so the header says whether they
+# were set (to measure without them: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python -m fastnn.bench ...).
+OPENBLAS_TUNING_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def _openblas_env():
+    found = [f"{var}={os.environ[var]}" for var in OPENBLAS_TUNING_VARS if var in os.environ]
+    return ", ".join(found) if found else "unset"
+
+
+def machine_info(torch=None, sklearn=None):
     import numba
     import scipy
     info = {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
             "numpy": np.__version__, "numba": numba.__version__, "scipy": scipy.__version__,
             "numba_threads": numba.get_num_threads(), "blas_threads": _blas_threads(),
+            "openblas_env": _openblas_env(),
             "jit": "disabled (NUMBA_DISABLE_JIT=1)" if numba.config.DISABLE_JIT else "enabled"}
     if hasattr(os, "sched_getaffinity"):
         info["cores_usable"] = len(os.sched_getaffinity(0))
     if torch is not None:
         info["torch"] = torch.__version__
-        info["torch_threads"] = torch.get_num_threads()
+        info["torch_threads"] = "best of " + " and ".join(map(str, torch_thread_counts()))
+    if sklearn is not None:
+        info["sklearn"] = sklearn.__version__
     return info
 
 
-# Serial figures need one BLAS thread. OpenBLAS reads its thread count from the environment when it is loaded,
-# which has happened by the time this module runs (it imports numpy). So: threadpoolctl when it is installed,
-# otherwise the bench re-runs itself in a fresh interpreter started with these variables.
+# Pinned figures need a fixed BLAS thread count. OpenBLAS reads its thread count from the environment when it is
+# loaded, which has happened by the time this module runs (it imports numpy). So: threadpoolctl when it is
+# installed, otherwise the bench re-runs itself in a fresh interpreter started with these variables.
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-_PINNED_MARK = "_FASTNN_BENCH_SERIAL"  # set in that interpreter's environment
+_PINNED_MARK = "_FASTNN_BENCH_PINNED"  # set in that interpreter's environment
 
 
-def _serial_environ(environ):
-    return {**environ, **{var: "1" for var in _THREAD_VARS}, _PINNED_MARK: "1"}
+def _pinned_environ(environ, n=1):
+    return {**environ, **{var: str(n) for var in _THREAD_VARS}, _PINNED_MARK: str(n)}
 
 
-def _pin_threads(torch=None):
-    """One thread for numba, BLAS (and torch). False when BLAS cannot be pinned in this process (no
-    threadpoolctl, and the process was not started with the variables)."""
+def _pin_threads(n=1, torch=None):
+    """n threads for numba and BLAS (and torch, until a torch column picks its own). False when BLAS cannot be
+    pinned in this process (no threadpoolctl, and the process was not started with the variables)."""
     import numba
-    numba.set_num_threads(1)
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     if torch is not None:
-        torch.set_num_threads(1)
+        torch.set_num_threads(n)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        return os.environ.get(_PINNED_MARK) == "1"
+        return os.environ.get(_PINNED_MARK) == str(n)
     import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS numba's np.dot calls, so it is limited too)
-    threadpool_limits(limits=1)
+    threadpool_limits(limits=n)
     return True
 
 
-def _rerun_serial(argv):
-    """Run the bench in a fresh interpreter whose BLAS starts single-threaded."""
-    return subprocess.call([sys.executable, "-m", "fastnn.bench", *argv], env=_serial_environ(os.environ))
+def _rerun_pinned(argv, n=1):
+    """Run the bench in a fresh interpreter whose BLAS starts with n threads."""
+    return subprocess.call([sys.executable, "-m", "fastnn.bench", *argv], env=_pinned_environ(os.environ, n))
 
 
 # --- output ----------------------------------------------------------------------------------------------------
@@ -371,18 +848,38 @@ def _fmt_time(seconds):
     return f"{seconds / 1e-9:.3g} ns"
 
 
-def _table(rows, with_torch):
+def _table(rows, with_torch, with_sklearn=False):
+    """(header, lines, notes): the timing table; a reference time marked * was extrapolated (see notes)."""
     header = ["case", "shape", "dtype", "fastnn", "reference", "ref/fastnn"]
     if with_torch:
-        header += ["torch", "torch/fastnn"]
-    lines = []
+        header += ["torch", "torch/fastnn", "torch threads"]
+    if with_sklearn:
+        header += ["sklearn", "sklearn/fastnn"]
+    lines, notes = [], {}
     for r in rows:
+        mark = "*" if "reference_note" in r else ""
+        if mark:
+            notes[r["case"]] = r["reference_note"]
         line = [r["case"], f"{r['batch']}x{r['width']}", r["dtype"], _fmt_time(r["fastnn_s"]),
-                _fmt_time(r["reference_s"]), f"{r['ratio']:.2f}x"]
+                _fmt_time(r["reference_s"]) + mark, f"{r['ratio']:.2f}x"]
         if with_torch:
             has = "torch_s" in r
-            line += [_fmt_time(r["torch_s"]) if has else "-", f"{r['torch_ratio']:.2f}x" if has else "-"]
+            line += [_fmt_time(r["torch_s"]) if has else "-", f"{r['torch_ratio']:.2f}x" if has else "-",
+                     str(r["torch_threads"]) if has else "-"]
+        if with_sklearn:
+            has = "sklearn_s" in r
+            line += [_fmt_time(r["sklearn_s"]) if has else "-", f"{r['sklearn_ratio']:.2f}x" if has else "-"]
         lines.append(line)
+    return header, lines, [f"* {name}: {note}" for name, note in notes.items()]
+
+
+def _accuracy_table(results):
+    """(header, lines): test accuracy (and the wall time of the whole training run) per library."""
+    libraries = [lib for lib in ("fastnn", "reference", "torch", "sklearn") if any(lib in r for r in results)]
+    header = ["dataset", "dtype", "epochs"] + libraries
+    lines = [[r["dataset"], r["dtype"], str(r["epochs"])] +
+             [f"{100 * r[lib]:.2f}% ({_fmt_time(r[lib + '_s'])})" if lib in r else "-" for lib in libraries]
+             for r in results]
     return header, lines
 
 
@@ -394,15 +891,35 @@ def format_text(header, lines):
     return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(line) for line in lines])
 
 
-def format_markdown(header, lines, machine, settings):
-    machine_line = (f"Machine: {machine['cpu']}, {machine['cores']} cores; Python {machine['python']}, numpy "
-                    f"{machine['numpy']}, numba {machine['numba']}; threads: numba {machine['numba_threads']}, "
-                    f"BLAS {machine['blas_threads']}.")
-    out = ["# fastnn benchmark", "", machine_line, "",
-           f"Median of {settings['repeat']} samples per figure; ratio = reference time / fastnn time.", "",
-           "| " + " | ".join(header) + " |",
+def _markdown_table(header, lines):
+    out = ["| " + " | ".join(header) + " |",
            "|" + "|".join("---" if i < 3 else "---:" for i in range(len(header))) + "|"]
-    out += ["| " + " | ".join(str(c) for c in line) + " |" for line in lines]
+    return out + ["| " + " | ".join(str(c) for c in line) + " |" for line in lines]
+
+
+def machine_line(machine):
+    line = (f"Machine: {machine['cpu']}, {machine['cores']} cores; Python {machine['python']}, numpy "
+            f"{machine['numpy']}, numba {machine['numba']}, scipy {machine['scipy']}")
+    line += "".join(f", {lib} {machine[lib]}" for lib in ("torch", "sklearn") if lib in machine)
+    line += (f"; threads: numba {machine['numba_threads']}, BLAS {machine['blas_threads']}"
+             + (f", torch {machine['torch_threads']}" if "torch" in machine else "")
+             + f"; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE: {machine['openblas_env']}.")
+    return line
+
+
+def format_markdown(table, machine, settings, accuracy=None):
+    header, lines, notes = table
+    legend = (f"Median of {settings['repeat']} samples per figure; ratio = reference (or competitor) time / "
+              f"fastnn time; torch threads: the torch thread count of the better of 1 and 2.")
+    out = ["# fastnn benchmark", "", machine_line(machine), "", f"Command: `{settings['command']}`", "", legend, ""]
+    out += _markdown_table(header, lines)
+    if notes:
+        out += [""] + notes
+    if accuracy:
+        epochs = accuracy[0]["epochs"]
+        out += ["", f"Test accuracy after {epochs} epochs (wall time of the whole training run):", ""]
+        out += _markdown_table(*_accuracy_table(accuracy))
+    out += ["", "Cases:", ""] + [f"- `{name}`: {what}" for name, what in settings["cases"].items()]
     return "\n".join(out) + "\n"
 
 
@@ -431,50 +948,98 @@ def _parser():
     p.add_argument("--shape", action="append", type=_shape,
                    help="BATCHxWIDTH instead of each case's shapes (repeatable)")
     p.add_argument("--dtype", action="append", choices=DTYPES, help="only this dtype (default: both)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads for numba and BLAS in the fastnn, reference and sklearn figures (default 1)")
+    p.add_argument("--accuracy", action="store_true",
+                   help=f"also train {ACCURACY_EPOCHS} epochs with each library and report the test accuracy")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when it is installed")
+    p.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out even when it is installed")
     p.add_argument("--list", action="store_true", help="list the cases and what each times, then exit")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    p.add_argument("--markdown", metavar="PATH", help="also write the table as Markdown")
+    p.add_argument("--markdown", metavar="PATH", help="also write the tables as Markdown")
     return p
+
+
+def _timing_rows(args, repeat, min_time):
+    rows = []
+    for name in args.case or CASES:
+        c = CASES[name]
+        reason = c.unavailable()
+        if reason:
+            print(f"  {name}: skipped ({reason})", file=sys.stderr, flush=True)
+            continue
+        shapes = args.shape or (c.shapes[:1] if args.quick else c.shapes)
+        for batch, width in shapes:
+            for dtype in args.dtype or DTYPES:
+                if dtype in c.dtypes:
+                    rows.append(run_case(c, batch, width, dtype, repeat, min_time))
+                    print(f"  {name} {batch}x{width} {dtype}: {rows[-1]['ratio']:.2f}x", file=sys.stderr,
+                          flush=True)
+    return rows
+
+
+def _accuracy_rows(args, torch, sklearn):
+    results = []
+    for name, missing in DATASETS.items():
+        reason = missing() if missing else None
+        if reason:
+            print(f"  accuracy on {name}: skipped ({reason})", file=sys.stderr, flush=True)
+            continue
+        for dtype in args.dtype or DTYPES:
+            results.append(accuracy_comparison(name, dtype, torch=torch, sklearn=sklearn is not None))
+            print(f"  accuracy {name} {dtype}: " + ", ".join(
+                f"{lib} {100 * results[-1][lib]:.2f}%" for lib in ("fastnn", "reference", "torch", "sklearn")
+                if lib in results[-1]), file=sys.stderr, flush=True)
+    return results
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
-        _parser().error(f"--repeat must be >= 1; got {args.repeat}")
+        parser.error(f"--repeat must be >= 1; got {args.repeat}")
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1; got {args.threads}")
     if args.list:
         for c in CASES.values():
-            print(f"{c.name:20}  {c.what}")
+            reason = c.unavailable()
+            print(f"{c.name:34}  {c.what}" + (f" [unavailable: {reason}]" if reason else ""))
         return 0
     torch = None if args.no_torch else _torch()
-    if not _pin_threads(torch):
-        return _rerun_serial(argv)
+    sklearn = None if args.no_sklearn else _sklearn()
+    if not _pin_threads(args.threads, torch):
+        return _rerun_pinned(argv, args.threads)
     repeat = args.repeat or (3 if args.quick else 7)
     min_time = 2e-4 if args.quick else 5e-3
+    names = args.case or list(CASES)
     settings = {"repeat": repeat, "min_sample_s": min_time, "statistic": "median", "quick": args.quick,
-                "cases": {name: CASES[name].what for name in args.case or CASES}}
-    machine = machine_info(torch)
+                "threads": args.threads, "command": " ".join(["python -m fastnn.bench", *argv]),
+                "cases": {name: CASES[name].what for name in names}}
+    machine = machine_info(torch, sklearn)
     print("machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()), flush=True)
 
-    rows = []
-    for name in args.case or CASES:
-        c = CASES[name]
-        shapes = args.shape or (c.shapes[:1] if args.quick else c.shapes)
-        for batch, width in shapes:
-            for dtype in args.dtype or DTYPES:
-                rows.append(run_case(c, batch, width, dtype, repeat, min_time))
-                print(f"  {name} {batch}x{width} {dtype}: {rows[-1]['ratio']:.2f}x", file=sys.stderr, flush=True)
-    if torch is not None:
-        for row in rows:
-            add_torch(row, repeat, min_time)
+    rows = _timing_rows(args, repeat, min_time)
+    for row in rows:  # the competitors after every fastnn/reference row (see add_torch)
+        if torch is not None:
+            add_torch(row, repeat, min_time, torch)
+        if sklearn is not None:
+            add_sklearn(row, repeat, min_time)
+    accuracy = _accuracy_rows(args, torch, sklearn) if args.accuracy else []
 
-    header, lines = _table(rows, torch is not None)
-    print("\n" + format_text(header, lines))
+    with_sklearn = any("sklearn_s" in r for r in rows)
+    table = _table(rows, torch is not None, with_sklearn)
+    print("\n" + format_text(*table[:2]))
+    for note in table[2]:
+        print(note)
+    if accuracy:
+        print(f"\ntest accuracy after {ACCURACY_EPOCHS} epochs (wall time of the training run)")
+        print(format_text(*_accuracy_table(accuracy)))
     if args.json:
-        _write(args.json, json.dumps({"machine": machine, "settings": settings, "results": rows}, indent=2) + "\n")
+        _write(args.json, json.dumps({"machine": machine, "settings": settings, "results": rows,
+                                      "accuracy": accuracy}, indent=2) + "\n")
     if args.markdown:
-        _write(args.markdown, format_markdown(header, lines, machine, settings))
+        _write(args.markdown, format_markdown(table, machine, settings, accuracy))
     return 0
 
 

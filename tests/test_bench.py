@@ -1,6 +1,10 @@
-"""fastnn.bench: every registered case's fastnn and reference callables compute the same result, the script runs
-end to end in --quick mode and writes valid JSON and Markdown, and the asv suite covers every case.
-No timing is asserted: only that figures are there and consistent."""
+"""fastnn.bench: every registered case's fastnn and reference callables do the same work with the same results
+(pure cases element-wise over random shapes, the network and training cases case by case), the PyTorch and
+scikit-learn columns compute the same thing when those libraries are installed, the script runs end to end in
+--quick mode and writes valid JSON and Markdown, and the asv suite covers every case and skips what an older
+fastnn or a machine without the data cannot run. No timing is asserted: only that figures are there and consistent.
+"""
+import importlib.util
 import json
 import os
 import pathlib
@@ -17,16 +21,42 @@ from naive import tol
 from fastnn import bench
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+SUBPROCESS_ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
 # results with a sum over batch or width rows: BLAS libraries (numpy's, SciPy's for numba) add in other orders
 SUMMED = {"affine_forward", "affine_backward"}
+PURE = sorted(name for name, c in bench.CASES.items() if c.pure)
+SMALL_INPUT = 12  # input width of the small networks the training tests build (784 in the benchmarks)
 
 
 def _as_tuple(out):
     return out if isinstance(out, tuple) else (out,)
 
 
+def _numpy(a):
+    """A torch tensor or anything array-like as a NumPy array."""
+    return a.detach().numpy() if hasattr(a, "detach") else np.asarray(a)
+
+
+def _predict_scale(rows, width, dtype, input_size=bench.PIXELS):
+    """The largest sum of absolute products in the predict case's two matrix products: the cancellation bound for
+    results that BLAS libraries sum in different orders."""
+    x, _ = bench._batch(rows, input_size, dtype)
+    W1, b1, W2, b2 = (p.astype(np.float64) for p in bench.net_params(bench.two_layer_nets(input_size, width, dtype)[0]))
+    hidden = np.abs(x) @ np.abs(W1) + np.abs(b1)
+    return float(np.max(hidden @ np.abs(W2) + np.abs(b2)))
+
+
+def _scale(name, batch, width, dtype, want):
+    if name in SUMMED:
+        return max(batch, width) * max(1.0, float(np.abs(want).max()))
+    if name == "predict":
+        return _predict_scale(batch, width, dtype)
+    return 0.0
+
+
+# --- the registry -------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", bench.DTYPES)
-@pytest.mark.parametrize("name", sorted(bench.CASES))
+@pytest.mark.parametrize("name", PURE)
 @given(batch=st.integers(1, 16), width=st.integers(2, 12))
 def test_case_fastnn_equals_reference(name, dtype, batch, width):
     # (width >= 2: with one class, labels are as many as scores, and the book's rule reads them as one-hot)
@@ -38,8 +68,7 @@ def test_case_fastnn_equals_reference(name, dtype, batch, width):
         assert g.shape == w.shape
         if w.ndim:  # arrays keep the input dtype on both sides (scalars: compared by value)
             assert g.dtype == w.dtype == np.dtype(dtype)
-        scale = max(batch, width) * max(1.0, float(np.abs(w).max())) if name in SUMMED else 0.0
-        np.testing.assert_allclose(g, w, **tol(dtype, scale))
+        np.testing.assert_allclose(g, w, **tol(dtype, _scale(name, batch, width, dtype, w)))
 
 
 def test_case_repeated_calls_agree():
@@ -56,62 +85,132 @@ def test_fused_case_has_the_acceptance_shapes():
     assert {(100, 10), (10000, 100), (100000, 10)} <= set(bench.CASES["softmax_ce_fwd_bwd"].shapes)
 
 
+def test_training_cases_have_the_asked_shapes():
+    assert (100, 100) in bench.CASES["train_step"].shapes
+    assert {(10000, 100), (100000, 100)} <= set(bench.CASES["predict"].shapes)
+
+
+def test_numerical_gradient_net_is_registered_exactly_when_netgrad_exists():
+    present = importlib.util.find_spec("fastnn.netgrad") is not None
+    assert ("numerical_gradient_net" in bench.CASES) == present
+    if present:
+        assert bench.CASES["numerical_gradient_net"].dtypes == ("float64",)
+
+
+def _asv_cases():
+    found = set()
+    for path in (ROOT / "benchmarks").glob("*.py"):
+        found |= set(re.findall(r'^\s+case = "(\w+)"', path.read_text(), flags=re.MULTILINE))
+    return found
+
+
 def test_asv_suite_covers_every_case():
-    source = (ROOT / "benchmarks" / "kernels.py").read_text()
-    assert set(re.findall(r'^\s+case = "(\w+)"', source, flags=re.MULTILINE)) == set(bench.CASES)
+    asv = _asv_cases()
+    assert set(bench.CASES) <= asv
+    assert asv - set(bench.CASES) <= {"numerical_gradient_net"}  # registered only where fastnn.netgrad exists
 
 
-@pytest.mark.parametrize("text", ["10", "ax3", "0x5", "3x-1", "2x3x4"])
-def test_bad_shape_is_refused(text, capsys):
-    with pytest.raises(SystemExit) as exc:
-        bench._parser().parse_args(["--shape", text])
-    assert exc.value.code == 2
-    assert "--shape" in capsys.readouterr().err
+# --- training cases: fastnn and the reference do the same steps ---------------------------------------------------
+def _assert_same(got, want, dtype, rtol=None):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        g, w = _numpy(g), _numpy(w)
+        assert g.shape == w.shape
+        kw = tol(dtype, scale=1.0)  # parameters and losses of order 1: an absolute bound at the dtype's rounding
+        np.testing.assert_allclose(g, w, **(kw if rtol is None else {"rtol": rtol, "atol": rtol}))
 
 
-def test_measure_counts_samples():
-    calls = []
-    samples = bench.measure(lambda: calls.append(1), repeat=4, min_time=0.0)
-    assert len(samples) == 4 and all(s >= 0 for s in samples)
-    assert len(calls) == 5  # one calibration call, then one call per sample
+@pytest.mark.parametrize("dtype", bench.DTYPES)
+@pytest.mark.parametrize("name", ["train_step", "train_step_book"])
+def test_train_step_matches_reference(name, dtype):
+    fast, ref = bench.CASES[name].make(7, 5, np.dtype(dtype), input_size=SMALL_INPUT)
+    initial = bench.net_params(bench.two_layer_nets(SMALL_INPUT, 5, dtype)[0])  # the same seeded draws
+    for _ in range(2):  # each call is one more step on both sides
+        got, want = fast(), ref()
+    for p in (*got[-4:], *want[-4:]):
+        assert p.dtype == np.dtype(dtype)  # the float32 reference works in float32 too
+    _assert_same(got, want, dtype)
+    assert not np.array_equal(initial[0], got[-4])  # the steps moved W1
+    if name == "train_step_book":
+        fast_net, _ = bench.two_layer_nets(SMALL_INPUT, 5, dtype)  # the loss is that of the updated parameters
+        x, t = bench._batch(7, SMALL_INPUT, dtype)
+        for key, p in zip(bench.PARAM_KEYS, got[1:]):
+            fast_net.params[key][...] = p
+        np.testing.assert_allclose(got[0], fast_net.loss(x, t), **tol(dtype, 1.0))
 
 
-def test_quick_run_writes_json_and_markdown(tmp_path):
-    json_path, md_path = tmp_path / "bench.json", tmp_path / "bench.md"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run(
-        [sys.executable, "-m", "fastnn.bench", "--quick", "--shape", "3x4", "--repeat", "2", "--no-torch",
-         "--json", str(json_path), "--markdown", str(md_path)],
-        check=False, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-
-    data = json.loads(json_path.read_text())
-    assert {"cpu", "cores", "numpy", "numba", "blas_threads", "numba_threads"} <= set(data["machine"])
-    assert data["machine"]["numba_threads"] == 1
-    assert data["settings"]["repeat"] == 2
-    rows = data["results"]
-    assert {(r["case"], r["dtype"]) for r in rows} == {(c, d) for c in bench.CASES for d in bench.DTYPES}
-    assert len(rows) == len(bench.CASES) * len(bench.DTYPES)
-    for r in rows:
-        assert (r["batch"], r["width"]) == (3, 4)
-        assert r["fastnn_s"] > 0 and r["reference_s"] > 0
-        assert r["ratio"] == pytest.approx(r["reference_s"] / r["fastnn_s"])
-        assert "torch_s" not in r
-
-    table = [line for line in md_path.read_text().splitlines() if line.startswith("|")]
-    assert table[0] == "| case | shape | dtype | fastnn | reference | ref/fastnn |"
-    assert len(table) == 2 + len(rows)
-    assert all(line.count("|") == 7 for line in table)
-    for name in bench.CASES:
-        assert name in proc.stdout
-    assert "numpy=" in proc.stdout
+def _epoch_pair(name, dtype, batch=100, width=5):
+    fast, ref = bench.CASES[name].make(batch, width, np.dtype(dtype))
+    return fast(), ref()
 
 
+@pytest.mark.parametrize("dtype", bench.DTYPES)
+@pytest.mark.parametrize("name", ["epoch_digits", "epoch_digits_no_after_loss"])
+def test_digits_epoch_matches_reference(name, dtype):
+    """The same batches, updates and recorded losses over the epoch's 14 steps."""
+    got, want = _epoch_pair(name, dtype)
+    _assert_same(got, want, dtype, rtol=1e-4 if dtype == "float32" else 1e-10)
+
+
+def test_no_after_loss_epoch_records_the_forward_loss():
+    """Without the after-update pass the recorded loss is that of the step's forward pass, so it differs from
+    the book's (which the after-update loss of the same step is)."""
+    book, _ = _epoch_pair("epoch_digits", "float64")
+    lean, _ = _epoch_pair("epoch_digits_no_after_loss", "float64")
+    _assert_same(book[:4], lean[:4], "float64")  # the same training
+    assert book[4] != lean[4]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["epoch_fashion_mnist", "epoch_fashion_mnist_no_after_loss"])
+def test_fashion_mnist_epoch_matches_reference(name):
+    reason = bench.CASES[name].unavailable()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Fashion-MNIST is required in CI: {reason}")
+        pytest.skip(reason)
+    got, want = _epoch_pair(name, "float64", batch=1000, width=3)  # 60 steps
+    _assert_same(got, want, "float64", rtol=1e-10)
+
+
+def test_fashion_mnist_cases_skip_without_the_data(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FASTNN_FASHION_MNIST_DIR", str(tmp_path))
+    for name in ("epoch_fashion_mnist", "epoch_fashion_mnist_no_after_loss"):
+        assert "dataset-fashion-mnist" in bench.CASES[name].unavailable()
+    assert bench.main(["--case", "epoch_fashion_mnist", "--no-torch", "--no-sklearn", "--quick"]) == 0
+    assert "epoch_fashion_mnist: skipped (Fashion-MNIST is not installed" in capsys.readouterr().err
+    assert bench.CASES["epoch_digits"].unavailable() is None
+
+
+@pytest.mark.parametrize("dtype", bench.DTYPES)
+def test_accuracy_case_agrees_up_to_near_ties(dtype):
+    """fastnn and the reference may pick different classes only where two scores tie to rounding."""
+    rows, width = 300, 6
+    fast, ref = bench.CASES["accuracy"].make(rows, width, np.dtype(dtype))
+    scores = np.sort(bench.CASES["predict"].make(rows, width, np.dtype(dtype))[1](), axis=1)
+    near_ties = np.sum(scores[:, -1] - scores[:, -2] <= 1e3 * np.finfo(dtype).eps * np.abs(scores[:, -1]))
+    assert abs(fast() - ref()) <= near_ties / rows
+
+
+def test_numerical_gradient_net_case():
+    if "numerical_gradient_net" not in bench.CASES:
+        pytest.skip("fastnn.netgrad is not in this tree (the case registers where it is)")
+    fast, ref = bench.CASES["numerical_gradient_net"].make(5, 3, np.dtype("float64"), input_size=6)
+    grads, part = fast(), ref()
+    n_params = 6 * 3 + 3 + 3 * 10 + 10
+    assert sum(g.size for g in grads.values()) == n_params
+    assert part.size == min(bench.NETGRAD_REFERENCE_ELEMENTS, 18)
+    assert ref.scale == pytest.approx(n_params / part.size)
+    assert f"{part.size} of {n_params} parameters" in ref.note
+    np.testing.assert_allclose(grads["W1"].reshape(-1)[:part.size], part, rtol=0, atol=1e-9)
+
+
+# --- competitors (optional libraries) ------------------------------------------------------------------------------
 TORCH_NO_GUARD = {"softmax_loss", "softmax_ce_fwd_bwd"}  # torch's cross_entropy has no +1e-7 inside the log
 
 
 @pytest.mark.parametrize("dtype", bench.DTYPES)
-@pytest.mark.parametrize("name", sorted(n for n, c in bench.CASES.items() if c.make_torch is not None))
+@pytest.mark.parametrize("name", sorted(n for n in PURE if bench.CASES[n].make_torch is not None))
 def test_torch_column_computes_the_same(name, dtype):
     pytest.importorskip("torch")  # PyTorch is an optional comparison, never a dependency
     c = bench.CASES[name]
@@ -123,5 +222,194 @@ def test_torch_column_computes_the_same(name, dtype):
         if name in TORCH_NO_GUARD and w.ndim == 0:
             continue
         assert g.shape == w.shape and g.dtype == w.dtype
-        scale = 7 * max(1.0, float(np.abs(w).max()))  # torch sums in its own order
-        np.testing.assert_allclose(g, w, **tol(dtype, scale))
+        scale = _predict_scale(13, 7, dtype) if name == "predict" else 7 * max(1.0, float(np.abs(w).max()))
+        np.testing.assert_allclose(g, w, **tol(dtype, scale))  # torch sums in its own order
+
+
+@pytest.mark.parametrize("dtype", bench.DTYPES)
+@pytest.mark.parametrize("name", ["train_step", "train_step_book"])
+def test_torch_train_step_matches_reference(name, dtype):
+    pytest.importorskip("torch")
+    c = bench.CASES[name]
+    got = c.make_torch(7, 5, np.dtype(dtype), input_size=SMALL_INPUT)()
+    want = c.make(7, 5, np.dtype(dtype), input_size=SMALL_INPUT)[1]()
+    for g in got:
+        assert _numpy(g).dtype == np.dtype(dtype)
+    _assert_same(got[-4:], want[-4:], dtype, rtol=1e-5 if dtype == "float32" else 1e-12)
+    if name == "train_step_book":  # the loss after the update; torch's has no 1e-7 guard inside the log
+        assert float(got[0]) == pytest.approx(float(want[0]), abs=1e-5)
+
+
+@pytest.mark.parametrize("dtype", bench.DTYPES)
+def test_torch_epoch_trains_on_the_same_batches(dtype):
+    pytest.importorskip("torch")
+    name = "epoch_digits_no_after_loss"
+    got = bench.CASES[name].make_torch(100, 5, np.dtype(dtype))()
+    _, want = _epoch_pair(name, dtype)
+    _assert_same(got[:4], want[:4], dtype, rtol=1e-4 if dtype == "float32" else 1e-10)
+    assert got[4] == pytest.approx(float(want[4]), abs=1e-5)
+
+
+@pytest.mark.parametrize("dtype", bench.DTYPES)
+def test_sklearn_epoch_fits_the_same_network_for_the_same_steps(dtype):
+    pytest.importorskip("sklearn")
+    clf = bench.CASES["epoch_digits_no_after_loss"].make_sklearn(100, 5, np.dtype(dtype))()
+    assert [w.shape for w in clf.coefs_] == [(64, 5), (5, 10)]
+    assert {w.dtype for w in clf.coefs_ + clf.intercepts_} == {np.dtype(dtype)}
+    assert clf.n_iter_ == 1
+    assert clf.t_ == bench.epoch_steps(1437, 100) * 100  # samples seen: 14 batches of 100, like the Trainer
+
+
+@pytest.mark.parametrize("dtype", bench.DTYPES)
+def test_accuracy_comparison(dtype):
+    torch = bench._torch()
+    with_sklearn = bench._sklearn() is not None
+    row = bench.accuracy_comparison("digits", dtype, torch=torch, sklearn=with_sklearn, epochs=2, hidden=8)
+    assert row["dataset"] == "digits" and row["dtype"] == dtype and row["epochs"] == 2
+    n_test = 360
+    # the same initial parameters and batches: fastnn and the reference classify alike (a near tie may flip one)
+    assert abs(row["fastnn"] - row["reference"]) <= 1 / n_test
+    if torch is not None:
+        assert abs(row["torch"] - row["reference"]) <= 1 / n_test
+    if with_sklearn:
+        assert 0 <= row["sklearn"] <= 1 and row["sklearn_s"] > 0
+    assert row["fastnn_s"] > 0 and row["reference_s"] > 0
+
+    header, lines = bench._accuracy_table([row])
+    assert header[:4] == ["dataset", "dtype", "epochs", "fastnn"]
+    assert lines[0][3].startswith(f"{100 * row['fastnn']:.2f}%")
+
+
+# --- the command line ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["10", "ax3", "0x5", "3x-1", "2x3x4"])
+def test_bad_shape_is_refused(text, capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench._parser().parse_args(["--shape", text])
+    assert exc.value.code == 2
+    assert "--shape" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--threads", "0"], ["--repeat", "0"]])
+def test_bad_counts_are_refused(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(argv)
+    assert exc.value.code == 2
+    assert argv[0] in capsys.readouterr().err
+
+
+def test_measure_counts_samples():
+    calls = []
+    samples = bench.measure(lambda: calls.append(1), repeat=4, min_time=0.0)
+    assert len(samples) == 4 and all(s >= 0 for s in samples)
+    assert len(calls) == 5  # one calibration call, then one call per sample
+
+
+def test_header_says_whether_openblas_tuning_is_set(monkeypatch):
+    for var in bench.OPENBLAS_TUNING_VARS:
+        monkeypatch.delenv(var, raising=False)
+    assert bench._openblas_env() == "unset"
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    assert bench._openblas_env() == "OPENBLAS_CORETYPE=Haswell"
+
+
+QUICK_CASES = [n for n in bench.CASES if not n.startswith("epoch_fashion") and n != "numerical_gradient_net"]
+
+
+def test_quick_run_writes_json_and_markdown(tmp_path):
+    json_path, md_path = tmp_path / "bench.json", tmp_path / "bench.md"
+    cases = [arg for name in QUICK_CASES for arg in ("--case", name)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastnn.bench", "--quick", "--shape", "50x4", "--repeat", "2", "--no-torch",
+         "--no-sklearn", *cases, "--json", str(json_path), "--markdown", str(md_path)],
+        check=False, capture_output=True, text=True, env=SUBPROCESS_ENV, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+
+    data = json.loads(json_path.read_text())
+    assert {"cpu", "cores", "numpy", "numba", "blas_threads", "numba_threads", "openblas_env"} <= set(data["machine"])
+    assert data["machine"]["numba_threads"] == 1
+    assert data["settings"]["repeat"] == 2 and data["settings"]["threads"] == 1
+    assert data["accuracy"] == []
+    rows = data["results"]
+    assert {(r["case"], r["dtype"]) for r in rows} == {(c, d) for c in QUICK_CASES for d in bench.CASES[c].dtypes}
+    for r in rows:
+        assert (r["batch"], r["width"]) == (50, 4)
+        assert r["fastnn_s"] > 0 and r["reference_s"] > 0
+        assert r["ratio"] == pytest.approx(r["reference_s"] / r["fastnn_s"])
+        assert "torch_s" not in r and "sklearn_s" not in r
+
+    text = md_path.read_text()
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    assert table[0] == "| case | shape | dtype | fastnn | reference | ref/fastnn |"
+    assert len(table) == 2 + len(rows)
+    assert all(line.count("|") == 7 for line in table)
+    assert "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE: " in text
+    assert "Command: `python -m fastnn.bench --quick --shape 50x4 " in text
+    for name in QUICK_CASES:
+        assert name in proc.stdout
+        assert f"- `{name}`: {bench.CASES[name].what}" in text
+    assert "numpy=" in proc.stdout and "openblas_env=" in proc.stdout
+
+
+def test_markdown_marks_extrapolated_reference_and_competitor_columns():
+    rows = [{"case": "numerical_gradient_net", "batch": 100, "width": 50, "dtype": "float64", "fastnn_s": 0.04,
+             "reference_s": 16.0, "ratio": 400.0, "reference_note": "reference timed on 200 of 39760 parameters"},
+            {"case": "epoch_digits_no_after_loss", "batch": 100, "width": 100, "dtype": "float32",
+             "fastnn_s": 0.002, "reference_s": 0.003, "ratio": 1.5, "torch_s": 0.004, "torch_ratio": 2.0,
+             "torch_threads": 2, "sklearn_s": 0.005, "sklearn_ratio": 2.5}]
+    header, lines, notes = bench._table(rows, with_torch=True, with_sklearn=True)
+    assert header[-5:] == ["torch", "torch/fastnn", "torch threads", "sklearn", "sklearn/fastnn"]
+    assert lines[0][4] == "16 s*" and lines[0][6:] == ["-"] * 5
+    assert lines[1][6:] == ["4 ms", "2.00x", "2", "5 ms", "2.50x"]
+    assert notes == ["* numerical_gradient_net: reference timed on 200 of 39760 parameters"]
+
+
+# --- the asv suite ------------------------------------------------------------------------------------------------
+def _asv_setup(code, **env):
+    """Run ``code`` after importing the asv suite, in a fresh interpreter (the suite pins threads at import)."""
+    return subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=ROOT,
+                          env={**SUBPROCESS_ENV, **env}, timeout=600)
+
+
+def test_asv_skips_cases_an_older_fastnn_lacks():
+    code = ("from fastnn import bench\n"
+            "del bench.CASES['train_step']\n"  # as at a commit before the training cases
+            "from benchmarks.training import TrainStep\n"
+            "try:\n"
+            "    TrainStep().setup(100, 100, 'float64', 1)\n"
+            "except NotImplementedError as exc:\n"
+            "    print('skipped:', exc)\n")
+    proc = _asv_setup(code)
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped: fastnn.bench has no case 'train_step'" in proc.stdout
+
+
+def test_asv_skips_fashion_mnist_without_the_data(tmp_path):
+    code = ("from benchmarks.training import EpochFashionMNIST\n"
+            "try:\n"
+            "    EpochFashionMNIST().setup(100, 100, 'float32', 1)\n"
+            "except NotImplementedError as exc:\n"
+            "    print('skipped:', exc)\n")
+    proc = _asv_setup(code, FASTNN_FASHION_MNIST_DIR=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped: Fashion-MNIST is not installed" in proc.stdout
+
+
+def test_asv_training_benchmark_runs_and_pins_threads():
+    code = ("import numba\n"
+            "try:\n"
+            "    from threadpoolctl import threadpool_info\n"
+            "except ImportError:  # the bench extra is not installed: the suite warns, numba is still pinned\n"
+            "    threadpool_info = list\n"
+            "from benchmarks.training import TrainStep\n"
+            "for threads in (2, 1):\n"
+            "    b = TrainStep()\n"
+            "    b.setup(20, 8, 'float32', threads)\n"
+            "    b.time_fastnn(20, 8, 'float32', threads)\n"
+            "    speedup = b.track_speedup(20, 8, 'float32', threads)\n"
+            "    blas = {i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}\n"
+            "    print(threads, numba.get_num_threads(), blas <= {threads}, speedup > 0)\n")
+    proc = _asv_setup(code)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == "1 1 True True"
+    assert lines[-2] == "2 2 True True"  # numba's pool holds 2 threads (benchmarks/__init__.py) on any machine

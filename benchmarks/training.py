@@ -1,0 +1,78 @@
+"""Network and training paths (the cases, and exactly what each times, are described in fastnn/bench.py).
+
+Epoch benchmarks take a fraction of a second per call and their setup loads the data set, so they take fewer
+samples than asv's default.
+"""
+from ._paired import _Paired
+
+DTYPES = ("float32", "float64")
+THREADS = (1, 2)
+
+
+class TrainStep(_Paired):
+    """One SGD step of TwoLayerNet(784, width, 10): net.gradient + SGD.update."""
+    case = "train_step"
+    params = ((100, 1000), (100,), DTYPES, THREADS)
+    param_names = ("batch", "width", "dtype", "threads")
+
+
+class TrainStepBook(_Paired):
+    """train_step plus the first book's Trainer's loss after the update."""
+    case = "train_step_book"
+    params = ((100,), (100,), DTYPES)
+
+
+class _Epoch(_Paired):
+    number = 1
+    repeat = (1, 5, 20.0)
+    params = ((100,), (100,), DTYPES)
+
+
+class EpochDigits(_Epoch):
+    """One epoch of the book's Trainer on the bundled optdigits (14 steps of 100)."""
+    case = "epoch_digits"
+    params = ((100,), (100,), DTYPES, THREADS)
+    param_names = ("batch", "width", "dtype", "threads")
+
+    def peakmem_fastnn(self, *params):
+        self.fastnn()
+
+    def peakmem_reference(self, *params):
+        self.reference()
+
+
+class EpochDigitsNoAfterLoss(_Epoch):
+    """The digits epoch without the after-update forward pass (fastnn Trainer(loss_after_update=False))."""
+    case = "epoch_digits_no_after_loss"
+
+
+class EpochFashionMNIST(_Epoch):
+    """One epoch of the book's Trainer on Fashion-MNIST (600 steps of 100); skipped where it is not installed."""
+    case = "epoch_fashion_mnist"
+
+
+class EpochFashionMNISTNoAfterLoss(_Epoch):
+    case = "epoch_fashion_mnist_no_after_loss"
+
+
+class Predict(_Paired):
+    """TwoLayerNet(784, width, 10).predict on rows x 784."""
+    case = "predict"
+    params = ((10000, 100000), (100,), DTYPES)
+    param_names = ("rows", "width", "dtype")
+
+
+class Accuracy(_Paired):
+    case = "accuracy"
+    params = ((10000, 100000), (100,), DTYPES)
+    param_names = ("rows", "width", "dtype")
+
+
+class NumericalGradientNet(_Paired):
+    """fastnn.netgrad.numerical_gradient vs the book's net.numerical_gradient, TwoLayerNet(784, 50, 10), batch
+    100. time_reference times the book's loop on a slice of W1 only (it would take ~15 s for all parameters);
+    track_speedup scales that time to all parameters. Skipped before fastnn.netgrad existed."""
+    case = "numerical_gradient_net"
+    params = ((100,), (50,), ("float64",))
+    number = 1
+    repeat = (1, 5, 20.0)
