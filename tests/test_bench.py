@@ -173,12 +173,13 @@ def test_fashion_mnist_epoch_matches_reference(name):
     _assert_same(got, want, "float64", rtol=1e-10)
 
 
-def test_fashion_mnist_cases_skip_without_the_data(tmp_path, monkeypatch, capsys):
+def test_fashion_mnist_cases_skip_without_the_data(tmp_path, monkeypatch, capfd):
+    # capfd, not capsys: without threadpoolctl, bench.main re-runs itself in a child process (thread pinning)
     monkeypatch.setenv("FASTNN_FASHION_MNIST_DIR", str(tmp_path))
     for name in ("epoch_fashion_mnist", "epoch_fashion_mnist_no_after_loss"):
         assert "dataset-fashion-mnist" in bench.CASES[name].unavailable()
     assert bench.main(["--case", "epoch_fashion_mnist", "--no-torch", "--no-sklearn", "--quick"]) == 0
-    assert "epoch_fashion_mnist: skipped (Fashion-MNIST is not installed" in capsys.readouterr().err
+    assert "epoch_fashion_mnist: skipped (Fashion-MNIST is not installed" in capfd.readouterr().err
     assert bench.CASES["epoch_digits"].unavailable() is None
 
 
