@@ -3,6 +3,8 @@
 Epoch benchmarks take a fraction of a second per call and their setup loads the data set, so they take fewer
 samples than asv's default.
 """
+from fastnn.bench import best_time
+
 from ._paired import _Paired
 
 DTYPES = ("float32", "float64")
@@ -76,3 +78,18 @@ class NumericalGradientNet(_Paired):
     params = ((100,), (50,), ("float64",))
     number = 1
     repeat = (1, 5, 20.0)
+
+
+class NumericalGradientTraining(_Paired):
+    """One iteration of chapter 4's training with numerical gradients (TwoLayerNetCh4(784, 50, 10), batch 100:
+    the net's numerical gradient and the SGD update); time_reference is the book's numerical gradient on a slice
+    of W1, scaled by track_speedup. track_projected_minutes: fastnn's whole 10,000-iteration run."""
+    case = "numerical_gradient_training"
+    params = ((100,), (50,), ("float64",))
+    number = 1
+    repeat = (1, 5, 20.0)
+
+    def track_projected_minutes(self, *params):
+        return best_time(self.fastnn, repeat=3) * self.fastnn.iterations / 60
+
+    track_projected_minutes.unit = "min"

@@ -431,6 +431,43 @@ if importlib.util.find_spec(f"{__package__}.netgrad") is not None:
          f"the reference is timed on {NETGRAD_REFERENCE_ELEMENTS} elements of W1 and scaled to all parameters; "
          "shape batch x hidden", shapes=((100, 50),), dtypes=("float64",), pure=False)(_numerical_gradient_net)
 
+CH4_ITERATIONS = 10_000  # chapter 4's training script: iters_num
+CH4_LR = 0.1
+
+
+def _numerical_gradient_training(batch, width, dtype, input_size=PIXELS):
+    """One iteration of chapter 4's training script: TwoLayerNetCh4's numerical gradient on a one-hot batch, then
+    the SGD update. The reference's iteration is its numerical gradient (the update is ~1e-6 of it), timed on a
+    slice of W1 and scaled; ``iterations`` asks run_case for the projection to the whole run."""
+    x, labels = _batch(batch, input_size, dtype)
+    t = np.eye(N_CLASSES, dtype=dtype)[labels]
+    np.random.seed(SEED)
+    fast_net = nets.TwoLayerNetCh4(input_size, width, N_CLASSES, dtype=dtype)
+    ref_net = ref_nets.TwoLayerNetCh4(input_size, width, N_CLASSES)
+    for key in PARAM_KEYS:
+        ref_net.params[key][...] = fast_net.params[key]
+
+    def fast():
+        grad = fast_net.numerical_gradient(x, t)
+        for key in PARAM_KEYS:
+            fast_net.params[key] -= CH4_LR * grad[key]
+        return grad
+    k = min(NETGRAD_REFERENCE_ELEMENTS, ref_net.params["W1"].size)
+    w1_slice = ref_net.params["W1"].reshape(-1)[:k]
+
+    def ref():
+        return ref_functions.numerical_gradient(lambda W: ref_net.loss(x, t), w1_slice)
+    fast.iterations = CH4_ITERATIONS
+    return fast, _extrapolated(ref, k, sum(p.size for p in ref_net.params.values()))
+
+
+if importlib.util.find_spec(f"{__package__}.netgrad") is not None:
+    case("numerical_gradient_training", "one iteration of chapter 4's training with numerical gradients: "
+         "TwoLayerNetCh4(784, hidden, 10) (sigmoid), net.numerical_gradient(x, t) on a one-hot batch and the SGD "
+         f"update (lr {CH4_LR}); the reference is its numerical gradient on {NETGRAD_REFERENCE_ELEMENTS} elements "
+         f"of W1 scaled to all parameters; the note projects both to the script's {CH4_ITERATIONS} iterations; "
+         "shape batch x hidden", shapes=((100, 50),), dtypes=("float64",), pure=False)(_numerical_gradient_training)
+
 
 # --- training cases ------------------------------------------------------------------------------------------------
 STEP_SHAPES = ((100, 100), (1000, 100))  # (batch, hidden)
@@ -708,7 +745,18 @@ def run_case(c, batch, width, dtype, repeat, min_time):
     if hasattr(ref, "note"):
         row["reference_note"] = ref.note
     row["ratio"] = row["reference_s"] / row["fastnn_s"]
+    if hasattr(fast, "iterations"):  # a training iteration: project both to the whole run
+        n = fast.iterations
+        row["projection_note"] = (f"{n} iterations projected: fastnn {_fmt_duration(n * row['fastnn_s'])}, "
+                                  f"reference {_fmt_duration(n * row['reference_s'])}")
     return row
+
+
+def _fmt_duration(seconds):
+    for unit, scale in (("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= 2 * scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return _fmt_time(seconds)
 
 
 def torch_thread_counts():
@@ -860,6 +908,8 @@ def _table(rows, with_torch, with_sklearn=False):
         mark = "*" if "reference_note" in r else ""
         if mark:
             notes[r["case"]] = r["reference_note"]
+        if "projection_note" in r:
+            notes[r["case"]] = "; ".join(filter(None, (notes.get(r["case"]), r["projection_note"])))
         line = [r["case"], f"{r['batch']}x{r['width']}", r["dtype"], _fmt_time(r["fastnn_s"]),
                 _fmt_time(r["reference_s"]) + mark, f"{r['ratio']:.2f}x"]
         if with_torch:

@@ -90,11 +90,15 @@ def test_training_cases_have_the_asked_shapes():
     assert {(10000, 100), (100000, 100)} <= set(bench.CASES["predict"].shapes)
 
 
-def test_numerical_gradient_net_is_registered_exactly_when_netgrad_exists():
+NETGRAD_CASES = {"numerical_gradient_net", "numerical_gradient_training"}
+
+
+def test_numerical_gradient_cases_are_registered_exactly_when_netgrad_exists():
     present = importlib.util.find_spec("fastnn.netgrad") is not None
-    assert ("numerical_gradient_net" in bench.CASES) == present
-    if present:
-        assert bench.CASES["numerical_gradient_net"].dtypes == ("float64",)
+    for name in NETGRAD_CASES:
+        assert (name in bench.CASES) == present
+        if present:
+            assert bench.CASES[name].dtypes == ("float64",)
 
 
 def _asv_cases():
@@ -107,7 +111,7 @@ def _asv_cases():
 def test_asv_suite_covers_every_case():
     asv = _asv_cases()
     assert set(bench.CASES) <= asv
-    assert asv - set(bench.CASES) <= {"numerical_gradient_net"}  # registered only where fastnn.netgrad exists
+    assert asv - set(bench.CASES) <= NETGRAD_CASES  # registered only where fastnn.netgrad exists
 
 
 # --- training cases: fastnn and the reference do the same steps ---------------------------------------------------
@@ -204,6 +208,22 @@ def test_numerical_gradient_net_case():
     assert ref.scale == pytest.approx(n_params / part.size)
     assert f"{part.size} of {n_params} parameters" in ref.note
     np.testing.assert_allclose(grads["W1"].reshape(-1)[:part.size], part, rtol=0, atol=1e-9)
+
+
+def test_numerical_gradient_training_case_is_chapter_4s_iteration():
+    if "numerical_gradient_training" not in bench.CASES:
+        pytest.skip("fastnn.netgrad is not in this tree (the case registers where it is)")
+    fast, ref = bench.CASES["numerical_gradient_training"].make(5, 3, np.dtype("float64"), input_size=6)
+    part = ref()  # the book's gradient on the slice, at the initial parameters
+    grads = fast()  # the same gradient, then the update
+    np.testing.assert_allclose(grads["W1"].reshape(-1)[:part.size], part, rtol=0, atol=1e-9)
+    moved = fast()  # the second iteration's gradient: at the updated parameters
+    assert not np.allclose(moved["W1"], grads["W1"], rtol=0, atol=1e-12)
+    assert fast.iterations == bench.CH4_ITERATIONS
+    row = bench.run_case(bench.CASES["numerical_gradient_training"], 5, 3, "float64", repeat=1, min_time=0.0)
+    assert f"{bench.CH4_ITERATIONS} iterations projected: fastnn " in row["projection_note"]
+    _, _, notes = bench._table([row], with_torch=False)
+    assert notes == [f"* numerical_gradient_training: {row['reference_note']}; {row['projection_note']}"]
 
 
 # --- competitors (optional libraries) ------------------------------------------------------------------------------

@@ -108,14 +108,99 @@ def test_book2_returns_a_list_in_params_order():
     assert isinstance(grads, list) and [g.shape for g in grads] == [p.shape for p in fast.params]
 
 
-def test_large_score_changes_take_the_row_recompute():
-    """Inputs of size 100 make the score changes exceed the shift formula's range, so the exact row recompute
-    runs; the values still match the book's (checked above) and move with x as they should."""
-    fast, _ = twins("TwoLayerNet", (3, 2, 2), {}, 1, scale=1.5, x_scale=100.0)
+def base_pass(fast, x, t):
+    """The kernel's base pass on (x, t): (hidden exceptions, output exceptions) are entries 6 and 8."""
+    spec = netgrad._describe(fast)
+    x, _, labels = netgrad._inputs(spec, x, t)
+    P = np.concatenate([np.ravel(p) for p in spec.arrays]).astype(spec.dtype)
+    dt = spec.dtype.type
+    return kernels._dense_base(x.reshape(-1), labels, spec.sizes, spec.act, P, dt(netgrad.H), dt(netgrad.CE_DELTA))
+
+
+def set_up(scenario, activation):
+    """A TwoLayerNet-shaped MultiLayerNet and inputs that send (row, unit) pairs down a chosen path."""
+    fast, book = twins("MultiLayerNet", (5, [WIDTH], 3), {"activation": activation}, 3)
+    x, t = inputs(3, 4, 5, 3, scale=0.3)  # |x| < 1: steps of ~1e-4 in a_1, well inside the series' range ...
+    for net in (fast, book):
+        net.params["W2"][...] *= 0.5  # ... and W2's rows, which carry them to the scores, not too spread
+    if scenario == "large hidden activations":  # output layer: u ~ 100 puts its steps outside the series' range
+        for net in (fast, book):
+            net.params["b1"][...] = 100.0
+            net.params["W2"][...] *= 0.01
+    if scenario == "pre-activation at a kink":  # a_1[0, 0] within one step of ReLU's kink
+        a = x[0] @ fast.params["W1"][:, 0] + fast.params["b1"][0]
+        for net in (fast, book):
+            net.params["b1"][0] -= a - 1e-6
+    return fast, book, x, t
+
+
+@pytest.mark.parametrize("activation, scenario, hidden_exceptions, output_exceptions", [
+    ("relu", "small inputs", "none", "none"), ("sigmoid", "small inputs", "none", "none"),
+    ("relu", "large hidden activations", "none", "all"),  # sigmoid's activations stay below 1
+    ("relu", "pre-activation at a kink", "some", "none")])  # sigmoid has no kink
+def test_series_and_exact_paths_match_book(activation, scenario, hidden_exceptions, output_exceptions):
+    """The last two layers take the loss series where it provably holds and the exact score change elsewhere:
+    each scenario sends pairs down a known path (checked on the base pass), and all match the book."""
+    fast, book, x, t = set_up(scenario, activation)
+    base = base_pass(fast, x, t)
+    counts = {"none": (0, 0), "some": (1, 4 * WIDTH - 1), "all": (4 * 3, 4 * 3)}
+    for exceptions, expected in ((base[6], hidden_exceptions), (base[8], output_exceptions)):
+        low, high = counts[expected]
+        assert low <= exceptions.size <= high, (expected, exceptions)
+    assert_matches_book(fast, book, x, t)
+
+
+def test_large_inputs_take_the_exact_path():
+    fast, book = twins("TwoLayerNet", (3, 2, 2), {}, 1, scale=1.5, x_scale=100.0)
     x, t = inputs(1, 3, 3, 2, scale=100.0)
-    step = np.max(np.abs(x)) * 1e-4 * np.max(np.abs(fast.params["W2"]))
-    assert step > kernels.SMALL
-    assert np.isfinite(netgrad.numerical_gradient(fast, x, t)["W1"]).all()
+    assert base_pass(fast, x, t)[6].size == 3 * 2
+    assert_matches_book(fast, book, x, t)
+
+
+def exact_row_loss(s, w, t, label, delta):
+    """The book's row cross-entropy at scores s + t * w, in float64."""
+    z = s + t * w
+    p = np.exp(z - z.max())
+    return -np.log(p[label] / p.sum() + delta)
+
+
+@pytest.mark.parametrize("delta", [1e-7, 0.3])
+@pytest.mark.parametrize("label", [0, 3])
+def test_loss_series_is_fifth_order_accurate(delta, label):
+    """The series g(t) of the row loss along w agrees with the loss itself up to O(t^5): halving t shrinks the
+    error ~32x (a wrong coefficient of t^k would leave an O(t^k) error shrinking only 2^k times)."""
+    rng = np.random.default_rng(label)
+    s = rng.standard_normal(6) * 3
+    s[3] -= 8  # label 3: a small probability, where delta matters
+    w = rng.standard_normal(6)
+    E = np.exp(s - s.max())
+    c = np.empty(4)
+    kernels._loss_series(E, 0, E.sum(), 6, label, delta, w, c)
+    errors = []
+    for y in (2.0 ** -3, 2.0 ** -4):
+        t = y / (w.max() - w.min())
+        series = t * (c[0] + t * (c[1] + t * (c[2] + t * c[3])))
+        errors.append(abs(series - (exact_row_loss(s, w, t, label, delta) - exact_row_loss(s, w, 0, label, delta))))
+    assert errors[0] / errors[1] > 24, errors
+
+
+@pytest.mark.parametrize("a", [-3.0, 0.2, 4.0])
+def test_sigmoid_composition_is_fifth_order_accurate(a):
+    """Composed with the sigmoid's series, the loss series in the pre-activation change s is O(s^5) too."""
+    rng = np.random.default_rng(1)
+    s0, w = rng.standard_normal(4), rng.standard_normal(4)
+    E = np.exp(s0 - s0.max())
+    c, tau, g = np.empty(4), np.empty(4), np.empty(4)
+    kernels._loss_series(E, 0, E.sum(), 4, 1, 1e-7, w, c)
+    assert kernels._act_series(a, kernels.SIGMOID, 0.1, tau)
+    kernels._compose(c, tau, g, 0, 1)
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    errors = []
+    for step in (2.0 ** -3, 2.0 ** -4):
+        series = step * (g[0] + step * (g[1] + step * (g[2] + step * g[3])))
+        t = sigmoid(a + step) - sigmoid(a)
+        errors.append(abs(series - (exact_row_loss(s0, w, t, 1, 1e-7) - exact_row_loss(s0, w, 0, 1, 1e-7))))
+    assert errors[0] / errors[1] > 24, errors
 
 
 # --- MultiLayerNet(Extend): depth, activation, weight decay, batch normalisation -------------------------------------
