@@ -712,6 +712,26 @@ def measure(fn, repeat, min_time=0.0):
     return samples
 
 
+def measure_pair(fast, ref, repeat, min_time=0.0):
+    """Per-call seconds of ``repeat`` samples of each of two callables, taken alternately (fast, ref, fast, ...):
+    a machine that speeds up or slows down during the run (other load, clock changes) moves both columns alike,
+    so their ratio stays fair."""
+    numbers = []
+    for fn in (fast, ref):
+        start = time.perf_counter()
+        fn()
+        once = max(time.perf_counter() - start, 1e-9)
+        numbers.append(max(1, int(min_time / once) + 1) if once < min_time else 1)
+    samples = ([], [])
+    for _ in range(repeat):
+        for fn, number, out in zip((fast, ref), numbers, samples):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            out.append((time.perf_counter() - start) / number)
+    return samples
+
+
 def best_time(fn, repeat=5, min_time=1e-3):
     """Minimum per-call time: the figure least disturbed by the rest of the machine (asv's track_speedup)."""
     return min(measure(fn, repeat, min_time))
@@ -739,9 +759,10 @@ def run_case(c, batch, width, dtype, repeat, min_time):
     a ``scale`` attribute did part of the work (``note`` says which): its time is scaled up."""
     fast, ref = c.make(batch, width, np.dtype(dtype))
     fast(), ref()  # warm-up: compiles fastnn's kernels for this dtype, fills caches for both
+    fast_samples, ref_samples = measure_pair(fast, ref, repeat, min_time)
     row = {"case": c.name, "batch": batch, "width": width, "dtype": dtype,
-           "fastnn_s": statistics.median(measure(fast, repeat, min_time)),
-           "reference_s": statistics.median(measure(ref, repeat, min_time)) * getattr(ref, "scale", 1.0)}
+           "fastnn_s": statistics.median(fast_samples),
+           "reference_s": statistics.median(ref_samples) * getattr(ref, "scale", 1.0)}
     if hasattr(ref, "note"):
         row["reference_note"] = ref.note
     row["ratio"] = row["reference_s"] / row["fastnn_s"]

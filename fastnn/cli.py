@@ -65,7 +65,7 @@ def _plot(trainer, path):
     try:
         import matplotlib
     except ImportError:
-        print(f"matplotlib is not installed: no learning curve written (pip install 'fastnn[plot]')")
+        print("matplotlib is not installed: no learning curve written (pip install 'fastnn[plot]')")
         return
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -124,7 +124,8 @@ def _describe(net):
         for key, (name, attr) in zip(_TWO_LAYER_KEYS, [("Affine1", "W"), ("Affine1", "b"), ("Affine2", "W"),
                                                   ("Affine2", "b")]):
             _same_array(net.params[key], getattr(net.layers[name], attr), key)
-        return _Net(_TWO_LAYER_KEYS, [net.params[k] for k in _TWO_LAYER_KEYS], _activation(net.layers["Relu1"], "Relu1"))
+        arrays = [net.params[k] for k in _TWO_LAYER_KEYS]
+        return _Net(_TWO_LAYER_KEYS, arrays, _activation(net.layers["Relu1"], "Relu1"))
     if isinstance(net, ref.TwoLayerNetCh4):
         return _Net(_TWO_LAYER_KEYS, [net.params[k] for k in _TWO_LAYER_KEYS], kernels.SIGMOID, chapter4=True)
     if isinstance(net, ref.TwoLayerNetBook2):

@@ -325,6 +325,13 @@ def test_measure_counts_samples():
     assert len(calls) == 5  # one calibration call, then one call per sample
 
 
+def test_measure_pair_alternates_the_two_callables():
+    calls = []
+    fast, ref = bench.measure_pair(lambda: calls.append("f"), lambda: calls.append("r"), repeat=3)
+    assert len(fast) == len(ref) == 3
+    assert calls == ["f", "r"] + ["f", "r"] * 3  # calibration, then alternating samples
+
+
 def test_header_says_whether_openblas_tuning_is_set(monkeypatch):
     for var in bench.OPENBLAS_TUNING_VARS:
         monkeypatch.delenv(var, raising=False)

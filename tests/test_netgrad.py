@@ -299,7 +299,7 @@ def test_float32_close_to_book(cls, args, kwargs):
             np.testing.assert_allclose(v1, v2, rtol=1e-4, atol=1e-5)
 
 
-# --- no side effects, parallel bits, reference nets ---------------------------------------------------------------------
+# --- no side effects, parallel bits, reference nets -------------------------------------------------------------------
 @pytest.mark.parametrize("cls, args, kwargs", F32_CASES, ids=[c[0] for c in F32_CASES])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_parameters_x_and_t_untouched(cls, args, kwargs, dtype):

@@ -45,7 +45,8 @@ def main():
     print(f"| step (median of {args.repeat} fresh interpreters) | cold cache | warm cache |")
     print("|---|---|---|")
     for i, name in enumerate(COLUMNS):
-        print(f"| {name} | {statistics.median(r[i] for r in cold):.3f} s | {statistics.median(r[i] for r in warm):.3f} s |")
+        cold_s, warm_s = statistics.median(r[i] for r in cold), statistics.median(r[i] for r in warm)
+        print(f"| {name} | {cold_s:.3f} s | {warm_s:.3f} s |")
 
 
 if __name__ == "__main__":
