@@ -1,9 +1,14 @@
 """The shared shape of a paired benchmark (underscore names are not collected by asv)."""
+import statistics
+
 import numpy as np
 
+from fastnn import bench
 from fastnn.bench import CASES, best_time
 
 from . import THREADS, threadpool_limits
+
+measure_pair = getattr(bench, "measure_pair", None)  # younger than the suite
 
 
 def _load_numba_registries():
@@ -75,9 +80,14 @@ class _Paired:
         self.reference()
 
     def track_speedup(self, *params):
-        """reference / fastnn, each the minimum over a few repeats measured here. A reference that does part of
-        the work (``scale`` attribute: the numerical gradient on a slice of the parameters) is scaled up."""
-        reference = best_time(self.reference, repeat=3) * getattr(self.reference, "scale", 1.0)
-        return reference / best_time(self.fastnn, repeat=3)
+        """reference / fastnn, measured here as the comparison script does by default: medians of samples taken
+        alternately (fastnn.bench.measure_pair; commits older than it: the minimum of a few repeats of each).
+        A reference that does part of the work (``scale`` attribute: the numerical gradient on a slice of the
+        parameters) is scaled up."""
+        scale = getattr(self.reference, "scale", 1.0)
+        if measure_pair is None:
+            return best_time(self.reference, repeat=3) * scale / best_time(self.fastnn, repeat=3)
+        fast, reference = measure_pair(self.fastnn, self.reference, bench.REPEAT, bench.MIN_SAMPLE_S)
+        return statistics.median(reference) * scale / statistics.median(fast)
 
     track_speedup.unit = "x"

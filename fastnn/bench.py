@@ -695,6 +695,10 @@ def accuracy_comparison(name, dtype, torch=None, sklearn=False, epochs=ACCURACY_
 
 
 # --- timing ----------------------------------------------------------------------------------------------------
+REPEAT = 7  # samples per figure
+MIN_SAMPLE_S = 5e-3  # a sample repeats a short call until it lasts this long
+
+
 def measure(fn, repeat, min_time=0.0):
     """Per-call seconds of ``repeat`` samples. A sample runs fn ``number`` times back to back, with ``number``
     chosen (from one timed call) so that a sample lasts at least ``min_time``: short calls are not lost in timer
@@ -1081,8 +1085,8 @@ def main(argv=None):
     sklearn = None if args.no_sklearn else _sklearn()
     if not _pin_threads(args.threads, torch):
         return _rerun_pinned(argv, args.threads)
-    repeat = args.repeat or (3 if args.quick else 7)
-    min_time = 2e-4 if args.quick else 5e-3
+    repeat = args.repeat or (3 if args.quick else REPEAT)
+    min_time = 2e-4 if args.quick else MIN_SAMPLE_S
     names = args.case or list(CASES)
     settings = {"repeat": repeat, "min_sample_s": min_time, "statistic": "median", "quick": args.quick,
                 "threads": args.threads, "command": " ".join(["python -m fastnn.bench", *argv]),
