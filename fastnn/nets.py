@@ -118,6 +118,7 @@ class _FastLayered(_Evaluable):
     def predict(self, x, *args, **kwargs):
         stack = self._unchecked_stack()
         x_checked = None if stack is None else self._checked_input(x, stack)
+        self._unchecked_forward = x_checked is not None  # backward takes the same path
         if x_checked is None:
             return super().predict(x, *args, **kwargs)
         out = x_checked
@@ -132,7 +133,7 @@ class _FastLayered(_Evaluable):
         """The reference backward through the layers' unchecked halves (their inputs come from the forward pass
         just run), except that the first Affine layer does not compute its dx, which nobody reads."""
         stack = list(self.layers.values())
-        unchecked = self._unchecked_stack() is not None
+        unchecked = getattr(self, "_unchecked_forward", False) and self._unchecked_stack() is not None
         dout = self.lastLayer._backward(1)
         for layer in reversed(stack[1:]):
             dout = layer._backward(dout) if unchecked else layer.backward(dout)

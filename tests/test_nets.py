@@ -318,6 +318,25 @@ def test_float32_net_stays_float32(spec):
     assert net32.predict(x.astype(f32)).dtype == f32
 
 
+@pytest.mark.parametrize("cls, args", [("TwoLayerNet", (IN, 4, OUT)), ("MultiLayerNet", (IN, [4, 3], OUT))])
+def test_a_layer_replaced_by_one_of_another_dtype_still_trains(cls, args):
+    """A float32 first layer in a float64 net: the forward pass takes the checked layer path, and backward must
+    follow it (the unchecked halves assume one dtype)."""
+    np.random.seed(0)
+    fast = getattr(fn, cls)(*args)
+    np.random.seed(0)
+    book = getattr(rn, cls)(*args)
+    for key, attr in (("W1", "W"), ("b1", "b")):
+        p = fast.params[key].astype(np.float32)
+        fast.params[key] = p
+        setattr(fast.layers["Affine1"], attr, p)
+        book.params[key][...] = p
+    x, t = batch(4, 5, "TwoLayerNet")
+    grads, want = fast.gradient(x, t), book.gradient(x, t)
+    for key in want:
+        np.testing.assert_allclose(grads[key], want[key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+
 def test_float32_simple_and_book2_nets():
     f32 = np.float32
     simple = make_simple(fn, 0, dtype=f32)
