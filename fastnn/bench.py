@@ -699,40 +699,37 @@ REPEAT = 7  # samples per figure
 MIN_SAMPLE_S = 5e-3  # a sample repeats a short call until it lasts this long
 
 
-def measure(fn, repeat, min_time=0.0):
-    """Per-call seconds of ``repeat`` samples. A sample runs fn ``number`` times back to back, with ``number``
-    chosen (from one timed call) so that a sample lasts at least ``min_time``: short calls are not lost in timer
-    resolution and call noise."""
+def _calls_per_sample(fn, min_time):
+    """How many back-to-back calls make a sample last at least ``min_time`` (from one timed call): short calls
+    are not lost in timer resolution and call noise."""
     start = time.perf_counter()
     fn()
     once = max(time.perf_counter() - start, 1e-9)
-    number = max(1, int(min_time / once) + 1) if once < min_time else 1
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - start) / number)
-    return samples
+    return max(1, int(min_time / once) + 1) if once < min_time else 1
+
+
+def _sample(fn, number):
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - start) / number
+
+
+def measure(fn, repeat, min_time=0.0):
+    """Per-call seconds of ``repeat`` samples of fn (see _calls_per_sample)."""
+    number = _calls_per_sample(fn, min_time)
+    return [_sample(fn, number) for _ in range(repeat)]
 
 
 def measure_pair(fast, ref, repeat, min_time=0.0):
     """Per-call seconds of ``repeat`` samples of each of two callables, taken alternately (fast, ref, fast, ...):
     a machine that speeds up or slows down during the run (other load, clock changes) moves both columns alike,
     so their ratio stays fair."""
-    numbers = []
-    for fn in (fast, ref):
-        start = time.perf_counter()
-        fn()
-        once = max(time.perf_counter() - start, 1e-9)
-        numbers.append(max(1, int(min_time / once) + 1) if once < min_time else 1)
+    numbers = (_calls_per_sample(fast, min_time), _calls_per_sample(ref, min_time))
     samples = ([], [])
     for _ in range(repeat):
         for fn, number, out in zip((fast, ref), numbers, samples):
-            start = time.perf_counter()
-            for _ in range(number):
-                fn()
-            out.append((time.perf_counter() - start) / number)
+            out.append(_sample(fn, number))
     return samples
 
 
