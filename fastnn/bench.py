@@ -415,13 +415,17 @@ def _numerical_gradient_net(batch, width, dtype, input_size=PIXELS):
 
     x, t = _batch(batch, input_size, dtype)
     fast_net, ref_net = two_layer_nets(input_size, width, dtype)
+    return (lambda: netgrad.numerical_gradient(fast_net, x, t)), _book_gradient_on_w1_slice(ref_net, x, t)
+
+
+def _book_gradient_on_w1_slice(ref_net, x, t):
+    """The book's numerical gradient loop over the first elements of W1, marked to scale to all parameters."""
     k = min(NETGRAD_REFERENCE_ELEMENTS, ref_net.params["W1"].size)
     w1_slice = ref_net.params["W1"].reshape(-1)[:k]  # a view: the book's loop perturbs the net's own W1
 
     def ref():
         return ref_functions.numerical_gradient(lambda W: ref_net.loss(x, t), w1_slice)
-    n_params = sum(p.size for p in ref_net.params.values())
-    return (lambda: netgrad.numerical_gradient(fast_net, x, t)), _extrapolated(ref, k, n_params)
+    return _extrapolated(ref, k, sum(p.size for p in ref_net.params.values()))
 
 
 # fastnn.netgrad is younger than this script: the case exists where the module does.
@@ -452,13 +456,8 @@ def _numerical_gradient_training(batch, width, dtype, input_size=PIXELS):
         for key in PARAM_KEYS:
             fast_net.params[key] -= CH4_LR * grad[key]
         return grad
-    k = min(NETGRAD_REFERENCE_ELEMENTS, ref_net.params["W1"].size)
-    w1_slice = ref_net.params["W1"].reshape(-1)[:k]
-
-    def ref():
-        return ref_functions.numerical_gradient(lambda W: ref_net.loss(x, t), w1_slice)
     fast.iterations = CH4_ITERATIONS
-    return fast, _extrapolated(ref, k, sum(p.size for p in ref_net.params.values()))
+    return fast, _book_gradient_on_w1_slice(ref_net, x, t)
 
 
 if importlib.util.find_spec(f"{__package__}.netgrad") is not None:

@@ -380,6 +380,8 @@ def _layer_series(l, labels, sizes, act, P, h, delta, A, Z, E, S):
     w = np.empty(C, np.float64)
     c = np.empty(4, np.float64)
     tau = np.empty(4, np.float64)
+    tau[0] = 1.0  # the output layer: the score is the pre-activation itself (hidden layers: _act_series)
+    tau[1] = tau[2] = tau[3] = 0.0
     for j in range(dl):
         if l == L:  # the score j itself moves
             for k in range(C):
@@ -391,17 +393,14 @@ def _layer_series(l, labels, sizes, act, P, h, delta, A, Z, E, S):
                 w[k] = P[off[L] + j * C + k]
                 lo, hi = min(lo, w[k]), max(hi, w[k])
             spread = hi - lo
+        # |s| * reach bounds y of SERIES_RANGE: ReLU passes s unchanged (t = s on its side of the kink); a sigmoid
+        # gives |t| <= |s| / 4, analytic for |Im s| < pi, whence the factor 2 (see SERIES_RANGE)
+        reach = spread if l == L or act == RELU else 2 * max(1.0, spread)
         for r in range(n):
             o0 = r * 4 * dl + j
-            if l == L:
-                ok = smax[r] <= SERIES_RANGE
-                tau[0] = 1.0
-                tau[1] = tau[2] = tau[3] = 0.0
-            elif act == RELU:  # t = s while the unit stays on the same side of its kink
-                ok = smax[r] * spread <= SERIES_RANGE and _act_series(A[aoff[l] + r * dl + j], act, smax[r], tau)
-            else:  # sigmoid: |t| <= |s| / 4, analytic for |Im s| < pi; see SERIES_RANGE
-                ok = 2 * smax[r] * max(1.0, spread) <= SERIES_RANGE and _act_series(A[aoff[l] + r * dl + j], act,
-                                                                                    smax[r], tau)
+            ok = smax[r] * reach <= SERIES_RANGE
+            if ok and l < L:
+                ok = _act_series(A[aoff[l] + r * dl + j], act, smax[r], tau)
             if ok and tau[0] != 0.0:
                 _loss_series(E, r * C, S[r], C, labels[r], delta, w, c)
                 _compose(c, tau, coef, o0, dl)
