@@ -6,6 +6,10 @@ Modules:
     training.py  the network and training cases: a train step, an epoch on optdigits and on Fashion-MNIST (with
                  ``peakmem_`` for the digits epoch), predict/accuracy, the network's numerical gradient; the step
                  and epochs also at 2 threads (parameter ``threads``)
+    steps.py     the step table (``python -m fastnn.bench --steps``): one SGD step of four nets, serial, against
+                 the reference (``Step``), PyTorch eager (``StepTorch``) and JAX jit (``StepJax``), which are
+                 skipped where those libraries are not installed; ``Step.track_products_ratio``: the step / its
+                 two large matrix products alone
     latency.py   ``timeraw_``: ``import fastnn``, ``import fastnn.functions``, first (compiling) call of
                  ``softmax_loss`` and first training step, each with a cold and with a warm on-disk numba cache
 

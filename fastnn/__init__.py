@@ -24,11 +24,11 @@ def __getattr__(name):
 
 
 def warmup(dtypes=("float64", "float32")):
-    """Compile (or load from the on-disk cache) the kernels behind the functions, layers and a training step,
-    for each dtype, by running them once on tiny inputs."""
+    """Compile (or load from the on-disk cache) the kernels behind the functions, layers, a training step and the
+    Trainer's fused loop, for each dtype, by running them once on tiny inputs."""
     import numpy as np
 
-    from . import functions, nets, optimizer
+    from . import nets
 
     if isinstance(dtypes, (str, type, np.dtype)):
         dtypes = (dtypes,)
@@ -36,6 +36,19 @@ def warmup(dtypes=("float64", "float32")):
         dtypes = [nets._dtype(d) for d in dtypes]
     except TypeError as exc:
         raise TypeError(f"dtypes must be a dtype or a sequence of float32/float64 dtypes: {exc}") from None
+    state = np.random.get_state()  # the nets and the Trainer draw from np.random: leave the user's stream alone
+    try:
+        _warm(dtypes)
+    finally:
+        np.random.set_state(state)
+
+
+def _warm(dtypes):
+    """Run each compiled path once per dtype on tiny inputs."""
+    import numpy as np
+
+    from . import functions, nets, optimizer, trainer
+
     for dtype in dtypes:
         x = np.linspace(-1, 1, 12, dtype=dtype).reshape(3, 4)
         labels = np.array([0, 1, 3])
@@ -49,3 +62,4 @@ def warmup(dtypes=("float64", "float32")):
             net = nets.MultiLayerNet(4, [5], 4, activation=activation, dtype=dtype)
             optimizer.SGD().update(net.params, net.gradient(x, labels))
             net.accuracy(x, labels)
+        trainer.Trainer(net, x, labels, x, labels, epochs=1, mini_batch_size=3, verbose=False).train()

@@ -1,26 +1,33 @@
-"""Side-by-side timings of fastnn and the NumPy reference, plus PyTorch CPU and scikit-learn when they are
+"""Side-by-side timings of fastnn and the NumPy reference, plus PyTorch CPU, JAX and scikit-learn when they are
 installed (never required), all in one process.
 
     python -m fastnn.bench [--quick] [--repeat N] [--case NAME] [--shape 100x10] [--dtype float64] [--threads N]
-                           [--accuracy] [--no-torch] [--no-sklearn] [--json PATH] [--markdown PATH] [--list]
+                           [--steps] [--accuracy] [--no-torch] [--no-jax] [--no-sklearn] [--json PATH]
+                           [--markdown PATH] [--list]
 
 Each row: fastnn's median time, the reference's median time and their ratio (reference / fastnn, > 1 means fastnn
 is faster), after a warm-up call that compiles. fastnn and the reference run with numba and both BLAS libraries
 (NumPy's, and SciPy's, which numba's ``np.dot`` calls) pinned to ``--threads`` threads (default 1: serial
 figures). The PyTorch column is the better of ``torch.set_num_threads(1)`` and ``(2)`` (the count is reported);
-scikit-learn runs on NumPy's pinned BLAS. ``--accuracy`` adds the test accuracy after 10 epochs of each library.
+JAX's CPU backend starts with a ``--threads``-thread pool (see _jax); scikit-learn runs on NumPy's pinned BLAS.
+``--accuracy`` adds the test accuracy after 10 epochs of each library.
 
 The cases live in ``CASES``: a name, shapes, and ``make(batch, width, dtype) -> (fastnn_fn, reference_fn)``, two
 zero-argument callables doing the same work. For ``pure`` cases they return the same values (tests/test_bench.py
 holds them to it over random shapes); the network and training cases update a network or return parts of a
 result, and the tests check them case by case. The asv suite in ``benchmarks/`` times the same callables.
 
-What the training cases time (TwoLayerNet(inputs, hidden, 10) with ReLU, SGD with lr 0.1 everywhere; every
-competitor starts from the same initial parameters and, where it draws batches, the same batches):
+What the training cases time (ReLU nets, SGD with lr 0.1 everywhere; every competitor starts from the same
+initial parameters and, where it draws batches, the same batches; float32 references are the book's nets given
+float32 copies of fastnn's parameters, see nets_pair):
 
-* ``train_step``: ``net.gradient(x, t)`` + ``SGD.update(net.params, grads)`` on one fixed batch of 784-pixel rows.
-  ``train_step_book`` adds the first book's Trainer step's ``net.loss(x, t)`` after the update. The float32
-  reference is the book's network with float32 parameters (``ReferenceNet32``).
+* ``train_step``, ``train_step_digits``, ``train_step_deep``: ``net.gradient(x, t)`` + ``SGD.update(net.params,
+  grads)`` on one fixed batch of pixel-like rows, for TwoLayerNet(784, hidden, 10), TwoLayerNet(64, hidden, 10)
+  and MultiLayerNet(784, [hidden] * 5, 10); torch eager (``nn.Sequential`` + ``CrossEntropyLoss`` + ``optim.SGD``)
+  and one ``jax.jit`` function (forward, backward, update; see jax_sgd_step). ``train_step`` also times its two
+  large matrix products alone (``x @ W1``, ``x.T @ dout``, NumPy's BLAS: column ``products``, ratio step /
+  products). ``--steps`` runs the step table (``STEP_ROWS``). ``train_step_book`` adds the first book's Trainer
+  step's ``net.loss(x, t)`` after the update.
 * ``epoch_<data>``: one epoch of the first book's ``Trainer``: a fresh ``Trainer(epochs=1,
   evaluate_sample_num_per_epoch=100, verbose=False)`` and its ``int(n_train / batch)`` ``train_step()`` calls (batch
   drawn with ``np.random.choice``, gradient, update, loss after the update, and the book's one evaluation, at the
@@ -50,6 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import datasets, functions, gradient, nets, optimizer, reference, trainer
+from ._constants import CE_DELTA
 from .kernels import affine as affine_kernels
 from .kernels import softmax as softmax_kernels
 from .reference import functions as ref_functions
@@ -71,6 +79,8 @@ class Case:
     make: Callable  # (batch, width, dtype) -> (fastnn_fn, reference_fn)
     make_torch: Callable | None = None  # (batch, width, dtype) -> torch_fn; only called when torch imports
     make_sklearn: Callable | None = None  # (batch, width, dtype) -> sklearn_fn; only called when sklearn imports
+    make_jax: Callable | None = None  # (batch, width, dtype) -> jax_fn; only called when jax imports (see jax_x64)
+    make_products: Callable | None = None  # (batch, width, dtype) -> a bound timed beside fastnn (see _products)
     dtypes: tuple = DTYPES  # the dtypes the case runs in
     pure: bool = True  # fastnn_fn and reference_fn return the same values (the tests compare them element-wise)
     missing: Callable | None = None  # () -> why the case cannot run on this machine (say, data not installed)
@@ -152,7 +162,7 @@ def _torch_cross_entropy(batch, width, dtype):
     x, t = _scores(batch, width, dtype)
     y, t = _torch_tensors(reference.softmax(x), t)
     rows = torch.arange(batch)
-    return lambda: -torch.log(y[rows, t] + reference.CE_DELTA).mean()
+    return lambda: -torch.log(y[rows, t] + CE_DELTA).mean()
 
 
 @case("cross_entropy_error", "fastnn.functions.cross_entropy_error(y, t), y (batch, width), integer labels t",
@@ -194,7 +204,7 @@ def _torch_softmax_ce_fwd_bwd(batch, width, dtype):
       torch_make=_torch_softmax_ce_fwd_bwd)
 def _softmax_ce_fwd_bwd(batch, width, dtype):
     x, t = _scores(batch, width, dtype)
-    delta, dout = x.dtype.type(reference.CE_DELTA), x.dtype.type(1)
+    delta, dout = x.dtype.type(CE_DELTA), x.dtype.type(1)
     y, dx = np.empty_like(x), np.empty_like(x)
 
     def fast():
@@ -274,31 +284,45 @@ N_CLASSES = 10
 PIXELS = 784  # one 28x28 image: the input width of the MNIST-style cases
 EVAL_SAMPLES = 100  # train and test rows the Trainer evaluates at an epoch's first step
 ACCURACY_EPOCHS = 10
-PARAM_KEYS = ("W1", "b1", "W2", "b2")
+DIGITS_PIXELS = 64  # one 8x8 image of the bundled optdigits
 
 
-class ReferenceNet32(ref_nets.TwoLayerNet):
-    """The reference TwoLayerNet with float32 parameters (the book's are float64), so that a float32 figure
-    compares the same work in the same dtype."""
+def adopt_params(net, params):
+    """Give a book-style net these parameter arrays (say, float32 copies of its float64 ones): each ``params``
+    entry is replaced, and so is every layer attribute that held the old array (the book's layers hold the
+    arrays themselves), so that the net's code keeps seeing one set of arrays."""
+    held = {id(array): key for key, array in net.params.items()}
+    for layer in getattr(net, "layers", {}).values():
+        for attr, value in list(vars(layer).items()):
+            if id(value) in held:
+                setattr(layer, attr, params[held[id(value)]])
+    net.params.update(params)
 
-    def _param(self, array):
-        return array.astype(np.float32)
 
-
-def two_layer_nets(input_size, hidden, dtype):
-    """fastnn's and the reference's TwoLayerNet(input_size, hidden, 10) in ``dtype``, with the same initial
-    parameters (drawn as in the book from the global np.random, which this seeds)."""
+def nets_pair(input_size, hidden, dtype, depth=1):
+    """fastnn's and the reference's net in ``dtype`` with the same initial parameters (drawn as in the book from
+    the global np.random, which this seeds): TwoLayerNet(input_size, hidden, 10), or for depth > 1
+    MultiLayerNet(input_size, [hidden] * depth, 10) (ReLU, He scale). The reference is built as the book builds
+    it (float64) and then given copies of fastnn's arrays, so a float32 reference works in float32 throughout."""
     np.random.seed(SEED)
-    fast = nets.TwoLayerNet(input_size, hidden, N_CLASSES, dtype=dtype)
-    ref = (ReferenceNet32 if np.dtype(dtype) == np.float32 else ref_nets.TwoLayerNet)(input_size, hidden, N_CLASSES)
-    for key in PARAM_KEYS:
-        ref.params[key][...] = fast.params[key]  # in place: the layers hold these arrays
+    if depth == 1:
+        fast = nets.TwoLayerNet(input_size, hidden, N_CLASSES, dtype=dtype)
+        ref = ref_nets.TwoLayerNet(input_size, hidden, N_CLASSES)
+    else:
+        fast = nets.MultiLayerNet(input_size, [hidden] * depth, N_CLASSES, dtype=dtype)
+        ref = ref_nets.MultiLayerNet(input_size, [hidden] * depth, N_CLASSES)
+    adopt_params(ref, {key: array.copy() for key, array in fast.params.items()})
     return fast, ref
 
 
+def param_keys(net):
+    """W1, b1, W2, b2, ... in layer order."""
+    return [f"{kind}{i}" for i in range(1, len(net.params) // 2 + 1) for kind in "Wb"]
+
+
 def net_params(net):
-    """(W1, b1, W2, b2): the arrays themselves, not copies."""
-    return tuple(net.params[key] for key in PARAM_KEYS)
+    """(W1, b1, W2, b2, ...): the arrays themselves, not copies."""
+    return tuple(net.params[key] for key in param_keys(net))
 
 
 def _batch(rows, input_size, dtype):
@@ -317,23 +341,23 @@ def _torch_dtype(dtype):
 
 
 def torch_model(net):
-    """nn.Sequential(Linear, ReLU, Linear) holding a copy of a TwoLayerNet's parameters (torch keeps a Linear's
-    weight as (out, in), the transpose of the book's W)."""
+    """nn.Sequential(Linear, ReLU, ..., Linear) holding a copy of a net's parameters (torch keeps a Linear's weight
+    as (out, in), the transpose of the book's W)."""
     import torch
-    W1, b1, W2, b2 = net_params(net)
-    dtype = _torch_dtype(W1.dtype)
-    model = torch.nn.Sequential(torch.nn.Linear(*W1.shape, dtype=dtype), torch.nn.ReLU(),
-                                torch.nn.Linear(*W2.shape, dtype=dtype))
-    with torch.no_grad():
-        for layer, W, b in ((model[0], W1, b1), (model[2], W2, b2)):
-            layer.weight.copy_(torch.from_numpy(W.T))
-            layer.bias.copy_(torch.from_numpy(b))
-    return model
+    params = net_params(net)
+    modules = []
+    for W, b in zip(params[::2], params[1::2]):
+        linear = torch.nn.Linear(*W.shape, dtype=_torch_dtype(W.dtype))
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(W.T))
+            linear.bias.copy_(torch.from_numpy(b))
+        modules += [linear, torch.nn.ReLU()]
+    return torch.nn.Sequential(*modules[:-1])
 
 
 def torch_params(model):
-    """A torch_model's (W1, b1, W2, b2) in the book's layout (views, no copies)."""
-    return tuple(p.detach() for p in (model[0].weight.T, model[0].bias, model[2].weight.T, model[2].bias))
+    """A torch_model's (W1, b1, W2, b2, ...) in the book's layout (views, no copies)."""
+    return tuple(p.detach() for m in model if hasattr(m, "weight") for p in (m.weight.T, m.bias))
 
 
 def _torch_sgd(model):
@@ -365,7 +389,7 @@ PREDICT_SHAPES = ((10000, 100), (100000, 100))
 def _torch_predict(rows, width, dtype, input_size=PIXELS):
     import torch
     x, _ = _batch(rows, input_size, dtype)
-    model, x = torch_model(two_layer_nets(input_size, width, dtype)[0]), torch.from_numpy(x)
+    model, x = torch_model(nets_pair(input_size, width, dtype)[0]), torch.from_numpy(x)
 
     def run():
         with torch.inference_mode():
@@ -377,14 +401,14 @@ def _torch_predict(rows, width, dtype, input_size=PIXELS):
       "under inference_mode; shape rows x hidden", shapes=PREDICT_SHAPES, torch_make=_torch_predict)
 def _predict(rows, width, dtype, input_size=PIXELS):
     x, _ = _batch(rows, input_size, dtype)
-    fast_net, ref_net = two_layer_nets(input_size, width, dtype)
+    fast_net, ref_net = nets_pair(input_size, width, dtype)
     return (lambda: fast_net.predict(x)), (lambda: ref_net.predict(x))
 
 
 def _torch_accuracy_case(rows, width, dtype, input_size=PIXELS):
     import torch
     x, t = (torch.from_numpy(a) for a in _batch(rows, input_size, dtype))
-    model = torch_model(two_layer_nets(input_size, width, dtype)[0])
+    model = torch_model(nets_pair(input_size, width, dtype)[0])
     return lambda: _torch_accuracy(model, x, t)
 
 
@@ -393,7 +417,7 @@ def _torch_accuracy_case(rows, width, dtype, input_size=PIXELS):
       pure=False)  # float32 rounding may flip a near-tie argmax: the tests allow for it
 def _accuracy(rows, width, dtype, input_size=PIXELS):
     x, t = _batch(rows, input_size, dtype)
-    fast_net, ref_net = two_layer_nets(input_size, width, dtype)
+    fast_net, ref_net = nets_pair(input_size, width, dtype)
     return (lambda: fast_net.accuracy(x, t)), (lambda: ref_net.accuracy(x, t))
 
 
@@ -414,7 +438,7 @@ def _numerical_gradient_net(batch, width, dtype, input_size=PIXELS):
     from . import netgrad
 
     x, t = _batch(batch, input_size, dtype)
-    fast_net, ref_net = two_layer_nets(input_size, width, dtype)
+    fast_net, ref_net = nets_pair(input_size, width, dtype)
     return (lambda: netgrad.numerical_gradient(fast_net, x, t)), _book_gradient_on_w1_slice(ref_net, x, t)
 
 
@@ -448,12 +472,11 @@ def _numerical_gradient_training(batch, width, dtype, input_size=PIXELS):
     np.random.seed(SEED)
     fast_net = nets.TwoLayerNetCh4(input_size, width, N_CLASSES, dtype=dtype)
     ref_net = ref_nets.TwoLayerNetCh4(input_size, width, N_CLASSES)
-    for key in PARAM_KEYS:
-        ref_net.params[key][...] = fast_net.params[key]
+    adopt_params(ref_net, {key: array.copy() for key, array in fast_net.params.items()})
 
     def fast():
         grad = fast_net.numerical_gradient(x, t)
-        for key in PARAM_KEYS:
+        for key in param_keys(fast_net):
             fast_net.params[key] -= CH4_LR * grad[key]
         return grad
     fast.iterations = CH4_ITERATIONS
@@ -469,13 +492,17 @@ if importlib.util.find_spec(f"{__package__}.netgrad") is not None:
 
 
 # --- training cases ------------------------------------------------------------------------------------------------
-STEP_SHAPES = ((100, 100), (1000, 100))  # (batch, hidden)
+STEP_SHAPES = ((100, 100), (1, 50), (1000, 100))  # (batch, hidden)
 EPOCH_SHAPES = ((100, 100),)
+DEEP = 5  # hidden layers of train_step_deep
+# The step table (--steps; benchmarks/steps.py): row -> (case, batch, hidden)
+STEP_ROWS = {"784-50-10 b1": ("train_step", 1, 50), "64-100-10 b32": ("train_step_digits", 32, 100),
+             "784-100x5-10 b100": ("train_step_deep", 100, 100), "784-100-10 b100": ("train_step", 100, 100)}
 
 
-def _step_pair(batch, width, dtype, input_size, book):
+def _step_pair(batch, width, dtype, input_size=PIXELS, book=False, depth=1):
     x, t = _batch(batch, input_size, dtype)
-    fast_net, ref_net = two_layer_nets(input_size, width, dtype)
+    fast_net, ref_net = nets_pair(input_size, width, dtype, depth)
 
     def stepper(net, sgd):
         def run():
@@ -487,10 +514,10 @@ def _step_pair(batch, width, dtype, input_size, book):
     return stepper(fast_net, optimizer.SGD(lr=LR)), stepper(ref_net, ref_optimizer.SGD(lr=LR))
 
 
-def _torch_step(batch, width, dtype, input_size=PIXELS, book=False):
+def _torch_step(batch, width, dtype, input_size=PIXELS, book=False, depth=1):
     import torch
     x, t = (torch.from_numpy(a) for a in _batch(batch, input_size, dtype))
-    model = torch_model(two_layer_nets(input_size, width, dtype)[0])
+    model = torch_model(nets_pair(input_size, width, dtype, depth)[0])
     step, loss_fn = _torch_sgd(model)
 
     def run():
@@ -502,11 +529,84 @@ def _torch_step(batch, width, dtype, input_size=PIXELS, book=False):
     return run
 
 
-@case("train_step", "one SGD step of TwoLayerNet(784, hidden, 10): net.gradient(x, t) + SGD(lr=0.1).update; torch: "
-      "Sequential(Linear, ReLU, Linear) + CrossEntropyLoss + optim.SGD step; shape batch x hidden",
-      shapes=STEP_SHAPES, torch_make=_torch_step, pure=False)
-def _train_step(batch, width, dtype, input_size=PIXELS):
-    return _step_pair(batch, width, dtype, input_size, book=False)
+# JAX: the same step as one jax.jit function (forward, backward, SGD update; parameters in, new parameters out).
+# The gradient is that of the stable form, log_softmax, which is exactly the book's backward (y - t) / N; the loss
+# it returns is the book's, -mean(log(y[t] + 1e-7)), from the same forward pass. float64 needs JAX's 64-bit mode:
+# build and call a float64 step inside jax_x64(jax, dtype), which leaves float32 steps in JAX's default mode.
+def jax_x64(jax, dtype):
+    """The context a JAX step of ``dtype`` is built and called in: 64-bit types on for float64 only."""
+    return jax.enable_x64(np.dtype(dtype) == np.float64)
+
+
+@functools.cache
+def jax_sgd_step():
+    """jit(step)(params, x, t) -> (loss, new params); params: the tuple (W1, b1, W2, b2, ...)."""
+    import jax
+    import jax.numpy as jnp
+
+    def losses(params, x, t):
+        h = x
+        for W, b in zip(params[:-2:2], params[1:-2:2]):
+            h = jax.nn.relu(h @ W + b)
+        picked = jnp.take_along_axis(jax.nn.log_softmax(h @ params[-2] + params[-1]), t[:, None], axis=1)
+        return -jnp.mean(picked), -jnp.mean(jnp.log(jnp.exp(picked) + CE_DELTA))
+
+    def step(params, x, t):
+        (_, loss), grads = jax.value_and_grad(losses, has_aux=True)(params, x, t)
+        return loss, tuple(p - LR * g for p, g in zip(params, grads))
+    return jax.jit(step, donate_argnums=0)  # the old parameters' buffers may hold the new ones
+
+
+def _jax_step(batch, width, dtype, input_size=PIXELS, depth=1):
+    """The step on one fixed batch from fastnn's initial parameters; each call returns (loss, W1, b1, ...)."""
+    import jax
+    import jax.numpy as jnp
+    if np.dtype(dtype) == np.float64 and not jax.config.jax_enable_x64:
+        raise RuntimeError("a float64 JAX step must be built and called inside fastnn.bench.jax_x64(jax, dtype)")
+    x, t = _batch(batch, input_size, dtype)
+    x, t = jnp.asarray(x), jnp.asarray(t.astype(np.int32))
+    state = [tuple(jnp.array(p) for p in net_params(nets_pair(input_size, width, dtype, depth)[0]))]  # copies
+    step = jax_sgd_step()
+
+    def run():
+        loss, state[0] = step(state[0], x, t)
+        return jax.block_until_ready((loss, *state[0]))
+    return run
+
+
+def _products(batch, width, dtype, input_size=PIXELS):
+    """The step's two large matrix products with NumPy's BLAS (np.dot: np.matmul skips BLAS at batch 1) into
+    preallocated outputs: x @ W1 (batch x input @ input x hidden) and x.T @ dout (input x batch @ batch x hidden),
+    a bound the step cannot go below."""
+    x, _ = _batch(batch, input_size, dtype)
+    W1 = net_params(nets_pair(input_size, width, dtype)[0])[0]
+    dout = np.random.default_rng(SEED).standard_normal((batch, width)).astype(dtype)
+    a, dW = np.empty((batch, width), dtype), np.empty((input_size, width), dtype)
+
+    def run():
+        np.dot(x, W1, out=a)
+        np.dot(x.T, dout, out=dW)
+        return a, dW
+    return run
+
+
+def _step_case(name, what, shapes, input_size, depth=1, **options):
+    """Register the step case ``name``: fastnn and the reference, torch eager, JAX jit."""
+    def adapter(make):
+        return functools.partial(make, input_size=input_size, depth=depth)
+    case(name, what + "; shape batch x hidden", shapes=shapes, torch_make=adapter(_torch_step),
+         make_jax=adapter(_jax_step), pure=False, **options)(adapter(_step_pair))
+
+
+_STEP_WHAT = ("one SGD step: net.gradient(x, t) + SGD(lr=0.1).update(net.params, grads), x: rows of {} "
+              "pixel-like values, integer labels; torch: Sequential(Linear, ReLU, ...) + CrossEntropyLoss + "
+              "optim.SGD, eager; JAX: one jitted forward+backward+update")
+_step_case("train_step", f"TwoLayerNet(784, hidden, 10) ({_STEP_WHAT.format(PIXELS)}; products: x @ W1 and "
+           "x.T @ dout with NumPy's BLAS)", STEP_SHAPES, PIXELS, make_products=_products)
+_step_case("train_step_digits", f"TwoLayerNet(64, hidden, 10), the bundled digits' shape "
+           f"({_STEP_WHAT.format(DIGITS_PIXELS)})", ((32, 100),), DIGITS_PIXELS)
+_step_case("train_step_deep", f"MultiLayerNet(784, [hidden] * {DEEP}, 10) ({_STEP_WHAT.format(PIXELS)})",
+           ((100, 100),), PIXELS, depth=DEEP)
 
 
 @case("train_step_book", "train_step + the book Trainer's net.loss(x, t) after the update (torch: a no_grad "
@@ -584,7 +684,7 @@ def _reference_epoch_no_after_loss(net, data, batch):
 
 def _epoch_pair(name, batch, width, dtype, after_loss):
     data = dataset(name, dtype)
-    fast_net, ref_net = two_layer_nets(data[0][0].shape[1], width, dtype)
+    fast_net, ref_net = nets_pair(data[0][0].shape[1], width, dtype)
     fast = _trainer_epoch(trainer.Trainer, fast_net, data, batch, loss_after_update=after_loss)
     if after_loss:
         return fast, _trainer_epoch(ref_trainer.Trainer, ref_net, data, batch)
@@ -595,7 +695,7 @@ def _torch_epoch(name, batch, width, dtype):
     """The no-after-loss epoch in PyTorch: the same initial parameters, batches and evaluation."""
     import torch
     (x, t), (x_test, t_test) = dataset(name, dtype)
-    model = torch_model(two_layer_nets(x.shape[1], width, dtype)[0])
+    model = torch_model(nets_pair(x.shape[1], width, dtype)[0])
     x, t, x_test, t_test = (torch.from_numpy(a) for a in (x, t, x_test, t_test))
     step, _ = _torch_sgd(model)
     n, steps = len(x), epoch_steps(len(x), batch)
@@ -660,7 +760,7 @@ def accuracy_comparison(name, dtype, torch=None, sklearn=False, epochs=ACCURACY_
     data = dataset(name, dtype)
     (x, t), (x_test, t_test) = data
     row = {"dataset": name, "dtype": np.dtype(dtype).name, "epochs": epochs, "batch": batch, "hidden": hidden}
-    fast_net, ref_net = two_layer_nets(x.shape[1], hidden, dtype)
+    fast_net, ref_net = nets_pair(x.shape[1], hidden, dtype)
     model = torch_model(fast_net) if torch is not None else None  # copied before fastnn trains fast_net
 
     for label, trainer_cls, net in (("fastnn", trainer.Trainer, fast_net), ("reference", ref_trainer.Trainer,
@@ -720,16 +820,21 @@ def measure(fn, repeat, min_time=0.0):
     return [_sample(fn, number) for _ in range(repeat)]
 
 
-def measure_pair(fast, ref, repeat, min_time=0.0):
-    """Per-call seconds of ``repeat`` samples of each of two callables, taken alternately (fast, ref, fast, ...):
-    a machine that speeds up or slows down during the run (other load, clock changes) moves both columns alike,
-    so their ratio stays fair."""
-    numbers = (_calls_per_sample(fast, min_time), _calls_per_sample(ref, min_time))
-    samples = ([], [])
+def measure_interleaved(fns, repeat, min_time=0.0):
+    """Per-call seconds of ``repeat`` samples of each callable, taken in turn (a, b, a, b, ...): a machine that
+    speeds up or slows down during the run (other load, clock changes) moves every column alike, so their ratios
+    stay fair."""
+    numbers = [_calls_per_sample(fn, min_time) for fn in fns]
+    samples = [[] for _ in fns]
     for _ in range(repeat):
-        for fn, number, out in zip((fast, ref), numbers, samples):
+        for fn, number, out in zip(fns, numbers, samples):
             out.append(_sample(fn, number))
     return samples
+
+
+def measure_pair(fast, ref, repeat, min_time=0.0):
+    """(fast samples, ref samples), interleaved (measure_interleaved)."""
+    return tuple(measure_interleaved((fast, ref), repeat, min_time))
 
 
 def best_time(fn, repeat=5, min_time=1e-3):
@@ -754,15 +859,43 @@ def _sklearn():
     return sklearn
 
 
+def _jax(threads=1):
+    """jax with its CPU backend started, or None when jax is not installed. XLA has no thread-count setting and
+    sizes its CPU thread pool by the CPU affinity when the backend starts, so the backend starts with the process
+    restricted to ``threads`` CPUs, and every thread's affinity is restored after (Linux; elsewhere not pinned)."""
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    try:
+        import jax
+    except ImportError:
+        return None
+    if not hasattr(os, "sched_setaffinity"):
+        jax.devices("cpu")
+        return jax
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, sorted(allowed)[:threads])
+    try:
+        jax.devices("cpu")
+    finally:
+        for task in os.listdir("/proc/self/task"):
+            os.sched_setaffinity(int(task), allowed)
+    return jax
+
+
 def run_case(c, batch, width, dtype, repeat, min_time):
     """One table row: median seconds for fastnn and the reference, warm-up calls first. A reference callable with
     a ``scale`` attribute did part of the work (``note`` says which): its time is scaled up."""
-    fast, ref = c.make(batch, width, np.dtype(dtype))
-    fast(), ref()  # warm-up: compiles fastnn's kernels for this dtype, fills caches for both
-    fast_samples, ref_samples = measure_pair(fast, ref, repeat, min_time)
-    row = {"case": c.name, "batch": batch, "width": width, "dtype": dtype,
-           "fastnn_s": statistics.median(fast_samples),
-           "reference_s": statistics.median(ref_samples) * getattr(ref, "scale", 1.0)}
+    fns = c.make(batch, width, np.dtype(dtype))
+    if c.make_products is not None:  # the bound, timed in turn with both
+        fns = (*fns, c.make_products(batch, width, np.dtype(dtype)))
+    for fn in fns:
+        fn()  # warm-up: compiles fastnn's kernels for this dtype, fills caches
+    medians = [statistics.median(samples) for samples in measure_interleaved(fns, repeat, min_time)]
+    fast, ref = fns[:2]
+    row = {"case": c.name, "batch": batch, "width": width, "dtype": dtype, "fastnn_s": medians[0],
+           "reference_s": medians[1] * getattr(ref, "scale", 1.0)}
+    if c.make_products is not None:
+        row["products_s"] = medians[2]
+        row["products_ratio"] = row["fastnn_s"] / row["products_s"]  # step / products: > 1
     if hasattr(ref, "note"):
         row["reference_note"] = ref.note
     row["ratio"] = row["reference_s"] / row["fastnn_s"]
@@ -817,14 +950,22 @@ def add_torch(row, repeat, min_time, torch):
     row["torch_ratio"] = row["torch_s"] / row["fastnn_s"]
 
 
+def _add_median(row, kind, make, repeat, min_time):
+    fn = None if make is None else _competitor(row, kind, make)
+    if fn is not None:
+        row[f"{kind}_s"] = statistics.median(measure(fn, repeat, min_time))
+        row[f"{kind}_ratio"] = row[f"{kind}_s"] / row["fastnn_s"]
+
+
 def add_sklearn(row, repeat, min_time):
     """Add the scikit-learn figure to a row (NumPy's BLAS, pinned like fastnn's)."""
-    c = CASES[row["case"]]
-    fn = None if c.make_sklearn is None else _competitor(row, "sklearn", c.make_sklearn)
-    if fn is None:
-        return
-    row["sklearn_s"] = statistics.median(measure(fn, repeat, min_time))
-    row["sklearn_ratio"] = row["sklearn_s"] / row["fastnn_s"]
+    _add_median(row, "sklearn", CASES[row["case"]].make_sklearn, repeat, min_time)
+
+
+def add_jax(row, repeat, min_time, jax):
+    """Add the JAX jit figure to a row (XLA's CPU pool as _jax started it), in the dtype's JAX mode."""
+    with jax_x64(jax, row["dtype"]):
+        _add_median(row, "jax", CASES[row["case"]].make_jax, repeat, min_time)
 
 
 # --- machine and threads ---------------------------------------------------------------------------------------
@@ -859,7 +1000,7 @@ def _openblas_env():
     return ", ".join(found) if found else "unset"
 
 
-def machine_info(torch=None, sklearn=None):
+def machine_info(torch=None, sklearn=None, jax=None, threads=1):
     import numba
     import scipy
     info = {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
@@ -874,6 +1015,9 @@ def machine_info(torch=None, sklearn=None):
         info["torch_threads"] = "best of " + " and ".join(map(str, torch_thread_counts()))
     if sklearn is not None:
         info["sklearn"] = sklearn.__version__
+    if jax is not None:
+        info["jax"] = jax.__version__
+        info["jax_threads"] = threads if hasattr(os, "sched_setaffinity") else "not pinned"
     return info
 
 
@@ -917,13 +1061,14 @@ def _fmt_time(seconds):
     return f"{seconds / 1e-9:.3g} ns"
 
 
-def _table(rows, with_torch, with_sklearn=False):
+def _table(rows, with_torch, with_sklearn=False, with_jax=False, with_products=False):
     """(header, lines, notes): the timing table; a reference time marked * was extrapolated (see notes)."""
     header = ["case", "shape", "dtype", "fastnn", "reference", "ref/fastnn"]
-    if with_torch:
-        header += ["torch", "torch/fastnn", "torch threads"]
-    if with_sklearn:
-        header += ["sklearn", "sklearn/fastnn"]
+    columns = [kind for kind, wanted in (("torch", with_torch), ("jax", with_jax), ("sklearn", with_sklearn),
+                                         ("products", with_products)) if wanted]
+    for kind in columns:
+        header += [kind, "fastnn/products" if kind == "products" else f"{kind}/fastnn"]
+        header += ["torch threads"] if kind == "torch" else []
     lines, notes = [], {}
     for r in rows:
         mark = "*" if "reference_note" in r else ""
@@ -933,13 +1078,10 @@ def _table(rows, with_torch, with_sklearn=False):
             notes[r["case"]] = "; ".join(filter(None, (notes.get(r["case"]), r["projection_note"])))
         line = [r["case"], f"{r['batch']}x{r['width']}", r["dtype"], _fmt_time(r["fastnn_s"]),
                 _fmt_time(r["reference_s"]) + mark, f"{r['ratio']:.2f}x"]
-        if with_torch:
-            has = "torch_s" in r
-            line += [_fmt_time(r["torch_s"]) if has else "-", f"{r['torch_ratio']:.2f}x" if has else "-",
-                     str(r["torch_threads"]) if has else "-"]
-        if with_sklearn:
-            has = "sklearn_s" in r
-            line += [_fmt_time(r["sklearn_s"]) if has else "-", f"{r['sklearn_ratio']:.2f}x" if has else "-"]
+        for kind in columns:
+            has = f"{kind}_s" in r
+            line += [_fmt_time(r[f"{kind}_s"]), f"{r[f'{kind}_ratio']:.2f}x"] if has else ["-", "-"]
+            line += ([str(r["torch_threads"]) if has else "-"] if kind == "torch" else [])
         lines.append(line)
     return header, lines, [f"* {name}: {note}" for name, note in notes.items()]
 
@@ -971,9 +1113,10 @@ def _markdown_table(header, lines):
 def machine_line(machine):
     line = (f"Machine: {machine['cpu']}, {machine['cores']} cores; Python {machine['python']}, numpy "
             f"{machine['numpy']}, numba {machine['numba']}, scipy {machine['scipy']}")
-    line += "".join(f", {lib} {machine[lib]}" for lib in ("torch", "sklearn") if lib in machine)
+    line += "".join(f", {lib} {machine[lib]}" for lib in ("torch", "jax", "sklearn") if lib in machine)
     line += (f"; threads: numba {machine['numba_threads']}, BLAS {machine['blas_threads']}"
              + (f", torch {machine['torch_threads']}" if "torch" in machine else "")
+             + (f", jax {machine['jax_threads']}" if "jax" in machine else "")
              + f"; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE: {machine['openblas_env']}.")
     return line
 
@@ -981,7 +1124,9 @@ def machine_line(machine):
 def format_markdown(table, machine, settings, accuracy=None):
     header, lines, notes = table
     legend = (f"Median of {settings['repeat']} samples per figure; ratio = reference (or competitor) time / "
-              f"fastnn time; torch threads: the torch thread count of the better of 1 and 2.")
+              f"fastnn time; torch threads: the torch thread count of the better of 1 and 2; jax: one jitted "
+              f"step; products: x @ W1 and x.T @ dout with NumPy's BLAS, fastnn/products = how far the step is "
+              f"from those two products alone.")
     out = ["# fastnn benchmark", "", machine_line(machine), "", f"Command: `{settings['command']}`", "", legend, ""]
     out += _markdown_table(header, lines)
     if notes:
@@ -1025,21 +1170,31 @@ def _parser():
                    help=f"also train {ACCURACY_EPOCHS} epochs with each library and report the test accuracy")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even when it is installed")
     p.add_argument("--no-sklearn", action="store_true", help="leave scikit-learn out even when it is installed")
+    p.add_argument("--no-jax", action="store_true", help="leave JAX out even when it is installed")
+    p.add_argument("--steps", action="store_true", help="only the step table's rows: " + ", ".join(
+        f"{row} ({name})" for row, (name, *_) in STEP_ROWS.items()))
     p.add_argument("--list", action="store_true", help="list the cases and what each times, then exit")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument("--markdown", metavar="PATH", help="also write the tables as Markdown")
     return p
 
 
+def _plan(args):
+    """[(case name, shapes)] in table order."""
+    if args.steps:
+        return [(name, [(batch, width)]) for name, batch, width in STEP_ROWS.values()]
+    return [(name, args.shape or (CASES[name].shapes[:1] if args.quick else CASES[name].shapes))
+            for name in args.case or CASES]
+
+
 def _timing_rows(args, repeat, min_time):
     rows = []
-    for name in args.case or CASES:
+    for name, shapes in _plan(args):
         c = CASES[name]
         reason = c.unavailable()
         if reason:
             print(f"  {name}: skipped ({reason})", file=sys.stderr, flush=True)
             continue
-        shapes = args.shape or (c.shapes[:1] if args.quick else c.shapes)
         for batch, width in shapes:
             for dtype in args.dtype or DTYPES:
                 if dtype in c.dtypes:
@@ -1072,6 +1227,8 @@ def main(argv=None):
         parser.error(f"--repeat must be >= 1; got {args.repeat}")
     if args.threads < 1:
         parser.error(f"--threads must be >= 1; got {args.threads}")
+    if args.steps and (args.case or args.shape):
+        parser.error("--steps picks its own cases and shapes: leave out --case and --shape")
     if args.list:
         for c in CASES.values():
             reason = c.unavailable()
@@ -1083,23 +1240,27 @@ def main(argv=None):
         return _rerun_pinned(argv, args.threads)
     repeat = args.repeat or (3 if args.quick else REPEAT)
     min_time = 2e-4 if args.quick else MIN_SAMPLE_S
-    names = args.case or list(CASES)
+    names = list(dict.fromkeys(name for name, _ in _plan(args)))
+    wants_jax = not args.no_jax and any(CASES[name].make_jax for name in names)
+    jax = _jax(args.threads) if wants_jax else None  # (XLA's pool: started after the BLAS pinning)
     settings = {"repeat": repeat, "min_sample_s": min_time, "statistic": "median", "quick": args.quick,
                 "threads": args.threads, "command": " ".join(["python -m fastnn.bench", *argv]),
                 "cases": {name: CASES[name].what for name in names}}
-    machine = machine_info(torch, sklearn)
+    machine = machine_info(torch, sklearn, jax, args.threads)
     print("machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()), flush=True)
 
     rows = _timing_rows(args, repeat, min_time)
     for row in rows:  # the competitors after every fastnn/reference row (see add_torch)
         if torch is not None:
             add_torch(row, repeat, min_time, torch)
+        if jax is not None:
+            add_jax(row, repeat, min_time, jax)
         if sklearn is not None:
             add_sklearn(row, repeat, min_time)
     accuracy = _accuracy_rows(args, torch, sklearn) if args.accuracy else []
 
-    with_sklearn = any("sklearn_s" in r for r in rows)
-    table = _table(rows, torch is not None, with_sklearn)
+    table = _table(rows, torch is not None, any("sklearn_s" in r for r in rows), jax is not None,
+                   any("products_s" in r for r in rows))
     print("\n" + format_text(*table[:2]))
     for note in table[2]:
         print(note)

@@ -8,10 +8,11 @@ import numpy as np
 from . import _checks
 from .kernels import activations, losses
 from .kernels import softmax as softmax_kernels
-from .reference.functions import CE_DELTA
+from ._constants import CE_DELTA
 
 __all__ = ["identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu", "relu_grad", "softmax",
-           "sum_squared_error", "mean_squared_error", "cross_entropy_error", "softmax_loss"]
+           "sum_squared_error", "mean_squared_error", "cross_entropy_error", "softmax_loss",
+           "np"]  # np: the book's star import of this module gives it too, and scripts rely on that
 
 
 def _elementwise(kernel, x, out_dtype=None):

@@ -14,9 +14,10 @@ from numba.core.registry import CPUDispatcher
 
 from . import _checks
 from .kernels import numgrad
-from .reference.functions import H
+from ._constants import H
 
-__all__ = ["numerical_diff", "numerical_gradient", "numerical_gradient_2d", "gradient_descent", "gradient_check"]
+# np: the book's star import of this module gives it too, and scripts rely on that
+__all__ = ["numerical_diff", "numerical_gradient", "numerical_gradient_2d", "gradient_descent", "gradient_check", "np"]
 
 
 def numerical_diff(f, x):

@@ -8,19 +8,18 @@ taken from ``grads``/``dW`` before the next backward changes with it: copy it to
 
 Layers with parameters compute in their parameters' dtype (float32 or float64): inputs are cast to it once here.
 Dropout, BatchNormalization, MatMul, SigmoidWithLoss and Embedding have no kernel of their own: after validation
-they run the reference NumPy code (their cost is RNG, BLAS or gather/scatter, which kernels would not improve).
+they run whole-array NumPy (their cost is RNG, BLAS or gather/scatter, which kernels would not improve).
 """
 import numpy as np
 
 from . import _checks
+from ._constants import BN_EPS, CE_DELTA
 from .kernels import activations, affine
 from .functions import cross_entropy_error
 from .kernels import softmax as softmax_kernels
-from .reference import layers as ref
-from .reference.functions import CE_DELTA
 
 __all__ = ["Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization", "MatMul", "Softmax",
-           "SigmoidWithLoss", "Embedding"]
+           "SigmoidWithLoss", "Embedding", "np"]  # np: the book's star import of this module gives it too
 
 
 def _parameter(p, name, ndim):
@@ -252,27 +251,50 @@ class SoftmaxWithLoss:
         return dx.reshape(self.y.shape)
 
 
-class Dropout(ref.Dropout):
-    """The first book's non-inverted dropout (draws ``np.random.rand``; test time scales by 1 - ratio)."""
+def _dout_of_shape(dout, shape, dtype, name="dout"):
+    """dout cast to ``dtype`` and checked against ``shape``, the forward output's (same message as _grad_input)."""
+    d = _checks.float_array(dout, name, dtype=dtype)
+    if d.shape != tuple(shape):
+        raise ValueError(f"{name} must have the shape of the forward output {tuple(shape)}; got {d.shape}")
+    return d
+
+
+class Dropout:
+    """The first book's non-inverted dropout: training multiplies by a fresh mask ``np.random.rand(*x.shape) >
+    dropout_ratio`` (the book's RNG draw), test time scales by ``1 - dropout_ratio`` and draws nothing."""
 
     def __init__(self, dropout_ratio=0.5):
         ratio = _checks.real_number(dropout_ratio, "dropout_ratio")
         if not 0 <= ratio < 1:
             raise ValueError(f"dropout_ratio must be in [0, 1); got {ratio}")
-        super().__init__(ratio)
+        self.dropout_ratio = ratio
+        self.mask = None
+        self.params, self.grads = [], []
 
     def forward(self, x, train_flg=True):
-        return super().forward(_checks.float_array(x, "x"), train_flg)
+        """x * mask in training (new mask each call), x * (1 - dropout_ratio) otherwise; x's float dtype."""
+        x = _checks.float_array(x, "x")
+        if train_flg:
+            # asarray: for 0-d x, rand() returns a Python float and the mask would have no shape
+            self.mask = np.asarray(np.random.rand(*x.shape) > self.dropout_ratio)
+            return x * self.mask
+        return x * x.dtype.type(1.0 - self.dropout_ratio)
 
     def backward(self, dout):
+        """dout * mask: the gradient flows only through the units kept in the last training forward."""
         _forward_done(self, "mask")
         dout = _checks.float_array(dout, "dout")
         _checks.same_shape(dout, self.mask, "dout", "the forward input")
-        return super().backward(dout)
+        return dout * self.mask
 
 
-class BatchNormalization(ref.BatchNormalization):
-    """The first book's batch normalisation (eps 1e-6, running statistics with ``momentum``, ``train_flg``)."""
+class BatchNormalization:
+    """The first book's batch normalisation over the batch axis of x (N, ...) flattened to (N, D).
+
+    Training: normalise by the batch mean and variance (eps 10e-7, as the book writes it) and move
+    ``running_mean``/``running_var`` one ``momentum`` step towards them; test: normalise by the running statistics.
+    Computes in gamma's dtype; ``dgamma``/``dbeta`` (= ``grads``) are overwritten in place by each backward.
+    """
 
     def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
         _parameter(gamma, "gamma", 1)
@@ -283,49 +305,108 @@ class BatchNormalization(ref.BatchNormalization):
         momentum = _checks.real_number(momentum, "momentum")
         if not 0 <= momentum <= 1:
             raise ValueError(f"momentum must be in [0, 1]; got {momentum}")
-        super().__init__(gamma, beta, momentum, running_mean, running_var)
+        self.gamma, self.beta = gamma, beta
+        self.momentum = momentum
+        self.running_mean, self.running_var = running_mean, running_var
+        self.input_shape = None
+        self.batch_size = self.xc = self.xn = self.std = None  # the training forward's cache for backward
+        self.dgamma, self.dbeta = np.zeros_like(gamma), np.zeros_like(beta)
+        self.params, self.grads = [gamma, beta], [self.dgamma, self.dbeta]
 
     def forward(self, x, train_flg=True):
+        """gamma * xn + beta in x's shape, xn normalised by batch (train_flg) or running statistics."""
         x = _checks.float_array(x, "x", dtype=self.gamma.dtype, min_ndim=2, allow_empty=False)
         if x[0].size != self.gamma.size:
             raise ValueError(f"x must have {self.gamma.size} features per row to match gamma; got shape {x.shape}")
-        if self.running_mean is None:  # in the parameters' dtype (the reference's zeros would be float64)
-            self.running_mean = np.zeros(self.gamma.size, dtype=self.gamma.dtype)
-        if self.running_var is None:
-            self.running_var = np.zeros(self.gamma.size, dtype=self.gamma.dtype)
-        for name in ("running_mean", "running_var"):  # given to __init__ or assigned: any layout, checked here
-            stat = _checks.float_array(getattr(self, name), name, dtype=self.gamma.dtype)
+        self._check_running_stats()
+        self.input_shape = x.shape
+        x = x.reshape(x.shape[0], -1)
+        xn = self._train_forward(x) if train_flg else self._test_forward(x)
+        return (self.gamma * xn + self.beta).reshape(self.input_shape)
+
+    def _check_running_stats(self):
+        """Zeros in the parameters' dtype on first use; given or assigned ones are checked (any layout)."""
+        for name in ("running_mean", "running_var"):
+            stat = getattr(self, name)
+            if stat is None:
+                stat = np.zeros(self.gamma.size, dtype=self.gamma.dtype)
+            stat = _checks.float_array(stat, name, dtype=self.gamma.dtype)
             if stat.shape != (self.gamma.size,):
                 raise ValueError(f"{name} must have shape ({self.gamma.size},) to match gamma; got {stat.shape}")
             setattr(self, name, stat)
-        return super().forward(x, train_flg)
+
+    def _train_forward(self, x):
+        mu = x.mean(axis=0)
+        xc = x - mu
+        var = np.mean(xc * xc, axis=0)
+        std = np.sqrt(var + BN_EPS)  # Python float: float32 stays float32
+        xn = xc / std
+        self.batch_size, self.xc, self.xn, self.std = x.shape[0], xc, xn, std
+        # new arrays, as in the book (a caller holding the old running_mean keeps its values)
+        self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
+        self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
+        return xn
+
+    def _test_forward(self, x):
+        return (x - self.running_mean) / np.sqrt(self.running_var + BN_EPS)
 
     def backward(self, dout):
+        """dx in the forward input's shape; writes dgamma and dbeta in place."""
         _forward_done(self, "xn")
-        return super().backward(_grad_input(dout, np.empty(self.input_shape, self.gamma.dtype)))
+        dout = _dout_of_shape(dout, self.input_shape, self.gamma.dtype)
+        dout = dout.reshape(dout.shape[0], -1)
+        self.dbeta[...] = dout.sum(axis=0)
+        self.dgamma[...] = np.sum(self.xn * dout, axis=0)
+        return self._dx(self.gamma * dout).reshape(self.input_shape)
+
+    def _dx(self, dxn):
+        """Back through xn = xc / std, std = sqrt(var + eps), var = mean(xc**2), xc = x - mu, one node at a
+        time in the book's order: dx is a difference of nearly equal terms, and this order gives the book's
+        float32 rounding, not just its value."""
+        n, xc, std = self.batch_size, self.xc, self.std
+        dxc = dxn / std  # the direct path xc -> xn
+        dstd = -np.sum((dxn * xc) / (std * std), axis=0)
+        dvar = 0.5 * dstd / std
+        dxc += (2.0 / n) * xc * dvar  # the path xc -> var -> std -> xn
+        dmu = np.sum(dxc, axis=0)  # every row's xc depends on mu
+        return dxc - dmu / n
 
 
-class MatMul(ref.MatMul):
+class MatMul:
+    """The second book's bias-free affine layer: out = x @ W for 2-D x; ``grads[0]`` (dW) written in place."""
+
     def __init__(self, W):
-        super().__init__(_parameter(W, "W", 2))
+        _parameter(W, "W", 2)
+        self.params, self.grads = [W], [np.zeros_like(W)]
+        self.x = None
 
     def forward(self, x):
+        """x @ W, computed in W's dtype."""
         W = self.params[0]
         x = _checks.float_array(x, "x", dtype=W.dtype, ndim=2)
         if x.shape[1] != W.shape[0]:
             raise ValueError(f"x must have {W.shape[0]} columns to match W of shape {W.shape}; got {x.shape}")
-        return super().forward(x)
+        self.x = x
+        return np.dot(x, W)
 
     def backward(self, dout):
+        """dx = dout @ W.T; dW = x.T @ dout into grads[0]."""
         _forward_done(self, "x")
-        shape = (self.x.shape[0], self.params[0].shape[1])
-        return super().backward(_grad_input(dout, np.empty(shape, self.params[0].dtype)))
+        W = self.params[0]
+        dout = _dout_of_shape(dout, (self.x.shape[0], W.shape[1]), W.dtype)
+        self.grads[0][...] = np.dot(self.x.T, dout)
+        return np.dot(dout, W.T)
 
 
-class SigmoidWithLoss(ref.SigmoidWithLoss):
+class SigmoidWithLoss:
     """Binary logistic loss; t holds 0/1 labels, one per element of x."""
 
+    def __init__(self):
+        self.loss = self.y = self.t = None
+        self.params, self.grads = [], []
+
     def forward(self, x, t):
+        """The cross-entropy of sigmoid(x) against t, as the book's ``cross_entropy_error(np.c_[1 - y, y], t)``."""
         x = _checks.float_array(x, "x", ndim=(1, 2), allow_empty=False)
         t = _checks.class_labels(t, x.size, 2, "t").reshape(x.shape)
         self.t = t
@@ -335,22 +416,34 @@ class SigmoidWithLoss(ref.SigmoidWithLoss):
         return self.loss
 
     def backward(self, dout=1):
+        """(y - t) * dout / N, N the number of rows."""
         _forward_done(self, "y")
         dout = _checks.real_number(dout, "dout")
         # labels cast to y's dtype: float32 - intp would give float64
         return (self.y - self.t.astype(self.y.dtype)) * dout / self.t.shape[0]
 
 
-class Embedding(ref.Embedding):
+class Embedding:
+    """The second book's embedding: forward gathers rows ``W[idx]``; backward adds dout into those rows of
+    ``grads[0]`` (zeroed first), repeated indices adding up."""
+
     def __init__(self, W):
-        super().__init__(_parameter(W, "W", 2))
+        _parameter(W, "W", 2)
+        self.params, self.grads = [W], [np.zeros_like(W)]
+        self.idx = None
 
     def forward(self, idx):
+        """W[idx] for integer indices of any shape, each in [0, len(W))."""
         idx = _checks.as_array(idx, "idx")
-        labels = _checks.class_labels(idx, idx.size, self.params[0].shape[0], "idx")
-        return super().forward(labels.reshape(idx.shape))
+        self.idx = _checks.class_labels(idx, idx.size, self.params[0].shape[0], "idx").reshape(idx.shape)
+        return self.params[0][self.idx]
 
     def backward(self, dout):
+        """Writes dW in place and returns None (indices have no gradient)."""
         _forward_done(self, "idx")
-        shape = self.idx.shape + (self.params[0].shape[1],)
-        return super().backward(_grad_input(dout, np.empty(shape, self.params[0].dtype)))
+        W = self.params[0]
+        dout = _dout_of_shape(dout, self.idx.shape + (W.shape[1],), W.dtype)
+        dW = self.grads[0]
+        dW[...] = 0
+        np.add.at(dW, self.idx, dout)  # unbuffered: a row indexed twice gets both contributions
+        return None

@@ -31,11 +31,10 @@ Side effects, as in the book, and what differs:
 import numpy as np
 
 from . import _checks, layers
+from ._constants import BN_EPS, CE_DELTA, H
 from .kernels import netgrad as kernels
 from .reference import layers as ref_layers
 from .reference import nets as ref
-from .reference.functions import CE_DELTA, H
-from .reference.layers import BN_EPS
 
 __all__ = ["gradient_check", "numerical_gradient"]
 
@@ -100,7 +99,11 @@ def _multi_layer(net):
                          "masks in every loss evaluation, so the central differences would be noise; build the "
                          "net with use_dropout=False to check its gradient")
     bn = bool(getattr(net, "use_batchnorm", False))
-    keys = list(net._param_keys())
+    keys = []
+    for idx in range(1, net.hidden_layer_num + 2):  # the book's gradient order
+        keys += ["W" + str(idx), "b" + str(idx)]
+        if bn and idx <= net.hidden_layer_num:
+            keys += ["gamma" + str(idx), "beta" + str(idx)]
     act, batchnorms = kernels.RELU, []
     for idx in range(1, net.hidden_layer_num + 2):
         affine = net.layers["Affine" + str(idx)]
@@ -118,17 +121,19 @@ def _multi_layer(net):
 
 
 def _describe(net):
-    if isinstance(net, ref.MultiLayerNet):  # also MultiLayerNetExtend
+    from . import nets as fast  # fastnn.nets imports this module lazily too
+
+    if isinstance(net, (ref.MultiLayerNet, fast.MultiLayerNet)):  # also MultiLayerNetExtend
         return _multi_layer(net)
-    if isinstance(net, ref.TwoLayerNet):
+    if isinstance(net, (ref.TwoLayerNet, fast.TwoLayerNet)):
         for key, (name, attr) in zip(_TWO_LAYER_KEYS, [("Affine1", "W"), ("Affine1", "b"), ("Affine2", "W"),
                                                   ("Affine2", "b")]):
             _same_array(net.params[key], getattr(net.layers[name], attr), key)
         arrays = [net.params[k] for k in _TWO_LAYER_KEYS]
         return _Net(_TWO_LAYER_KEYS, arrays, _activation(net.layers["Relu1"], "Relu1"))
-    if isinstance(net, ref.TwoLayerNetCh4):
+    if isinstance(net, (ref.TwoLayerNetCh4, fast.TwoLayerNetCh4)):
         return _Net(_TWO_LAYER_KEYS, [net.params[k] for k in _TWO_LAYER_KEYS], kernels.SIGMOID, chapter4=True)
-    if isinstance(net, ref.TwoLayerNetBook2):
+    if isinstance(net, (ref.TwoLayerNetBook2, fast.TwoLayerNetBook2)):
         used = net.layers[0].params + net.layers[2].params
         if len(net.params) != 4:
             raise ValueError(f"net.params must hold W1, b1, W2, b2; got {len(net.params)} arrays")

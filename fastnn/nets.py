@@ -1,23 +1,32 @@
-"""The books' networks on fastnn's compiled layers: same constructors, ``params`` keys, layer names, RNG draws
-and results as the NumPy reference (``fastnn.reference.nets``), which they share their code with.
+"""The books' networks: same constructors, ``params`` keys and order, layer names, RNG draws and results as the
+book's code, each call of ``predict``/``loss``/``accuracy``/``gradient`` one compiled pass over the whole stack
+(fastnn.engine).
 
 fastnn adds: a keyword-only ``dtype`` (float64 like the books, or float32 end to end), validation of every
 argument, ``save_params``/``load_params`` (.npz, atomic), ``loss_and_gradient`` (the loss of the forward pass that
-the gradient used), and backward that skips the input gradient of the first layer, which nobody reads.
+the gradient used). The first layer's input gradient, which nobody reads, is not computed.
+
+Buffers are reused: the arrays in the dict that ``gradient`` returns are the same arrays on every call (the
+first book's TwoLayerNet returns its layers' ``dW`` the same way): copy them to keep a gradient.
 """
+from collections import OrderedDict
+
 import numpy as np
 
 from . import _checks, functions, gradient, io, layers
+from .engine import Engine, LayerSpec
+from .kernels import network as nk
 from .mlp import NeuralNetMLP  # noqa: F401 - Raschka's network lives with its kernels
-from .reference import nets as ref
 
 __all__ = ["SimpleNet", "simpleNet", "TwoLayerNet", "TwoLayerNetCh4", "TwoLayerNetBook2", "MultiLayerNet",
            "MultiLayerNetExtend", "NeuralNetMLP"]
 
 
 ACCURACY_CHUNK = 8192  # rows per forward pass in accuracy()
+_INIT_NAMES = ("relu", "he", "sigmoid", "xavier")
 
 
+# --- argument checks ----------------------------------------------------------------------------------------------
 def _dtype(dtype):
     try:
         dt = np.dtype(dtype)
@@ -30,195 +39,6 @@ def _dtype(dtype):
 
 def _size(v, name):
     return _checks.integer(v, name, minimum=1)
-
-
-class _Fast:
-    """fastnn's building blocks for the reference network code."""
-
-    _layers = layers
-    _fn = functions
-    _numerical_gradient = staticmethod(gradient.numerical_gradient)
-    dtype = np.dtype(np.float64)
-
-    def _param(self, array):
-        return np.ascontiguousarray(array, dtype=self.dtype)
-
-    def _targets(self, x, t):
-        t = _checks.as_array(t, "t")
-        if t.shape[:1] != np.shape(x)[:1]:
-            raise ValueError(f"t must have one row per row of x ({np.shape(x)[0]}); got shape {t.shape}")
-        return t
-
-    def save_params(self, file_name="params.npz"):
-        io.save_arrays(file_name, self.params)
-
-    def load_params(self, file_name="params.npz"):
-        """Load saved parameters into this network's arrays in place (keys, shapes and dtypes must match)."""
-        io.load_into(self.params, file_name)
-
-
-class _Evaluable(_Fast):
-    """accuracy and numerical_gradient, for the nets whose book classes have them."""
-
-    def accuracy(self, x, t):
-        """The book's accuracy, computed in chunks of ``ACCURACY_CHUNK`` rows so that memory stays bounded for
-        large inputs (the activations of one chunk at a time); the same value as in one piece."""
-        x = _checks.float_array(x, "x", min_ndim=2, allow_empty=False)
-        n_out = getattr(self, "output_size", None) or self.params["b2"].size
-        scores_shape = np.broadcast_to(np.empty(1), (x.shape[0], n_out))  # shape only, no memory
-        _, t = _checks.labels_or_onehot(self._targets(x, t), scores_shape, "t")
-        n = x.shape[0]
-        if n <= ACCURACY_CHUNK:
-            return super().accuracy(x, t)
-        correct = 0
-        for start in range(0, n, ACCURACY_CHUNK):
-            stop = min(start + ACCURACY_CHUNK, n)
-            correct += round(super().accuracy(x[start:stop], t[start:stop]) * (stop - start))
-        return np.float64(correct) / float(n)
-
-    def numerical_gradient(self, x, t, *, parallel=False):
-        """The book's numerical gradient (central differences, h = 1e-4, every parameter in turn), computed by
-        compiled code that knows the network's structure (fastnn.netgrad): the same values to rounding.
-        Nets with dropout draw random masks per evaluation and keep the book's Python loop."""
-        if getattr(self, "use_dropout", False):
-            return super().numerical_gradient(x, t)
-        from . import netgrad
-
-        return netgrad.numerical_gradient(self, x, t, parallel=parallel)
-
-
-_UNCHECKED_LAYERS = (layers.Affine, layers.Relu, layers.Sigmoid)
-
-
-class _FastLayered(_Evaluable):
-    """The first book's layered nets. When every layer is an Affine, Relu or Sigmoid (all of them except
-    MultiLayerNetExtend with dropout or batch normalisation), x is checked once at the net's door and the layers run
-    their unchecked halves (``_forward``/``_backward``): same arithmetic, less Python per step."""
-
-    def _unchecked_stack(self):
-        stack = list(self.layers.values())
-        return stack if all(type(layer) in _UNCHECKED_LAYERS for layer in stack) else None
-
-    def _checked_input(self, x, stack):
-        """x as a C-contiguous batch in the net's dtype after checking it and every Affine's parameters against
-        the chain of widths; None when a parameter was replaced by one of another dtype (checked path)."""
-        x = _checks.float_array(x, "x", dtype=self.dtype, min_ndim=2, allow_empty=False)
-        width = int(np.prod(x.shape[1:]))
-        for k, layer in enumerate(stack):
-            if type(layer) is layers.Affine:
-                W, _ = layer._checked_params()
-                if W.dtype != self.dtype or (k and W.shape[0] != width):
-                    return None
-                if W.shape[0] != width:
-                    raise ValueError(f"x must have {W.shape[0]} features per row to match W1 of shape {W.shape}; "
-                                     f"got input of shape {x.shape}")
-                width = W.shape[1]
-        return x
-
-    def predict(self, x, *args, **kwargs):
-        stack = self._unchecked_stack()
-        x_checked = None if stack is None else self._checked_input(x, stack)
-        self._unchecked_forward = x_checked is not None  # backward takes the same path
-        if x_checked is None:
-            return super().predict(x, *args, **kwargs)
-        out = x_checked
-        for layer in stack:
-            if type(layer) is layers.Affine:
-                out = layer._forward(out.shape, out.reshape(out.shape[0], -1))
-            else:
-                out = layer._forward(out)
-        return out
-
-    def _backward(self):
-        """The reference backward through the layers' unchecked halves (their inputs come from the forward pass
-        just run), except that the first Affine layer does not compute its dx, which nobody reads."""
-        stack = list(self.layers.values())
-        unchecked = getattr(self, "_unchecked_forward", False) and self._unchecked_stack() is not None
-        dout = self.lastLayer._backward(1)
-        for layer in reversed(stack[1:]):
-            dout = layer._backward(dout) if unchecked else layer.backward(dout)
-        first = stack[0]
-        if type(first) is layers.Affine:
-            (first._backward if unchecked else first.backward)(dout, need_dx=False)
-        else:
-            first.backward(dout)
-
-    def _weight_decay(self):
-        if not getattr(self, "weight_decay_lambda", 0):  # the book sums every W**2 to multiply it by 0
-            return 0
-        return super()._weight_decay()
-
-    def loss_and_gradient(self, x, t):
-        """(loss, grads) from one forward and one backward pass (``gradient`` discards that loss)."""
-        grads = self.gradient(x, t)
-        loss = self.lastLayer.loss
-        if isinstance(self, ref.MultiLayerNet):
-            loss = loss + self._weight_decay()
-        return loss, grads
-
-
-class SimpleNet(_Fast, ref.SimpleNet):
-    def __init__(self, *, dtype=np.float64):
-        self.dtype = _dtype(dtype)
-        super().__init__()
-
-    @property
-    def params(self):
-        return {"W": self.W}
-
-    def predict(self, x):
-        x = _checks.float_array(x, "x", dtype=self.dtype, ndim=(1, 2))
-        if x.shape[-1] != self.W.shape[0]:
-            raise ValueError(f"x must have {self.W.shape[0]} features to match W of shape {self.W.shape}; "
-                             f"got shape {x.shape}")
-        return super().predict(x)
-
-
-simpleNet = SimpleNet  # the book's spelling
-
-
-class TwoLayerNetCh4(_Evaluable, ref.TwoLayerNetCh4):
-    """Chapter 4's two-layer net (sigmoid hidden layer, softmax output, one-hot targets)."""
-
-    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01, *, dtype=np.float64):
-        self.dtype = _dtype(dtype)
-        super().__init__(_size(input_size, "input_size"), _size(hidden_size, "hidden_size"),
-                         _size(output_size, "output_size"), _checks.real_number(weight_init_std, "weight_init_std"))
-
-    def _onehot(self, x, t):
-        t = self._targets(x, t)
-        if t.shape != (np.shape(x)[0], self.params["b2"].size):
-            raise ValueError(f"t must be one-hot rows of shape {(np.shape(x)[0], self.params['b2'].size)} "
-                             f"(chapter 4's net); got shape {t.shape}")
-        return _checks.float_array(t, "t", dtype=self.dtype)
-
-    def predict(self, x):
-        return super().predict(self._input(x))
-
-    def _input(self, x):
-        x = _checks.float_array(x, "x", dtype=self.dtype, ndim=2, allow_empty=False)
-        if x.shape[1] != self.params["W1"].shape[0]:
-            raise ValueError(f"x must have {self.params['W1'].shape[0]} columns; got shape {x.shape}")
-        return x
-
-    def accuracy(self, x, t):
-        x = self._input(x)
-        return super().accuracy(x, self._onehot(x, t))
-
-    def gradient(self, x, t):
-        return super().gradient(self._input(x), self._onehot(x, t))
-
-
-class TwoLayerNet(_FastLayered, ref.TwoLayerNet):
-    """Chapter 5's two-layer net: Affine1, Relu1, Affine2 + SoftmaxWithLoss ``lastLayer``."""
-
-    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01, *, dtype=np.float64):
-        self.dtype = _dtype(dtype)
-        super().__init__(_size(input_size, "input_size"), _size(hidden_size, "hidden_size"),
-                         _size(output_size, "output_size"), _checks.real_number(weight_init_std, "weight_init_std"))
-
-
-_INIT_NAMES = ("relu", "he", "sigmoid", "xavier")
 
 
 def _multi_layer_args(input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda):
@@ -238,17 +58,291 @@ def _multi_layer_args(input_size, hidden_size_list, output_size, activation, wei
     _checks.real_number(weight_decay_lambda, "weight_decay_lambda", nonnegative=True)
 
 
-class MultiLayerNet(_FastLayered, ref.MultiLayerNet):
+def _accuracy(scores, t):
+    """The book's accuracy from scores and labels or one-hot rows."""
+    y = np.argmax(scores, axis=1)
+    if t.ndim != 1:
+        t = np.argmax(t, axis=1)
+    return np.sum(y == t) / float(scores.shape[0])
+
+
+# --- shared behaviour ---------------------------------------------------------------------------------------------
+class _EngineNet:
+    """predict/loss/accuracy/gradient of a net run by an Engine (``self._engine``), whose last layer is softmax +
+    cross-entropy. Subclasses set ``dtype`` and build the engine."""
+
+    dtype = np.dtype(np.float64)
+    _engine = None
+
+    def _decay(self):
+        return 0.0
+
+    def _scores(self, x, train_flg=False):
+        plan, scores, _ = self._engine.run(x, None, nk.PREDICT, train_flg)
+        return scores
+
+    def _loss(self, x, t, train_flg=False):
+        engine = self._engine
+        plan, _, _ = engine.run(x, t, nk.LOSS, train_flg, self._decay())
+        ce, decay = engine.finish_loss(plan)
+        return ce + float(decay) if self._decay() else ce
+
+    def numerical_gradient(self, x, t, *, parallel=False):
+        """The book's numerical gradient (central differences, h = 1e-4, every parameter in turn), computed by
+        compiled code that knows the network's structure (fastnn.netgrad): the same values to rounding."""
+        from . import netgrad
+
+        self._engine.sync()
+        return netgrad.numerical_gradient(self, x, t, parallel=parallel)
+
+    def save_params(self, file_name="params.npz"):
+        """Write the parameters to an .npz file (atomically)."""
+        io.save_arrays(file_name, self.params)
+
+    def load_params(self, file_name="params.npz"):
+        """Load saved parameters into this network's arrays in place (keys, shapes and dtypes must match)."""
+        self._engine.sync()
+        io.load_into(self.params, file_name)
+
+
+class _TrainableNet(_EngineNet):
+    """gradient, loss_and_gradient and accuracy: the first book's nets."""
+
+    def loss_and_gradient(self, x, t):
+        """(loss, grads) from one forward and one backward pass (``gradient`` discards that loss)."""
+        engine, decay = self._engine, self._decay()
+        plan, _, _ = engine.run(x, t, nk.GRADIENT, True, decay)
+        ce, wd = engine.finish_loss(plan)
+        return (ce + float(wd) if decay else ce), engine.grads_for(decay)
+
+    def gradient(self, x, t):
+        """The gradient of the loss by backpropagation: a dict key -> array (reused buffers, see the module)."""
+        return self.loss_and_gradient(x, t)[1]
+
+    def accuracy(self, x, t):
+        """The book's accuracy, computed in chunks of ``ACCURACY_CHUNK`` rows so that memory stays bounded for
+        large inputs; the same value as in one piece."""
+        x = _checks.float_array(x, "x", min_ndim=2, allow_empty=False)
+        t = _checks.as_array(t, "t")
+        if t.shape[:1] != x.shape[:1]:
+            raise ValueError(f"t must have one row per row of x ({x.shape[0]}); got shape {t.shape}")
+        n_out = self._engine.n_out
+        _checks.labels_or_onehot(t, np.broadcast_to(np.empty(1, self.dtype), (x.shape[0], n_out)), "t")
+        n = x.shape[0]
+        correct = 0
+        for start in range(0, n, ACCURACY_CHUNK):
+            stop = min(start + ACCURACY_CHUNK, n)
+            correct += round(_accuracy(self._scores(x[start:stop]), t[start:stop]) * (stop - start))
+        return np.float64(correct) / float(n)
+
+
+class _BookOneNet(_TrainableNet):
+    """The first book's layered nets: ``layers`` OrderedDict and a SoftmaxWithLoss last layer."""
+
+    def predict(self, x):
+        """The scores of the last Affine layer (a fresh array)."""
+        return self._scores(x).copy()
+
+    def loss(self, x, t):
+        """The book's loss: softmax cross-entropy of predict(x) against t (plus weight decay where the net has it)."""
+        return self._loss(x, t)
+
+    def _build_engine(self, last_layer):
+        stack, affine, norm = [], 0, 0
+        width = None
+        for name, layer in self.layers.items():
+            if isinstance(layer, layers.Affine):
+                affine += 1
+                w_in, width = layer.W.shape
+                stack.append(LayerSpec(nk.AFFINE, layer, w_in, width, ("W" + str(affine), "b" + str(affine))))
+            elif isinstance(layer, layers.BatchNormalization):
+                norm = affine
+                stack.append(LayerSpec(nk.BATCHNORM, layer, width, width, ("gamma" + str(norm), "beta" + str(norm)),
+                                       float(layer.momentum)))
+            elif isinstance(layer, layers.Relu):
+                stack.append(LayerSpec(nk.RELU, layer, width, width))
+            elif isinstance(layer, layers.Sigmoid):
+                stack.append(LayerSpec(nk.SIGMOID, layer, width, width))
+            else:
+                stack.append(LayerSpec(nk.DROPOUT, layer, width, width, scalar=float(layer.dropout_ratio)))
+        self._engine = Engine(self, stack, last_layer, self.dtype, decay=hasattr(self, "weight_decay_lambda"))
+
+
+def _new_param(array, dtype):
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+# --- chapter 4 ----------------------------------------------------------------------------------------------------
+class SimpleNet:
+    """Chapter 4's 2x3 ``simpleNet``: one weight matrix, softmax + cross-entropy loss."""
+
+    def __init__(self, *, dtype=np.float64):
+        self.dtype = _dtype(dtype)
+        self.W = _new_param(np.random.randn(2, 3), self.dtype)
+
+    @property
+    def params(self):
+        """{'W': W}, for the optimizers and the numerical-gradient helpers."""
+        return {"W": self.W}
+
+    def predict(self, x):
+        """x @ W."""
+        x = _checks.float_array(x, "x", dtype=self.dtype, ndim=(1, 2))
+        if x.shape[-1] != self.W.shape[0]:
+            raise ValueError(f"x must have {self.W.shape[0]} features to match W of shape {self.W.shape}; "
+                             f"got shape {x.shape}")
+        return np.dot(x, self.W)
+
+    def loss(self, x, t):
+        """Cross-entropy of softmax(predict(x)) against t."""
+        return functions.cross_entropy_error(functions.softmax(self.predict(x)), t)
+
+    def save_params(self, file_name="params.npz"):
+        """Write W to an .npz file (atomically)."""
+        io.save_arrays(file_name, self.params)
+
+    def load_params(self, file_name="params.npz"):
+        """Load a saved W into this network's array in place."""
+        io.load_into(self.params, file_name)
+
+
+simpleNet = SimpleNet  # the book's spelling
+
+
+class TwoLayerNetCh4(_EngineNet):
+    """Chapter 4's two-layer net (sigmoid hidden layer, softmax output, one-hot targets); ``predict`` returns the
+    softmax probabilities as in the book."""
+
+    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01, *, dtype=np.float64):
+        self.dtype = _dtype(dtype)
+        i, h, o = _size(input_size, "input_size"), _size(hidden_size, "hidden_size"), _size(output_size, "output_size")
+        std = _checks.real_number(weight_init_std, "weight_init_std")
+        self.params = {"W1": std * np.random.randn(i, h), "b1": np.zeros(h),
+                       "W2": std * np.random.randn(h, o), "b2": np.zeros(o)}
+        stack = [LayerSpec(nk.AFFINE, None, i, h, ("W1", "b1")), LayerSpec(nk.SIGMOID_CH4, None, h, h),
+                 LayerSpec(nk.AFFINE, None, h, o, ("W2", "b2"))]
+        self._engine = Engine(self, stack, None, self.dtype)
+
+    def _onehot(self, x, t):
+        n = np.shape(x)[0]
+        t = _checks.as_array(t, "t")
+        if t.dtype.kind in "USV":
+            raise TypeError(f"t must hold one-hot rows of numbers (chapter 4's net); got dtype {t.dtype}")
+        if t.shape != (n, self._engine.n_out):
+            raise ValueError(f"t must be one-hot rows of shape {(n, self._engine.n_out)} (chapter 4's net); "
+                             f"got shape {t.shape}")
+        return _checks.float_array(t, "t", dtype=self.dtype)
+
+    def _input(self, x):
+        return _checks.float_array(x, "x", dtype=self.dtype, ndim=2, allow_empty=False)
+
+    def predict(self, x):
+        """softmax(sigmoid(x W1 + b1) W2 + b2)."""
+        return functions.softmax(self._scores(self._input(x)))
+
+    def loss(self, x, t):
+        """Cross-entropy of predict(x) against one-hot t."""
+        x = self._input(x)
+        return self._loss(x, self._onehot(x, t))
+
+    def accuracy(self, x, t):
+        """Share of rows whose largest probability is at the one-hot target's class."""
+        x = self._input(x)
+        return _accuracy(self._scores(x), self._onehot(x, t))
+
+    def gradient(self, x, t):
+        """The book's hand-derived backward pass: {'W1', 'b1', 'W2', 'b2'}."""
+        x = self._input(x)
+        grads = _TrainableNet.loss_and_gradient(self, x, self._onehot(x, t))[1]
+        return {key: grads[key] for key in ("W2", "b2", "W1", "b1")}  # the book's order
+
+
+# --- chapter 5 ----------------------------------------------------------------------------------------------------
+class TwoLayerNet(_BookOneNet):
+    """Chapter 5's two-layer net: ``layers`` Affine1, Relu1, Affine2 and ``lastLayer`` SoftmaxWithLoss."""
+
+    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01, *, dtype=np.float64):
+        self.dtype = _dtype(dtype)
+        i, h, o = _size(input_size, "input_size"), _size(hidden_size, "hidden_size"), _size(output_size, "output_size")
+        std = _checks.real_number(weight_init_std, "weight_init_std")
+        self.params = {"W1": _new_param(std * np.random.randn(i, h), self.dtype), "b1": np.zeros(h, self.dtype),
+                       "W2": _new_param(std * np.random.randn(h, o), self.dtype), "b2": np.zeros(o, self.dtype)}
+        self.layers = OrderedDict()
+        self.layers["Affine1"] = layers.Affine(self.params["W1"], self.params["b1"])
+        self.layers["Relu1"] = layers.Relu()
+        self.layers["Affine2"] = layers.Affine(self.params["W2"], self.params["b2"])
+        self.lastLayer = layers.SoftmaxWithLoss()
+        self._build_engine(self.lastLayer)
+
+
+# --- chapter 6: the multi-layer nets ------------------------------------------------------------------------------
+class MultiLayerNet(_BookOneNet):
+    """The first book's fully connected net: ``Affine{i}``/``Activation_function{i}`` layers, ``last_layer``,
+    He ('relu') or Xavier ('sigmoid') initial scale, L2 weight decay in loss and gradient."""
+
     def __init__(self, input_size, hidden_size_list, output_size, activation="relu", weight_init_std="relu",
                  weight_decay_lambda=0, *, dtype=np.float64):
         self.dtype = _dtype(dtype)
         _multi_layer_args(input_size, hidden_size_list, output_size, activation, weight_init_std,
                           weight_decay_lambda)
-        super().__init__(input_size, list(hidden_size_list), output_size, activation, weight_init_std,
-                         weight_decay_lambda)
+        self._setup(input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda)
+        self._build_layers(activation)
+
+    def _setup(self, input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda):
+        self.input_size = input_size
+        self.output_size = output_size
+        self.hidden_size_list = list(hidden_size_list)
+        self.hidden_layer_num = len(hidden_size_list)
+        self.weight_decay_lambda = weight_decay_lambda
+        self.params = {}
+        self._init_weight(weight_init_std)
+
+    def _init_weight(self, weight_init_std):
+        """The book's draws: W{i} = scale * randn, b{i} = 0, layer by layer."""
+        sizes = [self.input_size] + self.hidden_size_list + [self.output_size]
+        for idx in range(1, len(sizes)):
+            scale = weight_init_std
+            if str(weight_init_std).lower() in ("relu", "he"):
+                scale = np.sqrt(2.0 / sizes[idx - 1])
+            elif str(weight_init_std).lower() in ("sigmoid", "xavier"):
+                scale = np.sqrt(1.0 / sizes[idx - 1])
+            self.params["W" + str(idx)] = _new_param(scale * np.random.randn(sizes[idx - 1], sizes[idx]), self.dtype)
+            self.params["b" + str(idx)] = np.zeros(sizes[idx], self.dtype)
+
+    def _build_layers(self, activation):
+        activation_layer = {"sigmoid": layers.Sigmoid, "relu": layers.Relu}[activation]
+        self.layers = OrderedDict()
+        for idx in range(1, self.hidden_layer_num + 2):
+            self.layers["Affine" + str(idx)] = layers.Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
+            if idx <= self.hidden_layer_num:
+                self._add_hidden_extras(idx, activation_layer)
+        self.last_layer = layers.SoftmaxWithLoss()
+        self._build_engine(self.last_layer)
+
+    def _add_hidden_extras(self, idx, activation_layer):
+        self.layers["Activation_function" + str(idx)] = activation_layer()
+
+    def _param_keys(self):
+        """The parameter keys in the book's gradient order (W, b, then gamma, beta of each hidden layer)."""
+        return list(self._engine.grads)
+
+    @property
+    def lastLayer(self):  # noqa: N802 - the chapter-5 spelling
+        """The last layer under chapter 5's name."""
+        return self.last_layer
+
+    def _decay(self):
+        lam = self.weight_decay_lambda
+        if lam != getattr(self, "_checked_lambda", None):
+            _checks.real_number(lam, "weight_decay_lambda", nonnegative=True)
+            self._checked_lambda = lam
+        return float(lam)
 
 
-class MultiLayerNetExtend(_FastLayered, ref.MultiLayerNetExtend):
+class MultiLayerNetExtend(MultiLayerNet):
+    """MultiLayerNet with optional Dropout (``dropout_ration``, the book's spelling) and BatchNormalization
+    (``gamma{i}``, ``beta{i}`` params) after each hidden Affine; ``train_flg`` selects training behaviour."""
+
     def __init__(self, input_size, hidden_size_list, output_size, activation="relu", weight_init_std="relu",
                  weight_decay_lambda=0, use_dropout=False, dropout_ration=0.5, use_batchnorm=False, *,
                  dtype=np.float64):
@@ -258,27 +352,89 @@ class MultiLayerNetExtend(_FastLayered, ref.MultiLayerNetExtend):
         ratio = _checks.real_number(dropout_ration, "dropout_ration")
         if not 0 <= ratio < 1:
             raise ValueError(f"dropout_ration must be in [0, 1); got {ratio}")
-        super().__init__(input_size, list(hidden_size_list), output_size, activation, weight_init_std,
-                         weight_decay_lambda, bool(use_dropout), ratio, bool(use_batchnorm))
+        self.use_dropout = bool(use_dropout)
+        self.dropout_ration = ratio
+        self.use_batchnorm = bool(use_batchnorm)
+        self._setup(input_size, hidden_size_list, output_size, activation, weight_init_std, weight_decay_lambda)
+        self._build_layers(activation)
+
+    def _add_hidden_extras(self, idx, activation_layer):
+        if self.use_batchnorm:
+            size = self.hidden_size_list[idx - 1]
+            self.params["gamma" + str(idx)] = np.ones(size, self.dtype)
+            self.params["beta" + str(idx)] = np.zeros(size, self.dtype)
+            self.layers["BatchNorm" + str(idx)] = layers.BatchNormalization(self.params["gamma" + str(idx)],
+                                                                            self.params["beta" + str(idx)])
+        self.layers["Activation_function" + str(idx)] = activation_layer()
+        if self.use_dropout:
+            self.layers["Dropout" + str(idx)] = layers.Dropout(self.dropout_ration)
+
+    def predict(self, x, train_flg=False):
+        """The scores; ``train_flg`` True draws dropout masks and uses (and moves) the batch statistics."""
+        return self._scores(x, bool(train_flg)).copy()
+
+    def loss(self, x, t, train_flg=False):
+        """Cross-entropy plus weight decay, in training or test behaviour."""
+        return self._loss(x, t, bool(train_flg))
+
+    def accuracy(self, X, T):  # noqa: N803 - the book's argument names
+        """The book's accuracy in test behaviour (no dropout, running statistics)."""
+        return super().accuracy(X, T)
+
+    def numerical_gradient(self, X, T, *, parallel=False):  # noqa: N803
+        """Central differences of the training-mode loss; compiled (fastnn.netgrad) unless the net has dropout,
+        whose fresh masks per evaluation keep the book's Python loop."""
+        if not self.use_dropout:
+            return super().numerical_gradient(X, T, parallel=parallel)
+        loss_W = lambda W: self.loss(X, T, train_flg=True)  # noqa: E731 - the book's idiom
+        self._engine.sync()
+        return {key: gradient.numerical_gradient(loss_W, self.params[key]) for key in self._engine.grads}
 
 
-class TwoLayerNetBook2(_Fast, ref.TwoLayerNetBook2):
-    """The second book's chapter-1 TwoLayerNet (Affine, Sigmoid, Affine; ``params``/``grads`` lists)."""
+# --- the second book ----------------------------------------------------------------------------------------------
+class TwoLayerNetBook2(_EngineNet):
+    """The second book's chapter-1 TwoLayerNet (Affine, Sigmoid, Affine + SoftmaxWithLoss; ``params``/``grads``
+    lists, ``forward(x, t)`` returns the loss, ``backward(dout=1)`` returns dx)."""
 
     def __init__(self, input_size, hidden_size, output_size, *, dtype=np.float64):
         self.dtype = _dtype(dtype)
-        super().__init__(_size(input_size, "input_size"), _size(hidden_size, "hidden_size"),
-                         _size(output_size, "output_size"))
+        i, h, o = _size(input_size, "input_size"), _size(hidden_size, "hidden_size"), _size(output_size, "output_size")
+        W1 = _new_param(0.01 * np.random.randn(i, h), self.dtype)
+        b1 = np.zeros(h, self.dtype)
+        W2 = _new_param(0.01 * np.random.randn(h, o), self.dtype)
+        b2 = np.zeros(o, self.dtype)
+        self.layers = [layers.Affine(W1, b1), layers.Sigmoid(), layers.Affine(W2, b2)]
+        self.loss_layer = layers.SoftmaxWithLoss()
+        self.params, self.grads = [], []
+        for layer in self.layers:
+            self.params += layer.params
+            self.grads += layer.grads
+        stack = [LayerSpec(nk.AFFINE, self.layers[0], i, h, (0, 1)), LayerSpec(nk.SIGMOID, self.layers[1], h, h),
+                 LayerSpec(nk.AFFINE, self.layers[2], h, o, (2, 3))]
+        self._engine = Engine(self, stack, self.loss_layer, self.dtype, grads_list=self.grads)
+
+    def predict(self, x):
+        """The scores (a fresh array)."""
+        return self._scores(x).copy()
+
+    def forward(self, x, t):
+        """The loss of x against t; the state for backward is kept."""
+        return self._loss(x, t)
+
+    def backward(self, dout=1):
+        """Gradients into ``grads`` (in place); returns the gradient with respect to x."""
+        return self._engine.backward(_checks.real_number(dout, "dout"))
 
     def numerical_gradient(self, x, t, *, parallel=False):
         """Central differences of ``forward(x, t)`` for every parameter (a list in ``params`` order; an extra:
         the second book's net has no such method), compiled as for the first book's nets."""
-        from . import netgrad
-
-        return netgrad.numerical_gradient(self, x, t, parallel=parallel)
+        return super().numerical_gradient(x, t, parallel=parallel)
 
     def save_params(self, file_name="params.npz"):
+        """Write the parameters (keys '0'..'3') to an .npz file (atomically)."""
         io.save_arrays(file_name, {str(i): p for i, p in enumerate(self.params)})
 
     def load_params(self, file_name="params.npz"):
+        """Load saved parameters into this network's arrays in place."""
+        self._engine.sync()
         io.load_into({str(i): p for i, p in enumerate(self.params)}, file_name)

@@ -27,10 +27,11 @@ from collections.abc import Mapping, MutableMapping
 import numpy as np
 
 from . import _checks
+from ._constants import OPT_EPS as EPS
+from .kernels import network as network_kernels
 from .kernels import optim
-from .reference.optimizer import EPS
 
-__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+__all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "np"]  # np: as the book's star import
 
 
 # --- hyper-parameter checks -------------------------------------------------------------------------------------
@@ -156,6 +157,112 @@ def _copy_state(state, name):
     return copies if isinstance(state, Mapping) else list(copies.values())
 
 
+# --- one compiled call for parameters that live in one flat buffer -----------------------------------------
+def _flat_base(arrays, dtype):
+    """The 1-D buffer that every array is a C-contiguous view of, and each array's offset in it; None if there is
+    no such single buffer (then each parameter is updated on its own)."""
+    base = None
+    offsets = []
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous or not a.flags.writeable:
+            return None
+        b = a.base
+        if base is None:
+            base = b
+        if b is None or b is not base or b.ndim != 1 or not b.flags.c_contiguous or b.dtype != dtype:
+            return None
+        offset, rest = divmod(a.ctypes.data - b.ctypes.data, dtype.itemsize)
+        if rest or offset < 0 or offset + a.size > b.size:
+            return None
+        offsets.append(offset)
+    return (base, offsets) if base is not None else None
+
+
+class _FlatPlan:
+    """Parameters and gradients that are views of one flat buffer each (fastnn's nets: their arena), with the
+    optimizer's state kept as views of flat buffers at the parameters' offsets: one kernel call per update."""
+
+    def __init__(self, optimizer, params, grads, keys):
+        self.keys = keys
+        self.param_views = [params[k] for k in keys]
+        self.grad_views = [grads[k] for k in keys]
+        self.dtype = self.param_views[0].dtype
+        self.params_base, p_offsets = _flat_base(self.param_views, self.dtype)
+        self.grads_base, g_offsets = _flat_base(self.grad_views, self.dtype)
+        ends = sorted(zip(p_offsets, [p.size for p in self.param_views]))
+        if any(start < prev_start + prev_size for (prev_start, prev_size), (start, _) in zip(ends, ends[1:])):
+            raise _NotFlat  # overlapping parameters are updated one after another as in the books
+        self.segments = np.array([[po, go, p.size] for po, go, p in zip(p_offsets, g_offsets, self.param_views)],
+                                 dtype=np.int64).reshape(-1, 3)
+        self.code = optimizer._code
+        self.coef = np.zeros(4, dtype=self.dtype)
+        self.dict_form = isinstance(params, Mapping)
+        self.state_flat, self.state_objs, self.state_pairs = [], [], []
+        for name in optimizer._state_names:
+            self._adopt_state(optimizer, name)
+        self.dummy = np.zeros(1, dtype=self.dtype)
+
+    @classmethod
+    def build(cls, optimizer, params, grads, keys):
+        if not keys or type(params[keys[0]]) is not np.ndarray:
+            return None
+        for k in keys:
+            p, g = params[k], grads[k]
+            if type(g) is not np.ndarray or type(p) is not np.ndarray or g.shape != p.shape:
+                return None
+        if _flat_base([params[k] for k in keys], params[keys[0]].dtype) is None or \
+                _flat_base([grads[k] for k in keys], params[keys[0]].dtype) is None:
+            return None
+        try:
+            return cls(optimizer, params, grads, keys)
+        except _NotFlat:
+            return None
+
+    def _adopt_state(self, optimizer, name):
+        """The state ``name`` as views of a flat buffer (values kept when it exists, zeros when it is None)."""
+        old = getattr(optimizer, name)
+        flat = np.zeros(self.params_base.size, dtype=self.dtype)
+        views = {}
+        for k, p, (po, _, size) in zip(self.keys, self.param_views, self.segments):
+            view = flat[po:po + size].reshape(p.shape)
+            if old is not None:
+                np.copyto(view, np.asarray(old[k]), casting="unsafe")
+            views[k] = view
+        state = views if self.dict_form else [views[k] for k in self.keys]
+        setattr(optimizer, name, state)
+        self.state_flat.append(flat)
+        self.state_objs.append(state)
+        self.state_pairs.append(list(views.items()))
+
+    def matches(self, optimizer, params, grads):
+        """Identity checks only: the same parameter and gradient arrays, and the state still ours."""
+        if len(params) != len(self.keys):
+            return False
+        for k, p, g in zip(self.keys, self.param_views, self.grad_views):
+            if params[k] is not p or grads[k] is not g:
+                return False
+        for name, state, pairs in zip(optimizer._state_names, self.state_objs, self.state_pairs):
+            current = getattr(optimizer, name)
+            if current is not state:
+                return False
+            for k, view in pairs:
+                if current[k] is not view:
+                    return False
+        return True
+
+    def run(self, coefficients):
+        coef = self.coef
+        for i, c in enumerate(coefficients):
+            coef[i] = c
+        states = self.state_flat + [self.dummy] * (2 - len(self.state_flat))
+        network_kernels.update(self.code, self.params_base, self.grads_base, states[0], states[1], self.segments,
+                               coef)
+
+
+class _NotFlat(Exception):
+    pass
+
+
 # --- optimizers -------------------------------------------------------------------------------------------------
 class _Optimizer:
     """Shared update loop. Subclasses name their hyper-parameters and state attributes, check the
@@ -224,6 +331,12 @@ class _Optimizer:
         return checked
 
     def update(self, params, grads):
+        """One step for every parameter: ``params`` updated in place from ``grads`` (dicts or lists)."""
+        self._checked()
+        plan = self._flat_plan(params, grads)
+        if plan is not None:
+            plan.run(self._coefficients())
+            return
         self._check()
         entries = _entries(params, grads)
         states = [self._state(name, params, entries) for name in self._state_names]
@@ -233,6 +346,36 @@ class _Optimizer:
             buffers = [state[entry.key].reshape(-1) for state in states]  # views: the kernel updates the state
             self._kernel(work, entry.grad, *buffers, *map(entry.dtype.type, coefficients))
             entry.finish(params, work)
+
+    def _checked(self):
+        """_check, skipped while the hyper-parameters are the ones last checked."""
+        hypers = tuple(getattr(self, name) for name in self._hyper_names + self._counter_names)
+        if hypers != getattr(self, "_checked_hypers", None):
+            self._check()
+            self._checked_hypers = hypers
+
+    def _flat_plan(self, params, grads):
+        """The one-call plan for these params and grads (cached; rebuilt when an array or the state was
+        replaced), or None when they do not live in flat buffers."""
+        plan = getattr(self, "_flat", None)
+        if plan is not None and plan.matches(self, params, grads):
+            return plan
+        self._flat = None
+        if isinstance(params, Mapping) and isinstance(grads, Mapping):
+            keys = list(params)
+            if any(k not in grads for k in keys):
+                return None
+        elif isinstance(params, (list, tuple)) and isinstance(grads, (list, tuple)) and len(params) == len(grads):
+            keys = list(range(len(params)))
+        else:
+            return None
+        try:
+            for name in self._state_names:  # the state must fit these parameters
+                self._state(name, params, _entries(params, grads))
+        except (TypeError, ValueError):
+            return None
+        self._flat = _FlatPlan.build(self, params, grads, keys)
+        return self._flat
 
     def _state(self, name, params, entries):
         """The state ``name`` (e.g. ``v``), created on the first update like the books (a dict for dict params,
@@ -262,6 +405,7 @@ class _Optimizer:
 class SGD(_Optimizer):
     """Stochastic gradient descent: ``params -= lr * grads``."""
 
+    _code = network_kernels.OPT_SGD
     _kernel = staticmethod(optim.sgd)
 
     def __init__(self, lr=0.01):
@@ -280,6 +424,7 @@ class Momentum(_Optimizer):
 
     _hyper_names = ("lr", "momentum")
     _state_names = ("v",)
+    _code = network_kernels.OPT_MOMENTUM
     _kernel = staticmethod(optim.momentum)
 
     def __init__(self, lr=0.01, momentum=0.9):
@@ -310,6 +455,7 @@ class Nesterov(_Optimizer):
 
     _hyper_names = ("lr", "momentum")
     _state_names = ("v",)
+    _code = network_kernels.OPT_NESTEROV
     _kernel = staticmethod(optim.nesterov)
 
     def __init__(self, lr=0.01, momentum=0.9):
@@ -331,6 +477,7 @@ class AdaGrad(_Optimizer):
     """AdaGrad: ``h += grads * grads; params -= lr * grads / (sqrt(h) + 1e-7)``."""
 
     _state_names = ("h",)
+    _code = network_kernels.OPT_ADAGRAD
     _kernel = staticmethod(optim.adagrad)
 
     def __init__(self, lr=0.01):
@@ -350,6 +497,7 @@ class RMSprop(_Optimizer):
 
     _hyper_names = ("lr", "decay_rate")
     _state_names = ("h",)
+    _code = network_kernels.OPT_RMSPROP
     _kernel = staticmethod(optim.rmsprop)
 
     def __init__(self, lr=0.01, decay_rate=0.99):
@@ -374,6 +522,7 @@ class Adam(_Optimizer):
     _hyper_names = ("lr", "beta1", "beta2")
     _counter_names = ("iter",)
     _state_names = ("m", "v")
+    _code = network_kernels.OPT_ADAM
     _kernel = staticmethod(optim.adam)
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):

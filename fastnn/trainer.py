@@ -74,16 +74,25 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import _checks, io
+from . import engine as engine_module
+from .kernels import network as engine_kernels
 from . import optimizer as optimizers
-from .reference import trainer as reference_trainer
+from .util import clip_grads, remove_duplicate
 
-__all__ = ["Trainer", "Trainer2"]
+__all__ = ["Trainer", "Trainer2", "np"]  # np: as the book's star import
 
 # the first book's lookup table (lower-cased names), its misspelt 'rmsprpo' kept and the obvious 'rmsprop' added
 OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
                    "rmsprpo": "RMSprop", "rmsprop": "RMSprop", "adam": "Adam"}
 DEFAULT_OPTIMIZER_PARAM = {"lr": 0.01}
 HISTORY_KEYS = ("train_loss", "train_acc", "test_acc", "val_loss", "val_acc", "test_loss", "epoch_time")
+
+
+def _fused_network_classes():
+    """The networks whose training steps the compiled loop runs (exact classes: a subclass may change them)."""
+    from . import nets
+
+    return (nets.TwoLayerNet, nets.TwoLayerNetCh4, nets.MultiLayerNet, nets.MultiLayerNetExtend)
 
 
 # --- argument checks ----------------------------------------------------------------------------------------------
@@ -419,6 +428,9 @@ class Trainer:
         self.checkpoint_every = _optional_integer(checkpoint_every, "checkpoint_every", 1)
         self.checkpoint_path = _checkpoint_path(checkpoint_path, self.checkpoint_every)
         self._fingerprints = None  # of the data sets, computed on the first checkpoint
+        self._loop = None  # the fused loop (fastnn.engine.TrainingLoop), built on the first span
+        self._training_data = None
+        self._fused_updates = False  # a fused step has updated the parameters (its backup is valid)
 
     # -- one iteration -------------------------------------------------------------------------------------------
     def _epoch_of_iter(self, iteration=None):
@@ -475,6 +487,12 @@ class Trainer:
         return loss
 
     def train_step(self):
+        """One iteration of the book's loop: a batch, its gradient, the update, the recorded loss, and the epoch
+        evaluation when the iteration count says so. One compiled call for fastnn's nets and optimizers."""
+        loop = self._fused_loop()
+        if loop is not None:
+            self._train_span(loop, 1)
+            return
         if self._epoch_start is None:
             self._epoch_start = time.perf_counter()
         x_batch, t_batch = self._draw_batch()
@@ -551,6 +569,112 @@ class Trainer:
             if self._epochs_without_improvement >= self.early_stopping:
                 self.stop_training = True
 
+
+    # -- the fused loop: many steps per compiled call ------------------------------------------------------------
+    SPAN = 4096  # most steps per compiled call (spans also end at evaluations)
+
+    def _fused_loop(self):
+        """The compiled loop for this network and optimizer (fastnn.engine.TrainingLoop), or None when either is
+        not one fastnn compiles (another network class, a subclass, parameters outside the engine's arena)."""
+        network = self.network
+        if type(network) not in _fused_network_classes():
+            return None
+        engine = network._engine
+        engine.sync()
+        decay = network._decay()
+        flat = self.optimizer._flat_plan(network.params, engine.grads_for(decay))
+        if flat is None:
+            return None
+        loop = self._loop
+        if loop is None or loop.engine is not engine or loop.flat is not flat:
+            data = self._training_data
+            if data is None or data.x.shape[0] != self.train_size:
+                data = self._training_data = engine_module.TrainingData(engine, self.x_train, self.t_train)
+            loop = self._loop = engine_module.TrainingLoop(engine, data, self.batch_size, flat)
+        return loop
+
+    def _span_length(self, most):
+        """How many iterations the next span runs: up to the next evaluated one, at most ``most`` (and SPAN, or 64
+        with a progress bar, so that it redraws)."""
+        cap = min(most, 64 if self._bar is not None else self.SPAN)
+        i = j = self.current_iter
+        while j % self.iter_per_epoch != 0 and j - i + 1 < cap:
+            j += 1
+        return j - i + 1
+
+    def _draws(self, k, rand_size):
+        """The batches (and dropout draws) of k steps, drawn as the book's loop draws them."""
+        n, b = self.train_size, self.batch_size
+        if self._rng is None and rand_size == 0:
+            return np.random.choice(n, k * b).reshape(k, b), np.zeros((k, 1))  # one draw: the same stream
+        batches = np.empty((k, b), dtype=np.intp)
+        rands = np.zeros((k, max(rand_size, 1)))
+        for s in range(k):
+            batches[s] = np.random.choice(n, b) if self._rng is None else self._rng.integers(0, n, b)
+            if rand_size:
+                rands[s] = np.random.rand(rand_size)
+        return batches, rands
+
+    def _train_span(self, loop, most):
+        """The iterations up to the next evaluation in one compiled call, then the book's bookkeeping for each
+        (recorded losses, printed lines, progress, evaluation, checkpoint), in the book's order."""
+        if self._epoch_start is None:
+            self._epoch_start = time.perf_counter()
+        k = self._span_length(most)
+        batches, rands = self._draws(k, loop.plan.rand_size)
+        optimizer = self.optimizer
+        optimizer._checked()
+        iter_before = getattr(optimizer, "iter", None)
+        coefs = np.array([optimizer._coefficients() for _ in range(k)], dtype=loop.engine.dtype).reshape(k, -1)
+        losses, status = loop.run(batches, rands, coefs, self.network._decay(), self.loss_after_update,
+                                  self.check_finite)
+        losses = losses.astype(loop.engine.dtype)
+        bad_loss = None
+        if status == engine_kernels.NONFINITE_LOSS:
+            losses, bad_loss = losses[:-1], losses[-1]
+        if iter_before is not None:  # Adam counts only the updates made
+            updated = len(losses) + (status == engine_kernels.NONFINITE_PARAMS)
+            updated += bad_loss is not None and self.loss_after_update
+            optimizer.iter = iter_before + int(updated)
+        for loss in losses:
+            self._record(loss)
+        if status != engine_kernels.OK:
+            self._fused_failure(loop, status, bad_loss)
+        self._fused_updates = True
+
+    def _record(self, loss):
+        """One iteration's bookkeeping after its step: the book's lists and line, evaluation, checkpoint."""
+        self.train_loss_list.append(loss)
+        self._epoch_losses.append(loss)
+        if self._bar is not None:
+            self._bar.update(self.current_iter + 1, self._epoch_of_iter(), self.epochs, loss)
+        elif self.verbose:
+            print("train loss:" + str(loss))
+        evaluated = self.current_iter % self.iter_per_epoch == 0
+        if evaluated:
+            self._end_epoch()
+        self.current_iter += 1
+        if evaluated and self.checkpoint_every is not None and self.current_epoch % self.checkpoint_every == 0:
+            self.save_checkpoint(self.checkpoint_path.format(epoch=self.current_epoch))
+
+    def _fused_failure(self, loop, status, loss):
+        """Restore the last finite parameters and raise, as the step-by-step path does."""
+        where = f"at iteration {self.current_iter} (0-based, epoch {self._epoch_of_iter()})"
+        if status == engine_kernels.NONFINITE_PARAMS:
+            bad = next((key for key, value in _param_items(self.network.params) if not np.isfinite(value).all()),
+                       None)
+            loop.restore()
+            raise FloatingPointError(f"params[{bad!r}] holds NaN or inf after the update {where}; the parameters "
+                                     f"were restored to their values before that update. Try a smaller learning "
+                                     f"rate.")
+        restored = self.loss_after_update or self._fused_updates
+        if restored:
+            loop.restore()
+        kept = ("the parameters were restored to their values before the last update" if restored
+                else "the parameters are unchanged (no update had been made)")
+        raise FloatingPointError(f"training loss is {loss} (not finite) {where}; {kept}. Try a smaller learning "
+                                 f"rate.")
+
     # -- whole run -----------------------------------------------------------------------------------------------
     def train(self):
         """max_iter iterations (the book's loop), or the iterations a resumed run has left, then the final test
@@ -562,7 +686,11 @@ class Trainer:
             self._bar = _ProgressBar(self.max_iter)
         try:
             while self.current_iter < self._target_iter:
-                self.train_step()
+                loop = self._fused_loop()
+                if loop is None:
+                    self.train_step()
+                else:
+                    self._train_span(loop, self._target_iter - self.current_iter)
                 if self.stop_training:
                     break
             if self._bar is not None and self.train_loss_list:
@@ -818,7 +946,7 @@ class Trainer:
 
 
 # --- second book --------------------------------------------------------------------------------------------------
-class Trainer2(reference_trainer.Trainer2):
+class Trainer2:
     """The second book's trainer: ``Trainer2(model, optimizer).fit(x, t, ...)``.
 
     Each epoch shuffles with ``np.random.permutation(np.arange(data_size))`` and walks ``data_size // batch_size``
@@ -832,9 +960,14 @@ class Trainer2(reference_trainer.Trainer2):
         if not _looks_like_optimizer(optimizer):
             raise TypeError(f"optimizer must be an optimizer object with an update(params, grads) method; "
                             f"got {type(optimizer).__name__}")
-        super().__init__(model, optimizer)
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_list = []
+        self.eval_interval = None
+        self.current_epoch = 0
 
     def fit(self, x, t, max_epoch=10, batch_size=32, max_grad=None, eval_interval=20):
+        """Train for ``max_epoch`` epochs of ``len(x) // batch_size`` updates (the book's loop and printed lines)."""
         x, t = _samples(x, t, "x", "t")
         max_epoch = _checks.integer(max_epoch, "max_epoch", minimum=0)
         batch_size = _checks.integer(batch_size, "batch_size", minimum=1)
@@ -846,5 +979,46 @@ class Trainer2(reference_trainer.Trainer2):
             raise ValueError(f"batch_size ({batch_size}) is larger than the number of samples ({data_size}): "
                              f"no iteration would run")
 
-        # the book's loop itself (fastnn.reference.trainer), on the validated arguments
-        return super().fit(x, t, max_epoch, batch_size, max_grad, eval_interval)
+        max_iters = data_size // batch_size
+        self.eval_interval = eval_interval
+        total_loss, loss_count = 0, 0  # since the last report; the book's int 0 start, so sums keep the loss type
+        start_time = time.time()
+        for _ in range(max_epoch):
+            # the book re-shuffles the previous epoch's order (x = x[idx]): a seeded script sees the same batches
+            idx = np.random.permutation(np.arange(data_size))
+            x, t = x[idx], t[idx]
+            for iters in range(max_iters):
+                batch = slice(iters * batch_size, (iters + 1) * batch_size)
+                total_loss += self._step(x[batch], t[batch], max_grad)
+                loss_count += 1
+                if eval_interval is not None and iters % eval_interval == 0:
+                    self._report(iters, max_iters, time.time() - start_time, total_loss / loss_count)
+                    total_loss, loss_count = 0, 0
+            self.current_epoch += 1
+
+    def _step(self, batch_x, batch_t, max_grad):
+        """One update: forward (the loss, returned), backward, shared weights merged, clipping, optimizer."""
+        loss = self.model.forward(batch_x, batch_t)
+        self.model.backward()
+        params, grads = remove_duplicate(self.model.params, self.model.grads)
+        if max_grad is not None:
+            clip_grads(grads, max_grad)
+        self.optimizer.update(params, grads)
+        return loss
+
+    def _report(self, iters, max_iters, elapsed_time, avg_loss):
+        print('| epoch %d |  iter %d / %d | time %d[s] | loss %.2f'
+              % (self.current_epoch + 1, iters + 1, max_iters, elapsed_time, avg_loss))
+        self.loss_list.append(float(avg_loss))
+
+    def plot(self, ylim=None):
+        """The recorded average losses against iterations (x eval_interval); needs matplotlib (imported here)."""
+        import matplotlib.pyplot as plt
+
+        x = np.arange(len(self.loss_list))
+        if ylim is not None:
+            plt.ylim(*ylim)
+        plt.plot(x, self.loss_list, label='train')
+        plt.xlabel('iterations (x' + str(self.eval_interval) + ')')
+        plt.ylabel('loss')
+        plt.show()

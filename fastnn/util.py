@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _checks
 
-__all__ = ["smooth_curve", "shuffle_dataset", "clip_grads", "remove_duplicate"]
+__all__ = ["smooth_curve", "shuffle_dataset", "clip_grads", "remove_duplicate", "np"]  # np: as the book's star import
 
 SMOOTH_WINDOW = 11  # the book's Kaiser window: 11 points, beta 2
 SMOOTH_BETA = 2

@@ -128,6 +128,68 @@ def numerical_gradient(f, x):
     return grad.reshape(x.shape)
 
 
+BN_EPS = 10e-7  # the book's batch-normalisation eps, as it writes it (= 1e-6)
+
+
+def _feature_rows(x):
+    """x (N, ...) as N rows of Python floats, one per feature of the flattened (N, D) view."""
+    x = np.asarray(x, dtype=np.float64)
+    return [list(map(float, row)) for row in x.reshape(x.shape[0], -1)]
+
+
+def _batch_stats(rows):
+    """Per feature: the batch mean and the mean squared deviation from it (the biased variance), summed exactly."""
+    n, d = len(rows), len(rows[0])
+    mu = [math.fsum(r[j] for r in rows) / n for j in range(d)]
+    var = [math.fsum((r[j] - mu[j]) ** 2 for r in rows) / n for j in range(d)]
+    return mu, var
+
+
+def batchnorm_forward(x, gamma, beta, running_mean=None, running_var=None, momentum=0.9, train_flg=True):
+    """The first book's batch normalisation one element at a time: returns (out, running_mean, running_var).
+
+    Training: per feature j, mu_j and var_j over the batch, out = gamma_j * (x - mu_j) / sqrt(var_j + 10e-7) +
+    beta_j, and running = momentum * running + (1 - momentum) * batch statistic (running statistics start at 0).
+    Test: the same normalisation with the running statistics, which stay as they are."""
+    rows = _feature_rows(x)
+    d = len(rows[0])
+    g, b = [float(v) for v in gamma], [float(v) for v in beta]
+    rm = [0.0] * d if running_mean is None else [float(v) for v in running_mean]
+    rv = [0.0] * d if running_var is None else [float(v) for v in running_var]
+    if train_flg:
+        mu, var = _batch_stats(rows)
+        rm = [momentum * m + (1 - momentum) * s for m, s in zip(rm, mu)]
+        rv = [momentum * v + (1 - momentum) * s for v, s in zip(rv, var)]
+        centre, spread = mu, var
+    else:
+        centre, spread = rm, rv
+    std = [math.sqrt(v + BN_EPS) for v in spread]
+    out = [[g[j] * (r[j] - centre[j]) / std[j] + b[j] for j in range(d)] for r in rows]
+    return np.array(out).reshape(np.shape(x)), np.array(rm), np.array(rv)
+
+
+def batchnorm_backward(x, gamma, dout):
+    """Gradients of sum(dout * out) for the training forward on x: returns (dx, dgamma, dbeta).
+
+    Per feature, with xn_i = (x_i - mu) / std and dy_i = dout_i: dbeta = sum dy_i, dgamma = sum dy_i xn_i and
+    dx_i = gamma / std * (dy_i - mean(dy) - xn_i * mean(dy xn)) (mu and std depend on every x_i: the two means)."""
+    rows, drows = _feature_rows(x), _feature_rows(dout)
+    n, d = len(rows), len(rows[0])
+    mu, var = _batch_stats(rows)
+    dx = [[0.0] * d for _ in range(n)]
+    dgamma, dbeta = [], []
+    for j in range(d):
+        std = math.sqrt(var[j] + BN_EPS)
+        xn = [(r[j] - mu[j]) / std for r in rows]
+        dy = [r[j] for r in drows]
+        dbeta.append(math.fsum(dy))
+        dgamma.append(math.fsum(a * c for a, c in zip(dy, xn)))
+        mean_dy, mean_dy_xn = dbeta[-1] / n, dgamma[-1] / n
+        for i in range(n):
+            dx[i][j] = float(gamma[j]) / std * (dy[i] - mean_dy - xn[i] * mean_dy_xn)
+    return np.array(dx).reshape(np.shape(x)), np.array(dgamma), np.array(dbeta)
+
+
 # scalar functions for the numerical-gradient tests, jitted once here so that every test module shares their
 # compiled specialisations (under NUMBA_DISABLE_JIT=1 they are the plain Python functions)
 @numba.njit

@@ -799,7 +799,8 @@ def _public_entry_points():
             and getattr(o, "__module__", None) == module.__name__]
         for name in names:
             obj = getattr(module, name)
-            if id(obj) in seen or (inspect.isclass(obj) and issubclass(obj, BaseException)):
+            if (id(obj) in seen or inspect.ismodule(obj)  # (np: exported as by the book's star imports)
+                    or (inspect.isclass(obj) and issubclass(obj, BaseException))):
                 continue
             seen.add(id(obj))
             qualified = f"{obj.__module__.split('.')[-1]}.{obj.__name__}"

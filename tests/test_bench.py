@@ -41,7 +41,7 @@ def _predict_scale(rows, width, dtype, input_size=bench.PIXELS):
     """The largest sum of absolute products in the predict case's two matrix products: the cancellation bound for
     results that BLAS libraries sum in different orders."""
     x, _ = bench._batch(rows, input_size, dtype)
-    W1, b1, W2, b2 = (p.astype(np.float64) for p in bench.net_params(bench.two_layer_nets(input_size, width, dtype)[0]))
+    W1, b1, W2, b2 = (p.astype(np.float64) for p in bench.net_params(bench.nets_pair(input_size, width, dtype)[0]))
     hidden = np.abs(x) @ np.abs(W1) + np.abs(b1)
     return float(np.max(hidden @ np.abs(W2) + np.abs(b2)))
 
@@ -86,8 +86,20 @@ def test_fused_case_has_the_acceptance_shapes():
 
 
 def test_training_cases_have_the_asked_shapes():
-    assert (100, 100) in bench.CASES["train_step"].shapes
+    assert {(100, 100), (1, 50)} <= set(bench.CASES["train_step"].shapes)
     assert {(10000, 100), (100000, 100)} <= set(bench.CASES["predict"].shapes)
+    for name, batch, width in bench.STEP_ROWS.values():  # the step table's rows are shapes of their cases
+        assert (batch, width) in bench.CASES[name].shapes
+
+
+def test_step_table_rows_are_the_asked_nets():
+    assert bench.STEP_ROWS == {"784-50-10 b1": ("train_step", 1, 50), "64-100-10 b32": ("train_step_digits", 32, 100),
+                               "784-100x5-10 b100": ("train_step_deep", 100, 100),
+                               "784-100-10 b100": ("train_step", 100, 100)}
+    for depth, input_size, widths in ((1, 784, [(784, 100), (100, 10)]), (1, 64, [(64, 100), (100, 10)]),
+                                      (bench.DEEP, 784, [(784, 100)] + [(100, 100)] * 4 + [(100, 10)])):
+        for net in bench.nets_pair(input_size, 100, "float32", depth):
+            assert [W.shape for W in bench.net_params(net)[::2]] == widths
 
 
 NETGRAD_CASES = {"numerical_gradient_net", "numerical_gradient_training"}
@@ -105,6 +117,7 @@ def _asv_cases():
     found = set()
     for path in (ROOT / "benchmarks").glob("*.py"):
         found |= set(re.findall(r'^\s+case = "(\w+)"', path.read_text(), flags=re.MULTILINE))
+        found |= set(re.findall(r'\("(\w+)", \d+, \d+\)', path.read_text()))  # benchmarks/steps.py's ROWS
     return found
 
 
@@ -124,23 +137,78 @@ def _assert_same(got, want, dtype, rtol=None):
         np.testing.assert_allclose(g, w, **(kw if rtol is None else {"rtol": rtol, "atol": rtol}))
 
 
+STEP_CASES = ["train_step", "train_step_digits", "train_step_deep"]  # the step table's cases
+DEPTH = {"train_step_deep": bench.DEEP}  # hidden layers (1 elsewhere)
+
+
+def _initial_net(name, dtype, width=5):
+    """fastnn's net of a step case as the case builds it (the same seeded draws), and its batch."""
+    net, _ = bench.nets_pair(SMALL_INPUT, width, dtype, DEPTH.get(name, 1))
+    return net, bench._batch(7, SMALL_INPUT, dtype)
+
+
 @pytest.mark.parametrize("dtype", bench.DTYPES)
-@pytest.mark.parametrize("name", ["train_step", "train_step_book"])
+@pytest.mark.parametrize("name", [*STEP_CASES, "train_step_book"])
 def test_train_step_matches_reference(name, dtype):
     fast, ref = bench.CASES[name].make(7, 5, np.dtype(dtype), input_size=SMALL_INPUT)
-    initial = bench.net_params(bench.two_layer_nets(SMALL_INPUT, 5, dtype)[0])  # the same seeded draws
+    initial = bench.net_params(_initial_net(name, dtype)[0])
     for _ in range(2):  # each call is one more step on both sides
         got, want = fast(), ref()
-    for p in (*got[-4:], *want[-4:]):
+    n = len(initial)
+    for p in (*got[-n:], *want[-n:]):
         assert p.dtype == np.dtype(dtype)  # the float32 reference works in float32 too
     _assert_same(got, want, dtype)
-    assert not np.array_equal(initial[0], got[-4])  # the steps moved W1
+    assert not np.array_equal(initial[0], got[-n])  # the steps moved W1
     if name == "train_step_book":
-        fast_net, _ = bench.two_layer_nets(SMALL_INPUT, 5, dtype)  # the loss is that of the updated parameters
-        x, t = bench._batch(7, SMALL_INPUT, dtype)
-        for key, p in zip(bench.PARAM_KEYS, got[1:]):
+        fast_net, (x, t) = _initial_net(name, dtype)  # the loss is that of the updated parameters
+        for key, p in zip(bench.param_keys(fast_net), got[1:]):
             fast_net.params[key][...] = p
         np.testing.assert_allclose(got[0], fast_net.loss(x, t), **tol(dtype, 1.0))
+
+
+@pytest.mark.parametrize("depth", [1, bench.DEEP])
+def test_float32_reference_holds_its_parameters_in_its_layers(depth):
+    """The reference is built as the book builds it (float64), then given float32 arrays: its params entries and
+    its Affine layers' W and b are the same float32 arrays, so the book's code updates what it computes with."""
+    fast, ref = bench.nets_pair(SMALL_INPUT, 5, "float32", depth)
+    affines = [layer for key, layer in ref.layers.items() if key.startswith("Affine")]
+    assert len(affines) == depth + 1
+    for i, layer in enumerate(affines, 1):
+        assert layer.W is ref.params[f"W{i}"] and layer.b is ref.params[f"b{i}"]
+        assert layer.W.dtype == layer.b.dtype == np.float32
+        np.testing.assert_array_equal(layer.W, fast.params[f"W{i}"])
+        assert layer.W is not fast.params[f"W{i}"]  # copies: stepping one net leaves the other alone
+
+
+@pytest.mark.parametrize("dtype", bench.DTYPES)
+def test_products_are_the_steps_two_large_products(dtype):
+    products = bench.CASES["train_step"].make_products(6, 5, np.dtype(dtype), input_size=SMALL_INPUT)
+    a, dW = products()
+    x, _ = bench._batch(6, SMALL_INPUT, dtype)
+    W1 = bench.net_params(bench.nets_pair(SMALL_INPUT, 5, dtype)[0])[0]
+    assert a.dtype == dW.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(a, x @ W1, **tol(dtype, SMALL_INPUT))
+    assert dW.shape == (SMALL_INPUT, 5)
+
+
+@pytest.mark.parametrize("name", STEP_CASES)
+def test_step_cases_run_and_return_finite_timings(name):
+    c = bench.CASES[name]
+    for dtype in c.dtypes:
+        row = bench.run_case(c, 3, 4, dtype, repeat=2, min_time=0.0)
+        figures = [row["fastnn_s"], row["reference_s"], row["ratio"]]
+        if name == "train_step":  # the bound is timed in the same run
+            figures += [row["products_s"], row["products_ratio"]]
+            assert row["products_ratio"] == pytest.approx(row["fastnn_s"] / row["products_s"])
+        assert all(np.isfinite(f) and f > 0 for f in figures)
+        torch, jax = bench._torch(), _jax_or_none()
+        if torch is not None:
+            bench.add_torch(row, 2, 0.0, torch)
+            assert np.isfinite(row["torch_s"]) and row["torch_s"] > 0
+        if jax is not None:
+            bench.add_jax(row, 2, 0.0, jax)
+            assert np.isfinite(row["jax_s"]) and row["jax_s"] > 0
+            assert row["jax_ratio"] == pytest.approx(row["jax_s"] / row["fastnn_s"])
 
 
 def _epoch_pair(name, dtype, batch=100, width=5):
@@ -248,7 +316,7 @@ def test_torch_column_computes_the_same(name, dtype):
 
 
 @pytest.mark.parametrize("dtype", bench.DTYPES)
-@pytest.mark.parametrize("name", ["train_step", "train_step_book"])
+@pytest.mark.parametrize("name", [*STEP_CASES, "train_step_book"])
 def test_torch_train_step_matches_reference(name, dtype):
     pytest.importorskip("torch")
     c = bench.CASES[name]
@@ -256,9 +324,62 @@ def test_torch_train_step_matches_reference(name, dtype):
     want = c.make(7, 5, np.dtype(dtype), input_size=SMALL_INPUT)[1]()
     for g in got:
         assert _numpy(g).dtype == np.dtype(dtype)
-    _assert_same(got[-4:], want[-4:], dtype, rtol=1e-5 if dtype == "float32" else 1e-12)
+    n = len(want) - (name == "train_step_book")
+    assert len(got) == len(want)
+    _assert_same(got[-n:], want[-n:], dtype, rtol=1e-5 if dtype == "float32" else 1e-12)
     if name == "train_step_book":  # the loss after the update; torch's has no 1e-7 guard inside the log
         assert float(got[0]) == pytest.approx(float(want[0]), abs=1e-5)
+
+
+def _jax_or_none():
+    return bench._jax() if importlib.util.find_spec("jax") is not None else None
+
+
+@pytest.fixture(scope="module")
+def jax():
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed (pip install jax): the JAX column is an optional comparison")
+    return bench._jax()
+
+
+STEP_TOL = {"float32": 1e-5, "float64": 1e-10}
+
+
+@pytest.mark.parametrize("dtype", bench.DTYPES)
+@pytest.mark.parametrize("name", STEP_CASES)
+def test_jax_step_computes_fastnns_loss_and_update(name, dtype, jax):
+    """The jitted step returns the book's loss of its forward pass and the updated parameters: fastnn's, on the
+    same data from the same initial parameters, twice in a row."""
+    c = bench.CASES[name]
+    fast, _ = c.make(7, 5, np.dtype(dtype), input_size=SMALL_INPUT)
+    net, (x, t) = _initial_net(name, dtype)
+    with bench.jax_x64(jax, dtype):
+        step = c.make_jax(7, 5, np.dtype(dtype), input_size=SMALL_INPUT)
+        for _ in range(2):
+            want_loss = net.loss(x, t)  # the loss at the parameters the step starts from
+            bench.optimizer.SGD(lr=bench.LR).update(net.params, net.gradient(x, t))
+            loss, *params = step()
+            got = fast()
+            np.testing.assert_allclose(float(loss), want_loss, rtol=STEP_TOL[dtype], atol=STEP_TOL[dtype])
+            assert len(params) == len(got)
+            for p, w, v in zip(params, got, bench.net_params(net)):
+                p = np.asarray(p)
+                assert p.dtype == np.dtype(dtype)
+                np.testing.assert_allclose(p, w, rtol=STEP_TOL[dtype], atol=STEP_TOL[dtype])
+                np.testing.assert_allclose(p, v, rtol=STEP_TOL[dtype], atol=STEP_TOL[dtype])
+
+
+def test_jax_float64_mode_stays_inside_its_context(jax):
+    """64-bit mode is on only inside jax_x64(float64): a float32 step built after a float64 one stays float32,
+    and a float64 step outside the context is refused rather than silently computed in float32."""
+    with bench.jax_x64(jax, "float64"):
+        loss, *_ = bench.CASES["train_step"].make_jax(3, 4, np.dtype("float64"), input_size=SMALL_INPUT)()
+        assert np.asarray(loss).dtype == np.float64
+    assert not jax.config.jax_enable_x64
+    loss, *params = bench.CASES["train_step"].make_jax(3, 4, np.dtype("float32"), input_size=SMALL_INPUT)()
+    assert {np.asarray(a).dtype for a in (loss, *params)} == {np.dtype(np.float32)}
+    with pytest.raises(RuntimeError, match="jax_x64"):
+        bench.CASES["train_step"].make_jax(3, 4, np.dtype("float64"), input_size=SMALL_INPUT)
 
 
 @pytest.mark.parametrize("dtype", bench.DTYPES)
@@ -310,12 +431,18 @@ def test_bad_shape_is_refused(text, capsys):
     assert "--shape" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["--threads", "0"], ["--repeat", "0"]])
+def test_steps_option_plans_the_step_table():
+    args = bench._parser().parse_args(["--steps", "--quick"])
+    assert bench._plan(args) == [(name, [(batch, width)]) for name, batch, width in bench.STEP_ROWS.values()]
+
+
+@pytest.mark.parametrize("argv", [["--threads", "0"], ["--repeat", "0"], ["--steps", "--case", "relu"],
+                                  ["--steps", "--shape", "2x3"]])
 def test_bad_counts_are_refused(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         bench.main(argv)
     assert exc.value.code == 2
-    assert argv[0] in capsys.readouterr().err
+    assert argv[-2] in capsys.readouterr().err
 
 
 def test_measure_counts_samples():
@@ -348,7 +475,7 @@ def test_quick_run_writes_json_and_markdown(tmp_path):
     cases = [arg for name in QUICK_CASES for arg in ("--case", name)]
     proc = subprocess.run(
         [sys.executable, "-m", "fastnn.bench", "--quick", "--shape", "50x4", "--repeat", "2", "--no-torch",
-         "--no-sklearn", *cases, "--json", str(json_path), "--markdown", str(md_path)],
+         "--no-sklearn", "--no-jax", *cases, "--json", str(json_path), "--markdown", str(md_path)],
         check=False, capture_output=True, text=True, env=SUBPROCESS_ENV, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr
 
@@ -363,13 +490,14 @@ def test_quick_run_writes_json_and_markdown(tmp_path):
         assert (r["batch"], r["width"]) == (50, 4)
         assert r["fastnn_s"] > 0 and r["reference_s"] > 0
         assert r["ratio"] == pytest.approx(r["reference_s"] / r["fastnn_s"])
-        assert "torch_s" not in r and "sklearn_s" not in r
+        assert "torch_s" not in r and "sklearn_s" not in r and "jax_s" not in r
+        assert ("products_s" in r) == (r["case"] == "train_step")  # the bound, timed with the 784-input step
 
     text = md_path.read_text()
     table = [line for line in text.splitlines() if line.startswith("|")]
-    assert table[0] == "| case | shape | dtype | fastnn | reference | ref/fastnn |"
+    assert table[0] == "| case | shape | dtype | fastnn | reference | ref/fastnn | products | fastnn/products |"
     assert len(table) == 2 + len(rows)
-    assert all(line.count("|") == 7 for line in table)
+    assert all(line.count("|") == 9 for line in table)
     assert "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE: " in text
     assert "Command: `python -m fastnn.bench --quick --shape 50x4 " in text
     for name in QUICK_CASES:
@@ -389,6 +517,12 @@ def test_markdown_marks_extrapolated_reference_and_competitor_columns():
     assert lines[0][4] == "16 s*" and lines[0][6:] == ["-"] * 5
     assert lines[1][6:] == ["4 ms", "2.00x", "2", "5 ms", "2.50x"]
     assert notes == ["* numerical_gradient_net: reference timed on 200 of 39760 parameters"]
+    rows[1].update(jax_s=0.001, jax_ratio=0.5, products_s=0.0005, products_ratio=4.0)
+    header, lines, _ = bench._table(rows, with_torch=True, with_sklearn=True, with_jax=True, with_products=True)
+    assert header[6:] == ["torch", "torch/fastnn", "torch threads", "jax", "jax/fastnn", "sklearn", "sklearn/fastnn",
+                          "products", "fastnn/products"]
+    assert lines[0][6:] == ["-"] * 9
+    assert lines[1][9:] == ["1 ms", "0.50x", "5 ms", "2.50x", "500 us", "4.00x"]
 
 
 # --- the asv suite ------------------------------------------------------------------------------------------------
@@ -441,3 +575,50 @@ def test_asv_training_benchmark_runs_and_pins_threads():
     lines = proc.stdout.splitlines()
     assert lines[-1] == "1 1 True True"
     assert lines[-2] == "2 2 True True"  # numba's pool holds 2 threads (benchmarks/__init__.py) on any machine
+
+
+def test_asv_step_rows_agree_with_the_bench_and_run():
+    code = ("from fastnn import bench\n"
+            "from benchmarks import steps\n"
+            "print('rows agree:', steps.ROWS == bench.STEP_ROWS)\n"
+            "for row in ('784-50-10 b1', '64-100-10 b32'):\n"
+            "    b = steps.Step()\n"
+            "    b.setup(row, 'float32')\n"
+            "    b.time_fastnn(row, 'float32')\n"
+            "    b.time_reference(row, 'float32')\n"
+            "    try:\n"
+            "        print(row, b.track_products_ratio(row, 'float32') > 0)\n"
+            "    except NotImplementedError as exc:\n"
+            "        print(row, 'skipped:', exc)\n")
+    proc = _asv_setup(code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["rows agree: True", "784-50-10 b1 True",
+                                        "64-100-10 b32 skipped: 64-100-10 b32: the products bound is timed for the "
+                                        "784-input TwoLayerNet rows"]
+
+
+@pytest.mark.parametrize("lib", ["torch", "jax"])
+def test_asv_competitor_benchmarks_run_or_skip_without_the_library(lib):
+    cls = {"torch": "StepTorch", "jax": "StepJax"}[lib]
+    code = ("import sys\n"
+            "from fastnn import bench\n"
+            f"if sys.argv[1] == 'absent': bench._{lib} = lambda *args: None\n"
+            "from benchmarks import steps\n"
+            f"b = steps.{cls}()\n"
+            "try:\n"
+            "    b.setup('784-50-10 b1', 'float64')\n"
+            "except NotImplementedError as exc:\n"
+            "    print('skipped:', exc)\n"
+            "else:\n"
+            f"    b.time_{lib}('784-50-10 b1', 'float64')\n"
+            f"    print('ratio', b.track_{lib}_ratio('784-50-10 b1', 'float64') > 0)\n")
+    absent = subprocess.run([sys.executable, "-c", code, "absent"], check=False, capture_output=True, text=True,
+                            cwd=ROOT, env=SUBPROCESS_ENV, timeout=600)
+    assert absent.returncode == 0, absent.stderr
+    assert absent.stdout.startswith(f"skipped: {'PyTorch' if lib == 'torch' else 'JAX'} is not installed (pip install")
+    if importlib.util.find_spec(lib) is None:
+        pytest.skip(f"{lib} is not installed: only the skip is checked")
+    present = subprocess.run([sys.executable, "-c", code, "present"], check=False, capture_output=True, text=True,
+                             cwd=ROOT, env=SUBPROCESS_ENV, timeout=600)
+    assert present.returncode == 0, present.stderr
+    assert present.stdout.splitlines()[-1] == "ratio True"

@@ -63,7 +63,7 @@ def uses_dropout(net):
 
 def train_loss(net, x, t):
     """The loss of the forward pass that gradient() runs (training mode for the Extend net)."""
-    if isinstance(net, rn.MultiLayerNetExtend):
+    if isinstance(net, (rn.MultiLayerNetExtend, fn.MultiLayerNetExtend)):
         return net.loss(x, t, train_flg=True)
     return net.loss(x, t)
 

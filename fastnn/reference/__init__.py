@@ -5,4 +5,3 @@ vectorised book code, not a deliberately slow version. Modules mirror the public
 ``functions`` (activations, losses, affine, numerical gradients), ``optimizer``, ``layers``, ``nets``, ``trainer``.
 """
 from .functions import *  # noqa: F401,F403
-from .functions import CE_DELTA, H  # noqa: F401

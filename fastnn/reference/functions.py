@@ -1,9 +1,6 @@
 """Reference functions: the twin of every kernel in fastnn/kernels, in the book's vectorised NumPy idiom."""
 import numpy as np
 
-H = 1e-4  # the books' finite-difference step
-CE_DELTA = 1e-7  # the books' guard inside log()
-
 
 # --- activations -----------------------------------------------------------------------------------------------
 def identity_function(x):
@@ -64,7 +61,8 @@ def cross_entropy_error(y, t):
     if t.size == y.size:  # one-hot labels -> class indices
         t = t.argmax(axis=1)
     batch_size = y.shape[0]
-    return -np.sum(np.log(y[np.arange(batch_size), t] + CE_DELTA)) / batch_size
+    delta = 1e-7  # keeps log() finite where y is 0
+    return -np.sum(np.log(y[np.arange(batch_size), t] + delta)) / batch_size
 
 
 def softmax_loss(x, t):
@@ -93,13 +91,13 @@ def affine_backward(x, W, dout):
 
 # --- numerical differentiation ---------------------------------------------------------------------------------
 def numerical_diff(f, x):
-    h = H
+    h = 1e-4  # 0.0001
     return (f(x + h) - f(x - h)) / (2 * h)
 
 
 def numerical_gradient(f, x):
     """Central differences over every element of x; perturbs x in place and restores it."""
-    h = H
+    h = 1e-4  # 0.0001
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:

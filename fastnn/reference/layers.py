@@ -4,8 +4,6 @@ import numpy as np
 
 from .functions import cross_entropy_error, sigmoid, softmax
 
-BN_EPS = 10e-7  # the book writes 10e-7 (= 1e-6)
-
 
 class Relu:
     def __init__(self):
@@ -161,14 +159,14 @@ class BatchNormalization:
             mu = x.mean(axis=0)
             xc = x - mu
             var = np.mean(xc ** 2, axis=0)
-            std = np.sqrt(var + BN_EPS)
+            std = np.sqrt(var + 10e-7)
             xn = xc / std
             self.batch_size, self.xc, self.xn, self.std = x.shape[0], xc, xn, std
             self.running_mean = self.momentum * self.running_mean + (1 - self.momentum) * mu
             self.running_var = self.momentum * self.running_var + (1 - self.momentum) * var
         else:
             xc = x - self.running_mean
-            xn = xc / np.sqrt(self.running_var + BN_EPS)
+            xn = xc / (np.sqrt(self.running_var + 10e-7))
         out = self.gamma * xn + self.beta
         return out.reshape(*self.input_shape)
 

@@ -260,9 +260,12 @@ class MultiLayerNetExtend(MultiLayerNet):
     def gradient(self, x, t):
         self.loss(x, t, train_flg=True)
         self._backward()
-        grads = self._affine_grads()
-        if self.use_batchnorm:
-            for idx in range(1, self.hidden_layer_num + 1):
+        grads = {}
+        for idx in range(1, self.hidden_layer_num + 2):  # the book's order: W, b, then gamma, beta per layer
+            affine = self.layers["Affine" + str(idx)]
+            grads["W" + str(idx)] = affine.dW + self.weight_decay_lambda * self.params["W" + str(idx)]
+            grads["b" + str(idx)] = affine.db
+            if self.use_batchnorm and idx != self.hidden_layer_num + 1:
                 grads["gamma" + str(idx)] = self.layers["BatchNorm" + str(idx)].dgamma
                 grads["beta" + str(idx)] = self.layers["BatchNorm" + str(idx)].dbeta
         return grads

@@ -8,7 +8,9 @@ State (``v``, ``h``, ``m``) is created on the first update, as in the books.
 """
 import numpy as np
 
-EPS = 1e-7  # the books' guard in AdaGrad, RMSprop and Adam: grad / (sqrt(h) + 1e-7)
+# Not used here (the formulas write the books' literal 1e-7): kept only while fastnn/optimizer.py still imports it
+# (the engine rewrite switches it to fastnn._constants; then this line goes).
+EPS = 1e-7
 
 
 # --- first book: dicts ------------------------------------------------------------------------------------------
@@ -63,7 +65,7 @@ class AdaGrad:
             self.h = {key: np.zeros_like(val) for key, val in params.items()}
         for key in params.keys():
             self.h[key] += grads[key] * grads[key]
-            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + EPS)
+            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
 
 
 class RMSprop:
@@ -78,7 +80,7 @@ class RMSprop:
         for key in params.keys():
             self.h[key] *= self.decay_rate
             self.h[key] += (1 - self.decay_rate) * grads[key] * grads[key]
-            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + EPS)
+            params[key] -= self.lr * grads[key] / (np.sqrt(self.h[key]) + 1e-7)
 
 
 class Adam:
@@ -101,7 +103,7 @@ class Adam:
         for key in params.keys():
             self.m[key] += (1 - self.beta1) * (grads[key] - self.m[key])
             self.v[key] += (1 - self.beta2) * (grads[key] ** 2 - self.v[key])
-            params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + EPS)
+            params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + 1e-7)
 
 
 # --- second book: lists -----------------------------------------------------------------------------------------
@@ -156,7 +158,7 @@ class AdaGrad2:
             self.h = [np.zeros_like(p) for p in params]
         for i in range(len(params)):
             self.h[i] += grads[i] * grads[i]
-            params[i] -= self.lr * grads[i] / (np.sqrt(self.h[i]) + EPS)
+            params[i] -= self.lr * grads[i] / (np.sqrt(self.h[i]) + 1e-7)
 
 
 class RMSprop2:
@@ -171,7 +173,7 @@ class RMSprop2:
         for i in range(len(params)):
             self.h[i] *= self.decay_rate
             self.h[i] += (1 - self.decay_rate) * grads[i] * grads[i]
-            params[i] -= self.lr * grads[i] / (np.sqrt(self.h[i]) + EPS)
+            params[i] -= self.lr * grads[i] / (np.sqrt(self.h[i]) + 1e-7)
 
 
 class Adam2:
@@ -192,7 +194,7 @@ class Adam2:
         for i in range(len(params)):
             self.m[i] += (1 - self.beta1) * (grads[i] - self.m[i])
             self.v[i] += (1 - self.beta2) * (grads[i] ** 2 - self.v[i])
-            params[i] -= lr_t * self.m[i] / (np.sqrt(self.v[i]) + EPS)
+            params[i] -= lr_t * self.m[i] / (np.sqrt(self.v[i]) + 1e-7)
 
 
 BOOK1 = {cls.__name__: cls for cls in (SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam)}

@@ -1,0 +1,430 @@
+"""The network engine's kernels: a whole layer stack forward, its loss, its backward and the fused training loop,
+each one compiled call.
+
+A network is described by an int64 table, one row per layer (columns ``COL_*``), and a few flat buffers:
+
+* ``arena``: the parameters, the layers' gradients, the returned gradients (with weight decay) and the batch-norm
+  running statistics, one after another, in the network's dtype (fastnn.engine lays it out; the ``params`` dict
+  holds views of it);
+* ``scratch``: per batch size, every layer's output and the batch-norm intermediates (the layers' book
+  attributes ``Sigmoid.out``, ``BatchNormalization.xc/xn/std``, ``SoftmaxWithLoss.y`` are views of it), then two
+  ping-pong buffers for the backward pass;
+* ``bmask``: per batch size, the boolean masks of the Relu and Dropout layers (``Relu.mask``, ``Dropout.mask``).
+
+Arithmetic follows the books' NumPy expressions in the same order and dtype, so float64 results match the book's
+code to rounding; column sums run row by row in the array's dtype as NumPy's ``sum(axis=0)`` does.
+"""
+import math
+
+import numpy as np
+
+from .._jit import kernel
+from .fastexp import vexp
+from .optim import adagrad, adam, momentum, nesterov, rmsprop, sgd
+from .softmax import (softmax_cross_entropy_backward_labels, softmax_cross_entropy_backward_onehot,
+                      softmax_cross_entropy_labels, softmax_cross_entropy_onehot)
+
+# layer codes
+AFFINE, RELU, SIGMOID, BATCHNORM, DROPOUT, SIGMOID_CH4 = 0, 1, 2, 3, 4, 5
+# table columns: code, output offset (scratch), input width, output width, parameter offsets (arena), layer
+# gradient offsets, returned gradient offsets, statistics offsets, aux scratch offsets, mask offset, rand offset
+(COL_CODE, COL_OUT, COL_WIN, COL_WOUT, COL_P0, COL_P1, COL_G0, COL_G1, COL_F0, COL_F1, COL_S0, COL_S1,
+ COL_A0, COL_A1, COL_A2, COL_A3, COL_A4, COL_MASK, COL_RAND) = range(19)
+N_COLS = 19
+# run modes
+PREDICT, LOSS, GRADIENT, BACKWARD = 0, 1, 2, 3
+# optimizer codes (fastnn.optimizer gives the coefficients)
+OPT_SGD, OPT_MOMENTUM, OPT_NESTEROV, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADAM = 0, 1, 2, 3, 4, 5
+# status codes in res[1]
+OK, BAD_LABEL, NONFINITE_LOSS, NONFINITE_PARAMS = 0, 1, 2, 3
+
+
+@kernel
+def _mat(buf, off, rows, cols):
+    return buf[off:off + rows * cols].reshape((rows, cols))
+
+
+@kernel
+def _vec(buf, off, size):
+    return buf[off:off + size]
+
+
+@kernel
+def _layer_input(table, scratch, x, k, n):
+    if k == 0:
+        return x
+    return _mat(scratch, table[k - 1, COL_OUT], n, table[k, COL_WIN])
+
+
+# --- forward ----------------------------------------------------------------------------------------------------
+@kernel
+def _affine_forward(arena, row, inp, out):
+    W = _mat(arena, row[COL_P0], row[COL_WIN], row[COL_WOUT])
+    b = _vec(arena, row[COL_P1], row[COL_WOUT])
+    np.dot(inp, W, out)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] += b[j]
+
+
+@kernel
+def _sigmoid(v):
+    # exp(-|v|) never overflows: both branches are the same function, each where it is stable
+    e = vexp(-abs(v))
+    return 1 / (1 + e) if v >= 0 else e / (1 + e)
+
+
+@kernel
+def _batchnorm_forward(arena, scratch, row, momentum, inp, out, train):
+    n, w = inp.shape
+    gamma, beta = _vec(arena, row[COL_P0], w), _vec(arena, row[COL_P1], w)
+    running_mean, running_var = _vec(arena, row[COL_S0], w), _vec(arena, row[COL_S1], w)
+    xc, xn = _mat(scratch, row[COL_A0], n, w), _mat(scratch, row[COL_A1], n, w)
+    std, mu, var = _vec(scratch, row[COL_A2], w), _vec(scratch, row[COL_A3], w), _vec(scratch, row[COL_A4], w)
+    eps = inp.dtype.type(10e-7)
+    if train:
+        mu[:] = 0
+        for i in range(n):
+            for j in range(w):
+                mu[j] += inp[i, j]
+        nf = inp.dtype.type(n)
+        for j in range(w):
+            mu[j] = mu[j] / nf
+        var[:] = 0
+        for i in range(n):
+            for j in range(w):
+                c = inp[i, j] - mu[j]
+                xc[i, j] = c
+                var[j] += c * c
+        keep = inp.dtype.type(momentum)
+        move = inp.dtype.type(1 - momentum)
+        for j in range(w):
+            var[j] = var[j] / nf
+            std[j] = np.sqrt(var[j] + eps)
+            running_mean[j] = keep * running_mean[j] + move * mu[j]
+            running_var[j] = keep * running_var[j] + move * var[j]
+        for i in range(n):
+            for j in range(w):
+                z = xc[i, j] / std[j]
+                xn[i, j] = z
+                out[i, j] = gamma[j] * z + beta[j]
+    else:  # test mode: running statistics; the book leaves xc, xn, std as the last training batch's
+        for i in range(n):
+            for j in range(w):
+                z = (inp[i, j] - running_mean[j]) / np.sqrt(running_var[j] + eps)
+                out[i, j] = gamma[j] * z + beta[j]
+
+
+@kernel
+def forward(table, fpar, arena, scratch, bmask, x, rand, train):
+    """Every layer's forward pass; returns the last layer's output (a view of scratch)."""
+    n = x.shape[0]
+    out = x
+    for k in range(table.shape[0]):
+        row = table[k]
+        code = row[COL_CODE]
+        inp = _layer_input(table, scratch, x, k, n)
+        out = _mat(scratch, row[COL_OUT], n, row[COL_WOUT])
+        if code == AFFINE:
+            _affine_forward(arena, row, inp, out)
+        elif code == RELU:
+            mask = _mat(bmask, row[COL_MASK], n, row[COL_WOUT])
+            for i in range(n):
+                for j in range(out.shape[1]):
+                    v = inp[i, j]
+                    m = v <= 0
+                    mask[i, j] = m
+                    out[i, j] = 0 if m else v
+        elif code == SIGMOID or code == SIGMOID_CH4:
+            for i in range(n):
+                for j in range(out.shape[1]):
+                    out[i, j] = _sigmoid(inp[i, j])
+        elif code == BATCHNORM:
+            _batchnorm_forward(arena, scratch, row, fpar[k], inp, out, train)
+        else:  # DROPOUT: the first book's non-inverted dropout
+            ratio = fpar[k]
+            if train:
+                mask = _mat(bmask, row[COL_MASK], n, row[COL_WOUT])
+                r = _mat(rand, row[COL_RAND], n, row[COL_WOUT])
+                for i in range(n):
+                    for j in range(out.shape[1]):
+                        m = r[i, j] > ratio
+                        mask[i, j] = m
+                        out[i, j] = inp[i, j] * (1 if m else 0)
+            else:
+                keep = inp.dtype.type(1.0 - ratio)
+                for i in range(n):
+                    for j in range(out.shape[1]):
+                        out[i, j] = inp[i, j] * keep
+    return out
+
+
+@kernel
+def _labels_in_range(labels, n_classes):
+    for i in range(labels.size):
+        if labels[i] < 0 or labels[i] >= n_classes:
+            return False
+    return True
+
+
+@kernel
+def _weight_decay(table, arena, decay):
+    """The book's 0.5 * lambda * sum(W**2), summed over the Affine layers."""
+    total = 0.0
+    if decay == 0:
+        return total
+    for k in range(table.shape[0]):
+        row = table[k]
+        if row[COL_CODE] == AFFINE:
+            W = _vec(arena, row[COL_P0], row[COL_WIN] * row[COL_WOUT])
+            s = 0.0
+            for i in range(W.size):
+                s += W[i] * W[i]
+            total += 0.5 * decay * s
+    return total
+
+
+@kernel
+def _loss(scores, labels, onehot, use_onehot, y):
+    delta = y.dtype.type(1e-7)
+    if use_onehot:
+        return softmax_cross_entropy_onehot(scores, onehot, delta, y)
+    return softmax_cross_entropy_labels(scores, labels, delta, y)
+
+
+# --- backward ---------------------------------------------------------------------------------------------------
+@kernel
+def _colsum(d, out):
+    out[:] = 0
+    for i in range(d.shape[0]):
+        for j in range(d.shape[1]):
+            out[j] += d[i, j]
+
+
+@kernel
+def _batchnorm_backward(arena, scratch, row, d, dx):
+    n, w = d.shape
+    gamma = _vec(arena, row[COL_P0], w)
+    dgamma, dbeta = _vec(arena, row[COL_G0], w), _vec(arena, row[COL_G1], w)
+    xc, xn = _mat(scratch, row[COL_A0], n, w), _mat(scratch, row[COL_A1], n, w)
+    std, dstd, dmu = _vec(scratch, row[COL_A2], w), _vec(scratch, row[COL_A3], w), _vec(scratch, row[COL_A4], w)
+    _colsum(d, dbeta)
+    dgamma[:] = 0
+    dstd[:] = 0
+    for i in range(n):
+        for j in range(w):
+            dgamma[j] += xn[i, j] * d[i, j]
+            dstd[j] += (gamma[j] * d[i, j] * xc[i, j]) / (std[j] * std[j])
+    two_over_n = d.dtype.type(2.0 / n)
+    half = d.dtype.type(0.5)
+    for j in range(w):
+        dstd[j] = half * -dstd[j] / std[j]  # now dvar
+    dmu[:] = 0
+    for i in range(n):
+        for j in range(w):
+            c = (gamma[j] * d[i, j]) / std[j] + two_over_n * xc[i, j] * dstd[j]
+            dx[i, j] = c
+            dmu[j] += c
+    nf = d.dtype.type(n)
+    for i in range(n):
+        for j in range(w):
+            dx[i, j] = dx[i, j] - dmu[j] / nf
+
+
+@kernel
+def backward(table, arena, scratch, bmask, x, dy, ping, pong, need_dx):
+    """Every layer's backward pass from dy (the loss layer's dx); writes the layers' gradients into the arena.
+    Returns the input gradient (a view of ping or pong) when need_dx, else dy."""
+    n = x.shape[0]
+    d = dy
+    for k in range(table.shape[0] - 1, -1, -1):
+        row = table[k]
+        code = row[COL_CODE]
+        w_in, w_out = row[COL_WIN], row[COL_WOUT]
+        other = _mat(pong if d.ctypes.data == ping.ctypes.data else ping, 0, n, w_in)
+        if code == AFFINE:
+            inp = _layer_input(table, scratch, x, k, n)
+            np.dot(inp.T, d, _mat(arena, row[COL_G0], w_in, w_out))
+            _colsum(d, _vec(arena, row[COL_G1], w_out))
+            if k == 0 and not need_dx:
+                return d
+            np.dot(d, _mat(arena, row[COL_P0], w_in, w_out).T, other)
+            d = other
+        elif code == RELU:
+            mask = _mat(bmask, row[COL_MASK], n, w_out)
+            for i in range(n):
+                for j in range(w_out):
+                    if mask[i, j]:
+                        d[i, j] = 0
+        elif code == SIGMOID:
+            y = _mat(scratch, row[COL_OUT], n, w_out)
+            for i in range(n):
+                for j in range(w_out):
+                    d[i, j] = d[i, j] * (1 - y[i, j]) * y[i, j]
+        elif code == SIGMOID_CH4:  # chapter 4: sigmoid_grad(a1) * (dy @ W2.T)
+            y = _mat(scratch, row[COL_OUT], n, w_out)
+            for i in range(n):
+                for j in range(w_out):
+                    d[i, j] = ((1 - y[i, j]) * y[i, j]) * d[i, j]
+        elif code == BATCHNORM:
+            _batchnorm_backward(arena, scratch, row, d, other)
+            d = other
+        else:  # DROPOUT
+            mask = _mat(bmask, row[COL_MASK], n, w_out)
+            for i in range(n):
+                for j in range(w_out):
+                    d[i, j] = d[i, j] * (1 if mask[i, j] else 0)
+    return d
+
+
+@kernel
+def _returned_gradients(table, arena, decay):
+    """With weight decay the returned gradients are the book's dW + lambda * W (the layers keep dW); b, gamma and
+    beta are copied. Without it the returned gradients are the layers' own buffers (same offsets)."""
+    for k in range(table.shape[0]):
+        row = table[k]
+        code = row[COL_CODE]
+        if code != AFFINE and code != BATCHNORM:
+            continue
+        if row[COL_F0] == row[COL_G0]:
+            continue
+        g0, f0, p0 = row[COL_G0], row[COL_F0], row[COL_P0]
+        if code == AFFINE:
+            lam = arena.dtype.type(decay)
+            for i in range(row[COL_WIN] * row[COL_WOUT]):
+                arena[f0 + i] = arena[g0 + i] + lam * arena[p0 + i]
+        else:
+            for i in range(row[COL_WOUT]):
+                arena[f0 + i] = arena[g0 + i]
+        for i in range(row[COL_WOUT]):
+            arena[row[COL_F1] + i] = arena[row[COL_G1] + i]
+
+
+# --- one call ---------------------------------------------------------------------------------------------------
+@kernel
+def run(table, fpar, arena, scratch, bmask, x, labels, onehot, use_onehot, rand, y, ping, pong, mode, train,
+        decay, dout, need_dx, res):
+    """One network call. mode PREDICT: forward only (returns the scores); LOSS: forward + loss; GRADIENT: forward
+    (training mode) + loss + backward; BACKWARD: backward from the state of the last forward (the second book's
+    ``backward(dout)``). res[0] = the loss layer's loss, res[1] = status, res[2] = the weight-decay term. Returns
+    the scores, or the input gradient."""
+    res[1] = OK
+    n = x.shape[0]
+    if mode != PREDICT and (labels.size != n if not use_onehot else onehot.shape != (n, y.shape[1])):
+        res[1] = BAD_LABEL  # the caller's checks make this unreachable; it guards the indexing below
+        return y
+    if mode != PREDICT and not use_onehot and not _labels_in_range(labels, y.shape[1]):
+        res[1] = BAD_LABEL
+        return y
+    if mode != BACKWARD:
+        scores = forward(table, fpar, arena, scratch, bmask, x, rand, train)
+        if mode == PREDICT:
+            return scores
+        res[0] = _loss(scores, labels, onehot, use_onehot, y)
+        res[2] = _weight_decay(table, arena, decay)
+        if mode == LOSS:
+            return scores
+    dy = _mat(ping, 0, y.shape[0], y.shape[1])
+    if use_onehot:
+        softmax_cross_entropy_backward_onehot(y, onehot, dout, dy)
+    else:
+        softmax_cross_entropy_backward_labels(y, labels, dout, dy)
+    dx = backward(table, arena, scratch, bmask, x, dy, ping, pong, need_dx)
+    if decay != 0:
+        _returned_gradients(table, arena, decay)
+    return dx
+
+
+# --- optimizer updates over flat buffers ------------------------------------------------------------------------
+@kernel
+def update(opt, params, grads, state1, state2, segments, coef):
+    """One optimizer step over every parameter: segments[s] = (parameter offset in params, gradient offset in
+    grads, size); the state buffers share the parameters' offsets. coef: the optimizer's scalars for this step
+    (fastnn.optimizer), in the parameters' dtype."""
+    for s in range(segments.shape[0]):
+        po, go, size = segments[s, 0], segments[s, 1], segments[s, 2]
+        p, g = params[po:po + size], grads[go:go + size]
+        if opt == OPT_SGD:
+            sgd(p, g, coef[0])
+        elif opt == OPT_MOMENTUM:
+            momentum(p, g, state1[po:po + size], coef[0], coef[1])
+        elif opt == OPT_NESTEROV:
+            nesterov(p, g, state1[po:po + size], coef[0], coef[1], coef[2], coef[3])
+        elif opt == OPT_ADAGRAD:
+            adagrad(p, g, state1[po:po + size], coef[0], coef[1])
+        elif opt == OPT_RMSPROP:
+            rmsprop(p, g, state1[po:po + size], coef[0], coef[1], coef[2], coef[3])
+        else:
+            adam(p, g, state1[po:po + size], state2[po:po + size], coef[0], coef[1], coef[2], coef[3])
+
+
+@kernel
+def _copy(src, dst):
+    for i in range(src.size):  # a plain loop: twice as fast as numba's slice assignment here
+        dst[i] = src[i]
+
+
+@kernel
+def _all_finite(a):
+    # x - x is 0 for a finite x and NaN for inf or NaN; OR-ing the comparisons vectorises (an early exit would not)
+    bad = False
+    for i in range(a.size):
+        bad |= (a[i] - a[i]) != 0
+    return not bad
+
+
+# --- the fused training loop ------------------------------------------------------------------------------------
+@kernel
+def _gather(x_train, t_train, onehot_train, use_onehot, idx, xb, labels, onehot):
+    for i in range(idx.size):
+        r = idx[i]
+        for j in range(xb.shape[1]):
+            xb[i, j] = x_train[r, j]
+        if use_onehot:
+            for j in range(onehot.shape[1]):
+                onehot[i, j] = onehot_train[r, j]
+        else:
+            labels[i] = t_train[r]
+
+
+@kernel
+def train_steps(table, fpar, arena, scratch, bmask, x_train, t_train, onehot_train, use_onehot, batches, rands,
+                xb, labels, onehot, y, ping, pong, decay, opt, state1, state2, segments, coefs, loss_after_update,
+                check_finite, backup, n_params, losses, res):
+    """Steps of the first book's Trainer, one per row of ``batches`` (the rows' indices drawn by the caller as the
+    book draws them; ``rands[s]`` the dropout draws of step s): gradient, optimizer update, and the recorded loss
+    (the book's after-update loss on the same batch, else the gradient pass's). With check_finite, ``backup``
+    holds the parameters before each update, and the loop stops at a non-finite loss or parameter (the caller
+    restores). res[0] = steps done, res[1] = status."""
+    res[1] = OK
+    params = arena[:n_params]
+    passes = 2 if loss_after_update else 1
+    for s in range(batches.shape[0]):
+        res[0] = s
+        _gather(x_train, t_train, onehot_train, use_onehot, batches[s], xb, labels, onehot)
+        loss = 0.0
+        for p in range(passes):  # one call site per kernel: compile time grows with call sites, not passes
+            scores = forward(table, fpar, arena, scratch, bmask, xb, rands[s], p == 0)
+            loss = _loss(scores, labels, onehot, use_onehot, y) + _weight_decay(table, arena, decay)
+            if check_finite and not math.isfinite(loss) and (p == 1 or not loss_after_update):
+                losses[s] = loss
+                res[1] = NONFINITE_LOSS
+                return
+            if p == 1:
+                break
+            dy = _mat(ping, 0, y.shape[0], y.shape[1])
+            if use_onehot:
+                softmax_cross_entropy_backward_onehot(y, onehot, 1.0, dy)
+            else:
+                softmax_cross_entropy_backward_labels(y, labels, 1.0, dy)
+            backward(table, arena, scratch, bmask, xb, dy, ping, pong, False)
+            if decay != 0:
+                _returned_gradients(table, arena, decay)
+            if check_finite:
+                _copy(params, backup)
+            update(opt, arena, arena, state1, state2, segments, coefs[s])
+            if check_finite and not _all_finite(params):
+                res[1] = NONFINITE_PARAMS
+                return
+        losses[s] = loss
+    res[0] = batches.shape[0]

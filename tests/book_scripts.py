@@ -1,0 +1,584 @@
+"""Run the books' real chapter scripts (../shared/book1, ../shared/book2) in a temporary copy, three ways, and
+compare what they print and plot.
+
+Shared by ``tests/test_book_chapters.py`` and ``tools/run_book_script.py`` (which puts this directory on
+``sys.path``). Nothing here copies the books' code into fastnn: each run works on a fresh copy of a whole book
+directory, so the scripts' own ``sys.path.append(os.pardir)``, ``from common...`` and
+``from dataset.mnist import load_mnist`` work as published.
+
+The variants (``VARIANTS``):
+
+``book``
+    the script as published, on the book's own ``common/``.
+``fastnn``
+    every ``from common.<module> import ...`` line in the copy's chapter files (the scripts and the chapter-local
+    modules such as ``ch05/two_layer_net.py``) reads ``from fastnn.<module> import ...`` where fastnn has that
+    module. Nothing else changes: the data still come from the book's ``dataset/`` loaders.
+``fastnn-nets``
+    additionally the chapter's own code is replaced by fastnn's: ``from two_layer_net import TwoLayerNet`` imports
+    ``fastnn.nets``' class (``TwoLayerNetCh4`` for chapter 4, ``TwoLayerNetBook2`` for the second book), and a
+    function or class the script defines itself (chapter 3's ``sigmoid``, chapter 4's ``numerical_diff``,
+    ``simpleNet``, ...) is imported from fastnn instead (the script's own definition is renamed ``_book_<name>``
+    and left unused).
+
+Every run: ``sys.executable`` in a subprocess, the working directory the script's chapter directory (as the book
+expects), ``np.random.seed(seed)`` before the script runs (``runpy``; the scripts do not all seed),
+``MPLBACKEND=Agg`` (``plt.show()`` returns), one BLAS thread, and the network blocked (``socket`` connections
+raise), so the book's MNIST loader can only work from the Fashion-MNIST files copied into the copy's
+``dataset/``. When the script ends, the data of every matplotlib figure it drew (line x/y data, bar heights,
+scatter/quiver offsets and vectors, contour levels) is written to a JSON file and compared like the printed
+numbers: a script that only plots is still checked.
+
+Long scripts are shortened by text substitution on the copied script (``Script.reduce``; ``full=True`` skips
+it); each substitution must apply (a stale one is an error, not a silent full-length run).
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+VARIANTS = ("book", "fastnn", "fastnn-nets")
+MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+               "t10k-labels-idx1-ubyte.gz")
+DEFAULT_SEED = 0
+
+
+def shared_dir():
+    """The books' read-only code: $FASTNN_SHARED, else <repo>/../shared."""
+    return Path(os.environ.get("FASTNN_SHARED") or REPO.parent / "shared")
+
+
+def fashion_mnist_dir():
+    """Debian's dataset-fashion-mnist files (MNIST's file names): $FASTNN_FASHION_MNIST or the package's path."""
+    return Path(os.environ.get("FASTNN_FASHION_MNIST") or "/usr/share/datasets/fashion-mnist")
+
+
+def missing_fashion_mnist():
+    """None when the four Fashion-MNIST .gz files are there, else a message saying what is missing."""
+    d = fashion_mnist_dir()
+    missing = [f for f in MNIST_FILES if not (d / f).is_file()]
+    if missing:
+        return (f"Fashion-MNIST not found: {', '.join(missing)} missing in {d} "
+                "(apt-get install dataset-fashion-mnist, or set FASTNN_FASHION_MNIST)")
+    return None
+
+
+# --- the scripts ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Script:
+    """One book script and how to run and compare it.
+
+    ``reduce``: (old, new) substitutions on the copied script, applied in every variant unless ``full``.
+    ``probe``: lines appended to the copied script in every variant (printing a value the script computes but does
+    not print, so that it is compared too). ``nets``: what ``fastnn-nets`` changes beyond the import lines, as
+    (old, new) substitutions per file of the copy (``{"ch04/gradient_2d.py": [(old, new), ...]}``); use
+    ``override(name, module)`` for a definition the script makes itself. ``variants``: the fastnn variants that
+    differ from the one before (``fastnn`` from the book text, ``fastnn-nets`` from ``fastnn``); the runner checks
+    that each one really changes the text. ``rtol``/``atol``: for printed and plotted numbers; ``printed_atol``:
+    an absolute tolerance for the printed ones only (numbers printed with few digits); ``tol_why`` says why when
+    they are looser than float64 rounding.
+    """
+    path: str                      # e.g. "book1/ch05/train_neuralnet.py"
+    variants: tuple = ("fastnn", "fastnn-nets")
+    mnist: bool = False
+    reduce: tuple = ()
+    reduce_why: str = ""
+    probe: str = ""
+    nets: dict = field(default_factory=dict)
+    rtol: float = 1e-6
+    atol: float = 1e-12
+    printed_atol: float = 0.0
+    tol_why: str = ""
+    slow: bool = False
+    timeout: float = 300.0
+
+    @property
+    def book(self):
+        return self.path.split("/", 1)[0]
+
+    @property
+    def relpath(self):
+        """The script's path inside its book directory, e.g. ``ch05/train_neuralnet.py``."""
+        return self.path.split("/", 1)[1]
+
+
+def override(name, module, alias=None):
+    """A ``nets`` substitution: the script's own ``def name``/``class name`` is renamed ``_book_<name>`` and
+    ``name`` is imported from ``module`` (as ``alias`` of fastnn's, when fastnn calls it differently)."""
+    imported = f"{alias} as {name}" if alias else name
+    return (re.compile(rf"^(def|class) {name}\b", re.M),
+            f"from {module} import {imported}  # fastnn-nets: replaces the script's own {name}\n"
+            rf"\1 _book_{name}")
+
+
+NETS_CH4 = "from fastnn.nets import TwoLayerNetCh4 as TwoLayerNet"
+NETS_CH5 = "from fastnn.nets import TwoLayerNet"
+NETS_BOOK2 = "from fastnn.nets import TwoLayerNetBook2 as TwoLayerNet"
+LOCAL_NET = "from two_layer_net import TwoLayerNet"
+GRADIENT_CHECK_TOL = ("the printed values are mean |backprop - numerical| gradients (1e-9..1e-7), differences of "
+                      "nearly equal numbers: two correct implementations agree only to the numerical gradient's "
+                      "rounding, about 1e-16 * loss / 2h = 1e-12 per element (measured: 1e-4 relative)")
+
+SCRIPTS = (
+    # --- chapter 3: functions on the book's trained weights (sample_weight.pkl) and on a number line -----------
+    Script("book1/ch03/step_function.py", variants=("fastnn-nets",),
+           nets={"ch03/step_function.py": [override("step_function", "fastnn.functions")]}),
+    Script("book1/ch03/sigmoid.py", variants=("fastnn-nets",),
+           nets={"ch03/sigmoid.py": [override("sigmoid", "fastnn.functions")]}),
+    Script("book1/ch03/relu.py", variants=("fastnn-nets",),
+           nets={"ch03/relu.py": [override("relu", "fastnn.functions")]}),
+    Script("book1/ch03/sig_step_compare.py", variants=("fastnn-nets",),
+           nets={"ch03/sig_step_compare.py": [override("sigmoid", "fastnn.functions"),
+                                              override("step_function", "fastnn.functions")]}),
+    # the test images of Fashion-MNIST through the book's MNIST weights: the accuracy means nothing, the
+    # predictions must be the book's (float32 weights and images: float32 arithmetic in every variant)
+    # (slow: 2 s compiled, 18 s with NUMBA_DISABLE_JIT=1, like the training runs below)
+    Script("book1/ch03/neuralnet_mnist.py", variants=("fastnn",), mnist=True, slow=True),
+    Script("book1/ch03/neuralnet_mnist_batch.py", variants=("fastnn",), mnist=True, slow=True),
+    # --- chapter 4 ----------------------------------------------------------------------------------------------
+    Script("book1/ch04/gradient_1d.py", variants=("fastnn-nets",),
+           nets={"ch04/gradient_1d.py": [override("numerical_diff", "fastnn.gradient")]}),
+    # gradient_2d's numerical_gradient (row by row for a 2-D x) is the book's common.gradient.numerical_gradient_2d
+    Script("book1/ch04/gradient_2d.py", variants=("fastnn-nets",),
+           nets={"ch04/gradient_2d.py": [override("numerical_gradient", "fastnn.gradient", "numerical_gradient_2d")]}),
+    # gradient_method imports numerical_gradient from gradient_2d, switched as above; its own gradient_descent
+    # returns (x, history), fastnn's the book text's x only: not switched
+    Script("book1/ch04/gradient_method.py", variants=("fastnn-nets",),
+           nets={"ch04/gradient_2d.py": [override("numerical_gradient", "fastnn.gradient", "numerical_gradient_2d")]}),
+    Script("book1/ch04/gradient_simplenet.py",
+           nets={"ch04/gradient_simplenet.py": [override("simpleNet", "fastnn.nets")]}),
+    Script("book1/ch04/train_neuralnet.py", mnist=True, slow=True,
+           reduce=(("iters_num = 10000", "iters_num = 1201"),),
+           reduce_why="10000 -> 1201 iterations: the accuracy lines at iterations 0, 600 and 1200 (of 17)",
+           nets={"ch04/train_neuralnet.py": [(LOCAL_NET, NETS_CH4)]}),
+    # --- chapter 5 ----------------------------------------------------------------------------------------------
+    Script("book1/ch05/gradient_check.py", mnist=True, slow=True, rtol=1e-3, tol_why=GRADIENT_CHECK_TOL,
+           nets={"ch05/gradient_check.py": [(LOCAL_NET, NETS_CH5)]}),
+    Script("book1/ch05/train_neuralnet.py", mnist=True, slow=True,
+           reduce=(("iters_num = 10000", "iters_num = 1201"),),
+           reduce_why="10000 -> 1201 iterations: the accuracy lines at iterations 0, 600 and 1200 (of 17)",
+           nets={"ch05/train_neuralnet.py": [(LOCAL_NET, NETS_CH5)]}),
+    # --- chapter 6 ----------------------------------------------------------------------------------------------
+    Script("book1/ch06/optimizer_compare_naive.py", variants=("fastnn",)),
+    Script("book1/ch06/optimizer_compare_mnist.py", variants=("fastnn",), mnist=True, slow=True,
+           reduce=(("max_iterations = 2000", "max_iterations = 201"),),
+           reduce_why="2000 -> 201 iterations of the four networks: the loss reports at 0, 100, 200 and the "
+                      "smoothed loss curves (201 points each, every loss after every update)"),
+    Script("book1/ch06/weight_init_compare.py", variants=("fastnn",), mnist=True, slow=True,
+           reduce=(("max_iterations = 2000", "max_iterations = 201"),),
+           reduce_why="2000 -> 201 iterations of the three networks: the loss reports at 0, 100, 200 and the "
+                      "smoothed loss curves"),
+    Script("book1/ch06/overfit_weight_decay.py", variants=("fastnn",), mnist=True, slow=True,
+           reduce=(("max_epochs = 201", "max_epochs = 21"),),
+           reduce_why="201 -> 21 epochs (3 iterations each on the script's own 300 training images; the test "
+                      "accuracy on all 10,000 test images at each)"),
+    Script("book1/ch06/overfit_dropout.py", variants=("fastnn",), mnist=True, slow=True,
+           reduce=(("epochs=301", "epochs=21"),),
+           reduce_why="301 -> 21 epochs of the Trainer (63 iterations on 300 images, each printing its loss)"),
+    Script("book1/ch06/hyperparameter_optimization.py", variants=("fastnn",), mnist=True, slow=True,
+           reduce=(("optimization_trial = 100", "optimization_trial = 4"),),
+           reduce_why="100 -> 4 random (lr, weight decay) trials (50 epochs each, as published)"),
+    Script("book1/ch06/batch_norm_test.py", variants=("fastnn",), mnist=True, slow=True,
+           reduce=(("max_epochs = 20", "max_epochs = 4"),),
+           reduce_why="20 -> 4 epochs for each of the 16 weight scales (31 iterations of both networks)"),
+    # the probe prints the key order of gradient() (the script prints numerical_gradient()'s order)
+    Script("book1/ch06/batch_norm_gradient_check.py", variants=("fastnn",), mnist=True, slow=True,
+           rtol=1e-3, tol_why=GRADIENT_CHECK_TOL,
+           reduce=(("hidden_size_list=[100, 100]", "hidden_size_list=[10, 10]"),),
+           reduce_why="hidden layers 100, 100 -> 10, 10: the book's numerical gradient of 89,000 parameters takes "
+                      "47 s, of 8,200 about 4 s",
+           probe="print('gradient keys:', ' '.join(grad_backprop.keys()))\n"
+                 "print('numerical_gradient keys:', ' '.join(grad_numerical.keys()))"),
+    Script("book1/ch06/weight_init_activation_histogram.py", variants=("fastnn-nets",),
+           nets={"ch06/weight_init_activation_histogram.py": [override("sigmoid", "fastnn.functions")]}),
+    # --- the second book, chapter 1 -----------------------------------------------------------------------------
+    Script("book2/ch01/forward_net.py", variants=("fastnn-nets",),
+           nets={"ch01/forward_net.py": [override("Sigmoid", "fastnn.layers"), override("Affine", "fastnn.layers")]}),
+    # the Trainer prints the average loss with %.2f: one unit of the last digit where a value sits on a rounding
+    # boundary. Run as published (300 epochs: 5 s); slow: 30 s with NUMBA_DISABLE_JIT=1
+    Script("book2/ch01/train.py", slow=True, printed_atol=0.0100001, tol_why="losses printed with %.2f",
+           nets={"ch01/train.py": [(LOCAL_NET, NETS_BOOK2)]}),
+    Script("book2/ch01/train_custom_loop.py", slow=True, printed_atol=0.0100001, tol_why="losses printed with %.2f",
+           reduce=(("h = 0.001", "h = 0.01"),),
+           reduce_why="the decision-region grid step 0.001 -> 0.01 (about 60,000 points instead of 6 million)",
+           probe="print('predicted classes on the grid:', np.bincount(predict_cls, minlength=3))",
+           nets={"ch01/train_custom_loop.py": [(LOCAL_NET, NETS_BOOK2)]}),
+)
+
+# Files of the covered chapters that are not run, and why (the test checks that this table and SCRIPTS cover them).
+NOT_RUN = {
+    "book1/ch03/mnist_show.py": "uses no common module (nothing to switch) and pil_img.show() starts an external "
+                                "image viewer",
+    "book1/ch04/two_layer_net.py": "chapter-local module: run by ch04/train_neuralnet.py",
+    "book1/ch05/two_layer_net.py": "chapter-local module: run by ch05/gradient_check.py and ch05/train_neuralnet.py",
+    "book1/ch05/layer_naive.py": "chapter-local module of buy_apple*.py",
+    "book1/ch05/buy_apple.py": "uses only ch05/layer_naive.py (MulLayer, AddLayer), which fastnn has no counterpart "
+                               "of: the three variants would be the same text",
+    "book1/ch05/buy_apple_orange.py": "as buy_apple.py",
+    "book2/ch01/two_layer_net.py": "chapter-local module: run by ch01/train.py and ch01/train_custom_loop.py",
+    "book2/ch01/show_spiral_dataset.py": "uses no common module and no fastnn counterpart: it prints and plots the "
+                                         "book's own dataset/spiral.py data",
+}
+CHAPTERS = ("book1/ch03", "book1/ch04", "book1/ch05", "book1/ch06", "book2/ch01")
+
+
+def find_script(name):
+    """The Script for "ch05/train_neuralnet.py" or "book1/ch05/train_neuralnet.py" (ch01 is the second book's);
+    a script not in SCRIPTS gets the defaults (no reduction, both variants)."""
+    if not name.startswith(("book1/", "book2/")):
+        name = ("book2/" if name.startswith("ch01/") else "book1/") + name
+    for s in SCRIPTS:
+        if s.path == name:
+            return s
+    return Script(name)
+
+
+# --- preparing a copy -------------------------------------------------------------------------------------------
+def _make_writable(root):
+    for dirpath, _dirs, files in os.walk(root):
+        os.chmod(dirpath, 0o755)
+        for f in files:
+            p = os.path.join(dirpath, f)
+            if not os.path.islink(p):
+                os.chmod(p, 0o644)
+
+
+def build_template(book, dest, *, with_mnist=True, python=sys.executable):
+    """A writable copy of the book directory at ``dest``. For the first book with ``with_mnist``, the
+    Fashion-MNIST .gz files are copied into its dataset/ and the book's own loader converts them once
+    (``dataset/mnist.pkl``), with the network blocked; returns what the loader printed."""
+    src = shared_dir() / book
+    if not src.is_dir():
+        raise FileNotFoundError(f"{src} not found (set FASTNN_SHARED to the directory holding book1/ and book2/)")
+    shutil.copytree(src, dest)
+    _make_writable(dest)
+    printed = ""
+    if book == "book1" and with_mnist:
+        reason = missing_fashion_mnist()
+        if reason:
+            raise FileNotFoundError(reason)
+        for f in MNIST_FILES:
+            shutil.copyfile(fashion_mnist_dir() / f, dest / "dataset" / f)
+        code = NO_NETWORK + "from dataset.mnist import load_mnist\nload_mnist()\n"
+        proc = subprocess.run([python, "-c", code], cwd=dest, env=run_env(), capture_output=True, text=True,
+                              timeout=300)
+        printed = proc.stdout
+        if proc.returncode != 0 or "Downloading" in proc.stdout or not (dest / "dataset" / "mnist.pkl").is_file():
+            raise RuntimeError(f"the book's loader did not convert the local files:\n{proc.stdout}\n{proc.stderr}")
+    return printed
+
+
+def copy_template(template, dest):
+    """A fresh copy of a template for one run: the data files of dataset/ (the .gz files and mnist.pkl, read only
+    by the loader once mnist.pkl exists) are symlinks to the template's, everything else is copied."""
+    def copy(src, dst):
+        if Path(src).parent.name == "dataset" and src.endswith((".gz", ".pkl")):
+            os.symlink(os.path.abspath(src), dst)
+        else:
+            shutil.copy2(src, dst)
+    shutil.copytree(template, dest, copy_function=copy)
+
+
+def _fastnn_has(module):
+    return find_spec(f"fastnn.{module}") is not None
+
+
+IMPORT_LINE = re.compile(r"^(\s*from\s+)common\.(\w+)(\s+import\b)", re.M)
+
+
+def switch_imports(text):
+    """``from common.X import ...`` -> ``from fastnn.X import ...`` for every X fastnn has."""
+    return IMPORT_LINE.sub(lambda m: f"{m[1]}fastnn.{m[2]}{m[3]}" if _fastnn_has(m[2]) else m[0], text)
+
+
+def _substitute(text, old, new, where):
+    if isinstance(old, re.Pattern):
+        out, n = old.subn(new, text, count=1)
+    else:
+        n = text.count(old)
+        out = text.replace(old, new)
+    if n == 0:
+        raise ValueError(f"{where}: {getattr(old, 'pattern', old)!r} not found (the book's text changed?)")
+    return out
+
+
+LOCAL_IMPORT = re.compile(r"^\s*(?:from\s+(\w+)\s+import|import\s+(\w+))", re.M)
+
+
+def script_files(copy_dir, script):
+    """The script and the chapter-local modules it imports, directly or through each other (a script runs in its
+    chapter directory, so ``from two_layer_net import ...`` is ``<chapter>/two_layer_net.py``), as paths relative
+    to the copy, the script first."""
+    chapter = script.relpath.split("/")[0]
+    todo, seen = [script.relpath], []
+    while todo:
+        rel = todo.pop(0)
+        if rel in seen:
+            continue
+        seen.append(rel)
+        for m in LOCAL_IMPORT.finditer((copy_dir / rel).read_text(encoding="utf-8")):
+            name = m[1] or m[2]
+            if (copy_dir / chapter / f"{name}.py").is_file():
+                todo.append(f"{chapter}/{name}.py")
+    return seen
+
+
+def apply_variant(copy_dir, script, variant, *, full=False):
+    """Edit the copy in place for ``variant`` (the script and the chapter-local modules it imports); returns
+    {relative path: text} of those files (the script itself, as it runs, and every module that differs from the
+    book's text)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    changed = {}
+    nets_files = set(script.nets) if variant == "fastnn-nets" else set()
+    files = script_files(copy_dir, script)
+    for rel in files + sorted(nets_files - set(files)):
+        path = copy_dir / rel
+        text = original = path.read_text(encoding="utf-8")
+        if rel == script.relpath:
+            if not full:
+                for old, new in script.reduce:
+                    text = _substitute(text, old, new, f"{script.path} reduction")
+            if script.probe:
+                text = f"{text.rstrip()}\n\n# --- probe appended by tests/book_scripts.py ---\n{script.probe}\n"
+        if variant != "book":
+            text = switch_imports(text)
+        if rel in nets_files:
+            for old, new in script.nets[rel]:
+                text = _substitute(text, old, new, f"{script.path} fastnn-nets, {rel}")
+        if text != original:
+            path.write_text(text, encoding="utf-8")
+        if text != original or rel == script.relpath:
+            changed[rel] = text
+    return changed
+
+
+# --- running ----------------------------------------------------------------------------------------------------
+NO_NETWORK = textwrap.dedent("""\
+    import socket as _socket
+    def _no_network(*args, **kwargs):
+        raise OSError("tests/book_scripts.py: network access is blocked in book-script runs")
+    _socket.socket.connect = _socket.socket.connect_ex = _no_network
+    _socket.create_connection = _socket.getaddrinfo = _no_network
+    """)
+
+PRELUDE = NO_NETWORK + textwrap.dedent("""\
+    import json, os, runpy, sys
+    import numpy as np
+
+    def _array(a):
+        a = np.ma.filled(np.ma.asarray(a, dtype=float), np.nan)
+        return a.tolist()
+
+    def _figures():
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is None:
+            return []
+        figures = []
+        for num in plt.get_fignums():
+            axes = []
+            for ax in plt.figure(num).axes:
+                items = [["line", _array(l.get_xdata()), _array(l.get_ydata())] for l in ax.get_lines()]
+                items += [["bar", [p.get_x(), p.get_width(), p.get_height()]] for p in ax.patches
+                          if hasattr(p, "get_height")]
+                for c in ax.collections:
+                    kind = type(c).__name__
+                    if hasattr(c, "levels"):  # contour sets
+                        items.append([kind, _array(c.levels)])
+                    elif kind == "Quiver":
+                        items.append([kind, _array(c.X), _array(c.Y), _array(c.U), _array(c.V)])
+                    else:
+                        items.append([kind, _array(c.get_offsets())])
+                axes.append({"title": ax.get_title(), "items": items})
+            figures.append(axes)
+        return figures
+
+    np.random.seed(int(os.environ["BOOK_SCRIPT_SEED"]))
+    script = os.environ["BOOK_SCRIPT"]
+    sys.argv = [script]
+    try:
+        runpy.run_path(script, run_name="__main__")
+    finally:
+        sys.stdout.flush()
+        with open(os.environ["BOOK_SCRIPT_FIGURES"], "w") as f:
+            json.dump(_figures(), f)
+    """)
+
+
+def run_env(extra=None):
+    env = dict(os.environ)
+    env["MPLBACKEND"] = "Agg"
+    env["PYTHONHASHSEED"] = "0"
+    env["PYTHONIOENCODING"] = "utf-8"
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")  # results do not depend on it; two runs at once share the two cores
+    # the fastnn these tests import, whether installed or not
+    import fastnn
+    root = str(Path(fastnn.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class Result:
+    script: Script
+    variant: str
+    returncode: int
+    stdout: str
+    stderr: str
+    figures: list
+    seconds: float
+    changed: dict  # relative path -> text of the files that differ from the book's
+
+    def describe(self):
+        return f"{self.script.path} [{self.variant}]"
+
+
+def run_script(script, variant, template, workdir, *, full=False, seed=DEFAULT_SEED, timeout=None,
+               python=sys.executable):
+    """Copy ``template`` to ``workdir``, apply ``variant`` and run the script there."""
+    copy_template(template, workdir)
+    changed = apply_variant(workdir, script, variant, full=full)
+    figures_file = workdir / "figures.json"
+    env = run_env({"BOOK_SCRIPT": script.relpath.split("/", 1)[1], "BOOK_SCRIPT_SEED": str(seed),
+                   "BOOK_SCRIPT_FIGURES": str(figures_file)})
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run([python, "-c", PRELUDE], cwd=workdir / script.relpath.split("/")[0], env=env,
+                              capture_output=True, text=True, encoding="utf-8",
+                              timeout=timeout or (None if full else script.timeout))
+        rc, out, err = proc.returncode, proc.stdout, proc.stderr
+    except subprocess.TimeoutExpired as exc:
+        rc, out, err = -9, exc.stdout or "", (exc.stderr or "") + f"\n[timed out after {exc.timeout} s]"
+        out = out.decode() if isinstance(out, bytes) else out
+        err = err.decode() if isinstance(err, bytes) else err
+    seconds = time.perf_counter() - start
+    try:
+        figures = json.loads(figures_file.read_text())
+    except (OSError, ValueError):
+        figures = None
+    return Result(script, variant, rc, out, err, figures, seconds, changed)
+
+
+def run_variants(script, variants, template, workdir, *, jobs=None, **kwargs):
+    """Run ``script`` in each variant (concurrently, ``jobs`` at a time: default $FASTNN_BOOK_JOBS or 2);
+    returns {variant: Result}."""
+    jobs = jobs or int(os.environ.get("FASTNN_BOOK_JOBS") or min(2, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {v: pool.submit(run_script, script, v, template, Path(workdir) / v, **kwargs) for v in variants}
+        return {v: f.result() for v, f in futures.items()}
+
+
+# --- comparing --------------------------------------------------------------------------------------------------
+NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|\bnan\b|\binf\b")
+WALL_CLOCK = re.compile(r"time \d+\[s\]")  # the second book's Trainer prints elapsed seconds
+WARNING = re.compile(r"^.*?:\d+: (\w*Warning): (.*)$", re.M)
+
+
+def split_numbers(text):
+    """(the text with every number replaced by '#', the numbers)."""
+    text = WALL_CLOCK.sub("time _[s]", text)
+    return NUMBER.sub("#", text), [float(v) for v in NUMBER.findall(text)]
+
+
+def warnings_of(stderr):
+    """The set of (category, message) of the warnings printed on stderr (where they come from is not compared:
+    fastnn's code is elsewhere than the book's)."""
+    return set(WARNING.findall(stderr))
+
+
+def _close(a, b, rtol, atol):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return a.shape == b.shape and bool(np.all(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True)))
+
+
+def compare_stdout(expected, got, rtol, atol):
+    """Problems (a list of strings, empty when the outputs agree): same lines and words, numbers to tolerance."""
+    problems = []
+    exp_lines, got_lines = expected.splitlines(), got.splitlines()
+    if len(exp_lines) != len(got_lines):
+        problems.append(f"{len(got_lines)} lines printed, the book's run printed {len(exp_lines)}")
+    for i, (e, g) in enumerate(zip(exp_lines, got_lines), 1):
+        (et, en), (gt, gn) = split_numbers(e), split_numbers(g)
+        if et != gt or len(en) != len(gn):
+            problems.append(f"line {i}: expected {e!r}, got {g!r}")
+        elif not _close(gn, en, rtol, atol):
+            worst = max(range(len(en)), key=lambda k: abs(gn[k] - en[k]) - atol - rtol * abs(en[k]))
+            problems.append(f"line {i}: expected {e!r}, got {g!r} (number {worst + 1}: {en[worst]!r} vs "
+                            f"{gn[worst]!r}, rtol={rtol}, atol={atol})")
+        if len(problems) >= 8:
+            problems.append("...")
+            break
+    return problems
+
+
+def compare_figures(expected, got, rtol, atol):
+    if expected is None or got is None:
+        return [] if expected == got else [f"figure data missing: book {expected is None}, fastnn {got is None}"]
+    problems = []
+    if len(expected) != len(got):
+        return [f"{len(got)} figures drawn, the book's run drew {len(expected)}"]
+    for f, (ef, gf) in enumerate(zip(expected, got), 1):
+        if len(ef) != len(gf):
+            problems.append(f"figure {f}: {len(gf)} axes, the book's {len(ef)}")
+            continue
+        for a, (ea, ga) in enumerate(zip(ef, gf), 1):
+            where = f"figure {f}, axes {a}"
+            if ea["title"] != ga["title"]:
+                problems.append(f"{where}: title {ga['title']!r}, the book's {ea['title']!r}")
+            if [i[0] for i in ea["items"]] != [i[0] for i in ga["items"]]:
+                problems.append(f"{where}: drew {[i[0] for i in ga['items']]}, the book {[i[0] for i in ea['items']]}")
+                continue
+            for n, (ei, gi) in enumerate(zip(ea["items"], ga["items"]), 1):
+                for ev, gv in zip(ei[1:], gi[1:]):
+                    if not _close(gv, ev, rtol, atol):
+                        e, g = np.asarray(ev, dtype=float), np.asarray(gv, dtype=float)
+                        detail = (f"shape {g.shape} vs the book's {e.shape}" if e.shape != g.shape else
+                                  f"max |diff| {np.nanmax(np.abs(e - g)):.3g} (book's values up to "
+                                  f"{np.nanmax(np.abs(e)):.3g})")
+                        problems.append(f"{where}, {ei[0]} {n}: data differ: {detail}")
+                        break
+            if len(problems) >= 8:
+                return problems + ["..."]
+    return problems
+
+
+def compare(book, other):
+    """Problems of ``other`` (a fastnn variant's Result) against ``book`` (the book's run of the same script)."""
+    s = book.script
+    if book.returncode != 0:
+        return [f"the book's own run failed (exit {book.returncode}):\n{book.stderr[-3000:]}"]
+    problems = []
+    if other.returncode != 0:
+        problems.append(f"exit status {other.returncode}:\n{other.stderr[-3000:]}")
+    problems += compare_stdout(book.stdout, other.stdout, s.rtol, max(s.atol, s.printed_atol))
+    if other.returncode == 0:
+        problems += compare_figures(book.figures, other.figures, s.rtol, s.atol)
+    # warnings: the same categories (a RuntimeWarning where the book's NumPy code warns of overflow or NaN, none
+    # where it does not); the messages may differ, as compiled code cannot say which NumPy operation it was
+    we, wg = warnings_of(book.stderr), warnings_of(other.stderr)
+    if {c for c, _ in we} != {c for c, _ in wg}:
+        problems.append(f"warnings differ: the book's run warned {sorted(we) or 'nothing'}, this run "
+                        f"{sorted(wg) or 'nothing'}")
+    return problems
+
+
+def variant_text_problem(results):
+    """A problem when a declared variant did not change anything (the SCRIPTS table went stale), else None."""
+    order = ["book"] + [v for v in VARIANTS[1:] if v in results]
+    for prev, cur in zip(order, order[1:]):
+        if prev in results and results[prev].changed == results[cur].changed:
+            return f"variant {cur!r} runs the same text as {prev!r}: nothing to switch"
+    return None
