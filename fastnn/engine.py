@@ -493,27 +493,21 @@ def _param_of(spec, i):
 
 
 def _set_param(spec, i, view):
-    layer = spec.layer
-    if layer is None:
-        return
-    layer.params[i] = view
-    if spec.code == nk.BATCHNORM:
-        if i == 0:
-            layer.gamma = view
-        else:
-            layer.beta = view
+    _set_pair(spec, i, view, "params", ("gamma", "beta"))
 
 
 def _set_grad(spec, i, view):
+    _set_pair(spec, i, view, "grads", ("dgamma", "dbeta"))
+
+
+def _set_pair(spec, i, view, listname, bn_names):
+    """Point entry i of the layer's params/grads list (and a batch-norm layer's named attribute) at view."""
     layer = spec.layer
     if layer is None:
         return
-    layer.grads[i] = view
+    getattr(layer, listname)[i] = view
     if spec.code == nk.BATCHNORM:
-        if i == 0:
-            layer.dgamma = view
-        else:
-            layer.dbeta = view
+        setattr(layer, bn_names[i], view)
 
 
 def _copy_into(view, value, name):

@@ -496,20 +496,7 @@ class Trainer:
         if self._epoch_start is None:
             self._epoch_start = time.perf_counter()
         x_batch, t_batch = self._draw_batch()
-        loss = self._fit_batch(x_batch, t_batch)
-        self.train_loss_list.append(loss)
-        self._epoch_losses.append(loss)
-        if self._bar is not None:
-            self._bar.update(self.current_iter + 1, self._epoch_of_iter(), self.epochs, loss)
-        elif self.verbose:
-            print("train loss:" + str(loss))
-
-        evaluated = self.current_iter % self.iter_per_epoch == 0
-        if evaluated:
-            self._end_epoch()
-        self.current_iter += 1
-        if evaluated and self.checkpoint_every is not None and self.current_epoch % self.checkpoint_every == 0:
-            self.save_checkpoint(self.checkpoint_path.format(epoch=self.current_epoch))
+        self._record(self._fit_batch(x_batch, t_batch))
 
     # -- epoch evaluation ----------------------------------------------------------------------------------------
     def _eval_samples(self):

@@ -25,14 +25,14 @@ TAILS = st.lists(st.integers(1, 3), min_size=1, max_size=3).map(tuple)  # (D,) o
 
 
 def assert_within(actual, expected, dtype, scale, what):
-    """|actual - expected| <= rtol * (|expected| + scale), elementwise (scale broadcasts over features)."""
+    """|actual - expected| <= rtol * (|expected| + scale) + tiny, elementwise (scale broadcasts over features)."""
     actual, expected = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     assert actual.shape == expected.shape, (what, actual.shape, expected.shape)
     if actual.ndim > 1:  # (N, ...) -> (N, D), the features the scale is given for
         actual, expected = features(actual), features(expected)
     rtol = naive.RTOL[np.dtype(dtype)]
     err = np.abs(actual - expected)
-    bound = rtol * (np.abs(expected) + scale)
+    bound = rtol * (np.abs(expected) + scale) + float(np.finfo(dtype).tiny)  # subnormal results: see naive.tol
     assert np.all(err <= bound), f"{what}: max error {err.max():.3g}, allowed {bound.min():.3g} ({dtype})"
 
 

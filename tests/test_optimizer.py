@@ -1,4 +1,7 @@
-"""fastnn.optimizer against the books' optimizers (fastnn.reference.optimizer), both protocols and dtypes."""
+"""fastnn.optimizer against the books' optimizers (fastnn.reference.optimizer), both protocols and dtypes; both of
+them against three update steps written out by hand as scalar arithmetic (the end of this module)."""
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -352,3 +355,99 @@ def test_state_from_other_params_is_refused_until_reset(name):
     W = np.ones(4)
     opt.update({"W": W}, {"W": np.ones(4)})
     assert np.all(W < 1)
+
+
+# --- three steps by hand: the books' formulas on Python floats, one element at a time --------------------------
+# Two parameters of 3 and 2 elements. W[2]'s gradients are ~1e-6, where the adaptive methods' eps (1e-7) is a tenth
+# of sqrt(h) and so moves the result; b[0]'s first gradient is 0. The traces below are independent of
+# fastnn.reference: each is the book's update written for one scalar p with its own scalar state.
+TRACE_START = [[1.0, -2.0, 0.5], [0.25, -0.75]]
+TRACE_GRADS = [  # steps 1, 2, 3: [gradient of W, gradient of b]
+    [[0.5, -1.0, 1e-6], [0.0, 2.0]],
+    [[-0.25, 0.75, 3e-6], [1.5, -0.5]],
+    [[1.0, 0.125, -2e-6], [-1.0, 0.0]],
+]
+TRACE_HYPER = dict(lr=0.1, momentum=0.9, decay_rate=0.99, beta1=0.9, beta2=0.999)
+TRACE_EPS = 1e-7  # the books' literal in AdaGrad, RMSprop and Adam
+
+
+def _sgd(p, g, s, t, lr, **_):
+    return p - lr * g
+
+
+def _momentum(p, g, s, t, lr, momentum, **_):
+    s["v"] = momentum * s.get("v", 0.0) - lr * g
+    return p + s["v"]
+
+
+def _nesterov(p, g, s, t, lr, momentum, **_):
+    v = s.get("v", 0.0) * momentum
+    v -= lr * g
+    s["v"] = v
+    p += momentum * momentum * v
+    return p - (1 + momentum) * lr * g
+
+
+def _adagrad(p, g, s, t, lr, **_):
+    s["h"] = s.get("h", 0.0) + g * g
+    return p - lr * g / (math.sqrt(s["h"]) + TRACE_EPS)
+
+
+def _rmsprop(p, g, s, t, lr, decay_rate, **_):
+    s["h"] = s.get("h", 0.0) * decay_rate + (1 - decay_rate) * g * g
+    return p - lr * g / (math.sqrt(s["h"]) + TRACE_EPS)
+
+
+def _adam(p, g, s, t, lr, beta1, beta2, **_):
+    lr_t = lr * math.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)  # the books fold the bias correction into lr
+    m, v = s.get("m", 0.0), s.get("v", 0.0)
+    s["m"] = m + (1 - beta1) * (g - m)
+    s["v"] = v + (1 - beta2) * (g ** 2 - v)
+    return p - lr_t * s["m"] / (math.sqrt(s["v"]) + TRACE_EPS)
+
+
+TRACE_RULES = {"SGD": _sgd, "Momentum": _momentum, "Nesterov": _nesterov, "AdaGrad": _adagrad, "RMSprop": _rmsprop,
+               "Adam": _adam}
+
+
+def hand_trace(name):
+    """The parameters after each of the three steps, as lists of Python floats."""
+    rule = TRACE_RULES[name]
+    params = [list(p) for p in TRACE_START]
+    state = [[{} for _ in p] for p in params]  # one scalar state per element, created on the first step
+    trace = []
+    for t, grads in enumerate(TRACE_GRADS, start=1):
+        for k, (p, g) in enumerate(zip(params, grads)):
+            for i in range(len(p)):
+                p[i] = rule(p[i], g[i], state[k][i], t, **TRACE_HYPER)
+        trace.append([list(p) for p in params])
+    return trace
+
+
+TRACE_IMPLS = {  # (optimizer class for a name, protocol)
+    "fastnn-dict": (lambda name: getattr(fo, name), "dict"),
+    "fastnn-list": (lambda name: getattr(fo, name), "list"),
+    "reference-book1": (lambda name: ro.BOOK1[name], "dict"),
+    "reference-book2": (lambda name: ro.BOOK2[name], "list"),
+}
+
+
+def test_hand_trace_spot_values():
+    """A few entries of the hand traces worked out on paper, so the trace rules themselves are checked."""
+    assert hand_trace("SGD")[0][0] == [1.0 - 0.1 * 0.5, -2.0 + 0.1, 0.5 - 0.1 * 1e-6]
+    assert hand_trace("Momentum")[1][0][0] == pytest.approx(0.95 + (0.9 * -0.05 + 0.025), rel=1e-15)
+    # AdaGrad's first step is lr * sign(g) but for eps: 0.1 * g / (|g| + 1e-7); for g = 1e-6 that is 0.1 / 1.1
+    assert hand_trace("AdaGrad")[0][0][2] == pytest.approx(0.5 - 0.1 / 1.1, rel=1e-15)
+    assert hand_trace("Adam")[0][1][0] == 0.25  # g = 0: m and v stay 0, the step is 0
+
+
+@pytest.mark.parametrize("impl", sorted(TRACE_IMPLS))
+@pytest.mark.parametrize("name", NAMES)
+def test_three_steps_match_the_books_formulas_by_hand(name, impl):
+    make, protocol = TRACE_IMPLS[impl]
+    opt = make(name)(**{arg: TRACE_HYPER[arg] for arg in ARGS[name]})
+    params = container([np.array(p) for p in TRACE_START], protocol)
+    for step, (grads, want) in enumerate(zip(TRACE_GRADS, hand_trace(name)), start=1):
+        opt.update(params, container([np.array(g) for g in grads], protocol))
+        for got, expected in zip(values(params), want):
+            np.testing.assert_allclose(got, expected, rtol=1e-15, atol=0, err_msg=f"{impl} {name} step {step}")

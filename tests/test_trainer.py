@@ -695,3 +695,139 @@ def test_book2_bad_fit_arguments(changes, exc, message):
         ft.Trainer2(model, fo.SGD()).fit(**args)
     for p, b in zip(model.params, before):
         np.testing.assert_array_equal(p, b)
+
+
+# --- second book: the documented behaviour, with a recording model ------------------------------------------------
+# These hold fastnn's Trainer2 and the reference's against what book 2's common/trainer.py does, observed from
+# outside: which rows reach forward and in which order, what the optimizer receives, what loss_list holds.
+TRAINER2 = {"fastnn": ft.Trainer2, "reference": rt.Trainer2}
+
+
+class RecordingModel:
+    """A second-book model that records its calls. forward returns the next of ``losses`` (1, 2, 3, ... by
+    default); backward writes ``grad_values`` into ``grads`` (in place, as the books' layers do). ``params`` may
+    list an array twice or a transposed copy, to exercise remove_duplicate."""
+
+    def __init__(self, params, grad_values, losses=None):
+        self.params = params
+        self.grads = [np.zeros_like(p) for p in params]
+        self.grad_values = [np.asarray(g, dtype=float) for g in grad_values]
+        self.losses = losses
+        self.batches = []  # (x, t) of every forward call
+        self.backward_calls = 0
+
+    def forward(self, x, t):
+        self.batches.append((np.array(x), np.array(t)))
+        k = len(self.batches)
+        return float(k) if self.losses is None else self.losses[k - 1]
+
+    def backward(self, dout=1):
+        self.backward_calls += 1
+        for g, value in zip(self.grads, self.grad_values):
+            g[...] = value
+
+
+class RecordingOptimizer:
+    """update(params, grads) records the parameter objects and a copy of the gradients it was given."""
+
+    def __init__(self):
+        self.calls = []
+
+    def update(self, params, grads):
+        self.calls.append((list(params), [np.array(g) for g in grads]))
+
+
+def _indexed_data(n):
+    """x row k is [k, 10 k], t[k] = k: every batch says which samples it holds."""
+    k = np.arange(n)
+    return np.c_[k, 10 * k].astype(float), k
+
+
+def _fit_quietly(trainer, x, t, **kwargs):
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        trainer.fit(x, t, **kwargs)
+    return out.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("impl", sorted(TRAINER2))
+@pytest.mark.parametrize("n, batch_size, max_epoch", [(10, 3, 3), (7, 7, 2), (5, 1, 2), (9, 4, 1)])
+def test_trainer2_batches_are_consecutive_slices_of_a_fresh_permutation(impl, n, batch_size, max_epoch):
+    """Each epoch: idx = np.random.permutation(np.arange(n)) re-orders the previous epoch's order, then
+    n // batch_size consecutive slices of batch_size rows are used (the remainder is left out)."""
+    x, t = _indexed_data(n)
+    model = RecordingModel([np.zeros(2)], [[0.0, 0.0]])
+    np.random.seed(123)
+    order, expected = np.arange(n), []
+    for _ in range(max_epoch):
+        order = order[np.random.permutation(np.arange(n))]
+        expected += [order[i * batch_size:(i + 1) * batch_size] for i in range(n // batch_size)]
+    draw_after = np.random.rand()
+
+    np.random.seed(123)
+    trainer = TRAINER2[impl](model, RecordingOptimizer())
+    _fit_quietly(trainer, x, t, max_epoch=max_epoch, batch_size=batch_size, eval_interval=None)
+    assert [list(bt) for _, bt in model.batches] == [list(e) for e in expected]
+    for bx, bt in model.batches:
+        np.testing.assert_array_equal(bx, np.c_[bt, 10 * bt])  # rows stay paired with their labels
+    assert model.backward_calls == len(trainer.optimizer.calls) == len(expected)
+    assert np.random.rand() == draw_after  # one permutation per epoch and no other draw
+    assert trainer.current_epoch == max_epoch
+    assert trainer.loss_list == []  # eval_interval=None: no report
+
+
+@pytest.mark.parametrize("impl", sorted(TRAINER2))
+def test_trainer2_loss_list_holds_the_average_since_the_last_report(impl):
+    """10 samples, batch 2: 5 iterations per epoch; losses 1..10 in call order; a report at every iteration with
+    iters % 3 == 0, averaging the losses since the previous report, across the epoch boundary too."""
+    x, t = _indexed_data(10)
+    model = RecordingModel([np.zeros(2)], [[0.0, 0.0]])
+    trainer = TRAINER2[impl](model, RecordingOptimizer())
+    lines = _fit_quietly(trainer, x, t, max_epoch=2, batch_size=2, eval_interval=3)
+    # epoch 1: iter 0 -> 1; iters 1-3 -> (2+3+4)/3; iter 4 (loss 5) carries over; epoch 2: iter 0 -> (5+6)/2;
+    # iters 1-3 -> (7+8+9)/3; iter 4 (loss 10) is never reported
+    assert trainer.loss_list == [1.0, 3.0, 5.5, 8.0]
+    assert all(type(v) is float for v in trainer.loss_list)
+    assert trainer.eval_interval == 3 and trainer.current_epoch == 2
+    expected = [(1, 1, "1.00"), (1, 4, "3.00"), (2, 1, "5.50"), (2, 4, "8.00")]
+    assert len(lines) == len(expected)
+    for line, (epoch, it, loss) in zip(lines, expected):
+        assert re.fullmatch(rf"\| epoch {epoch} \|  iter {it} / 5 \| time \d+\[s\] \| loss {loss}", line), line
+
+
+@pytest.mark.parametrize("impl", sorted(TRAINER2))
+@pytest.mark.parametrize("max_grad", [None, 20.0, 13.0, 1.3])
+def test_trainer2_clips_the_total_norm_of_all_gradients(impl, max_grad):
+    """Gradients [3, 4] and [12]: total norm 13. Clipping scales both by max_grad / (13 + 1e-6) when that is
+    below 1: none at 20; at 13 the rate 13 / (13 + 1e-6) is just below 1, so the book clips by a hair."""
+    model = RecordingModel([np.zeros(2), np.zeros(1)], [[3.0, 4.0], [12.0]])
+    trainer = TRAINER2[impl](model, RecordingOptimizer())
+    x, t = _indexed_data(4)
+    _fit_quietly(trainer, x, t, max_epoch=1, batch_size=2, max_grad=max_grad, eval_interval=None)
+    rate = 1.0 if max_grad is None else min(1.0, max_grad / (13.0 + 1e-6))
+    assert len(trainer.optimizer.calls) == 2
+    for params, grads in trainer.optimizer.calls:
+        assert params[0] is model.params[0] and params[1] is model.params[1]
+        np.testing.assert_allclose(grads[0], [3.0 * rate, 4.0 * rate], rtol=1e-15)
+        np.testing.assert_allclose(grads[1], [12.0 * rate], rtol=1e-15)
+
+
+@pytest.mark.parametrize("impl", sorted(TRAINER2))
+def test_trainer2_merges_shared_weights_before_clipping(impl):
+    """params [W, b, W, V] with V equal to W.T: the optimizer gets [W, b] with W's gradient the sum of its own,
+    the second W's and V's transposed; the norm that max_grad clips is the merged gradients' norm."""
+    W = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    b = np.zeros(3)
+    V = W.T.copy()  # tied by value (the book's second rule), not the same object
+    gW1, gb, gW2 = np.full((2, 3), 1.0), np.array([0.0, 0.0, 0.0]), np.full((2, 3), 2.0)
+    gV = np.arange(6.0).reshape(3, 2)
+    model = RecordingModel([W, b, W, V], [gW1, gb, gW2, gV])
+    trainer = TRAINER2[impl](model, RecordingOptimizer())
+    x, t = _indexed_data(2)
+    merged = gW1 + gW2 + gV.T
+    norm = np.sqrt(np.sum(merged ** 2))
+    max_grad = norm / 2  # rate ~ 1/2: clipping on the merged norm
+    _fit_quietly(trainer, x, t, max_epoch=1, batch_size=2, max_grad=max_grad, eval_interval=None)
+    [(params, grads)] = trainer.optimizer.calls
+    assert len(params) == len(grads) == 2 and params[0] is W and params[1] is b
+    np.testing.assert_allclose(grads[0], merged * (max_grad / (norm + 1e-6)), rtol=1e-14)
+    np.testing.assert_array_equal(grads[1], gb)

@@ -1,24 +1,15 @@
 """Reference networks in the books' idiom: chapter 4's simpleNet and two-layer net, chapter 5's layered
 TwoLayerNet, ``MultiLayerNet``/``MultiLayerNetExtend`` (first book) and the second book's chapter-1 TwoLayerNet.
 
-The classes take their building blocks from class attributes (``_layers``: layer classes, ``_fn``: functions,
-``_numerical_gradient``) and create parameters through ``_param``; fastnn.nets subclasses them with the compiled
-blocks, so both sides run the same network code and the same RNG draws.
+Plain book code on the reference layers and functions of this package (fastnn.nets is written separately), so
+the two sides share no network code; the same constructor arguments make the same ``np.random`` draws.
 """
 from collections import OrderedDict
 
 import numpy as np
 
-from . import functions, layers
-
-
-class _Blocks:
-    _layers = layers
-    _fn = functions
-    _numerical_gradient = staticmethod(functions.numerical_gradient)
-
-    def _param(self, array):
-        return array
+from .functions import cross_entropy_error, numerical_gradient, sigmoid, sigmoid_grad, softmax
+from .layers import Affine, BatchNormalization, Dropout, Relu, Sigmoid, SoftmaxWithLoss
 
 
 def _accuracy(y, t, n):
@@ -28,39 +19,39 @@ def _accuracy(y, t, n):
     return np.sum(y == t) / float(n)
 
 
-class SimpleNet(_Blocks):
+class SimpleNet:
     """Chapter 4's 2x3 ``simpleNet``: one weight matrix, softmax + cross-entropy loss."""
 
     def __init__(self):
-        self.W = self._param(np.random.randn(2, 3))
+        self.W = np.random.randn(2, 3)
 
     def predict(self, x):
         return np.dot(x, self.W)
 
     def loss(self, x, t):
         z = self.predict(x)
-        y = self._fn.softmax(z)
-        return self._fn.cross_entropy_error(y, t)
+        y = softmax(z)
+        return cross_entropy_error(y, t)
 
 
-class TwoLayerNetCh4(_Blocks):
+class TwoLayerNetCh4:
     """Chapter 4's two-layer net: sigmoid hidden layer, softmax output, one-hot targets."""
 
     def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01):
         self.params = {}
-        self.params["W1"] = self._param(weight_init_std * np.random.randn(input_size, hidden_size))
-        self.params["b1"] = self._param(np.zeros(hidden_size))
-        self.params["W2"] = self._param(weight_init_std * np.random.randn(hidden_size, output_size))
-        self.params["b2"] = self._param(np.zeros(output_size))
+        self.params["W1"] = weight_init_std * np.random.randn(input_size, hidden_size)
+        self.params["b1"] = np.zeros(hidden_size)
+        self.params["W2"] = weight_init_std * np.random.randn(hidden_size, output_size)
+        self.params["b2"] = np.zeros(output_size)
 
     def predict(self, x):
         W1, W2 = self.params["W1"], self.params["W2"]
         b1, b2 = self.params["b1"], self.params["b2"]
-        z1 = self._fn.sigmoid(np.dot(x, W1) + b1)
-        return self._fn.softmax(np.dot(z1, W2) + b2)
+        z1 = sigmoid(np.dot(x, W1) + b1)
+        return softmax(np.dot(z1, W2) + b2)
 
     def loss(self, x, t):
-        return self._fn.cross_entropy_error(self.predict(x), t)
+        return cross_entropy_error(self.predict(x), t)
 
     def accuracy(self, x, t):
         y = np.argmax(self.predict(x), axis=1)
@@ -68,7 +59,7 @@ class TwoLayerNetCh4(_Blocks):
 
     def numerical_gradient(self, x, t):
         loss_W = lambda W: self.loss(x, t)  # noqa: E731 - the book's idiom: W is reached through aliasing
-        return {key: self._numerical_gradient(loss_W, self.params[key]) for key in ("W1", "b1", "W2", "b2")}
+        return {key: numerical_gradient(loss_W, self.params[key]) for key in ("W1", "b1", "W2", "b2")}
 
     def gradient(self, x, t):
         W1, W2 = self.params["W1"], self.params["W2"]
@@ -76,18 +67,18 @@ class TwoLayerNetCh4(_Blocks):
         grads = {}
         batch_num = x.shape[0]
         a1 = np.dot(x, W1) + b1
-        z1 = self._fn.sigmoid(a1)
-        y = self._fn.softmax(np.dot(z1, W2) + b2)
+        z1 = sigmoid(a1)
+        y = softmax(np.dot(z1, W2) + b2)
         dy = (y - t) / batch_num
         grads["W2"] = np.dot(z1.T, dy)
         grads["b2"] = np.sum(dy, axis=0)
-        dz1 = self._fn.sigmoid_grad(a1) * np.dot(dy, W2.T)
+        dz1 = sigmoid_grad(a1) * np.dot(dy, W2.T)
         grads["W1"] = np.dot(x.T, dz1)
         grads["b1"] = np.sum(dz1, axis=0)
         return grads
 
 
-class _LayeredNet(_Blocks):
+class _LayeredNet:
     """predict/accuracy/backward shared by the layered nets of the first book."""
 
     def predict(self, x):
@@ -109,22 +100,22 @@ class TwoLayerNet(_LayeredNet):
 
     def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01):
         self.params = {}
-        self.params["W1"] = self._param(weight_init_std * np.random.randn(input_size, hidden_size))
-        self.params["b1"] = self._param(np.zeros(hidden_size))
-        self.params["W2"] = self._param(weight_init_std * np.random.randn(hidden_size, output_size))
-        self.params["b2"] = self._param(np.zeros(output_size))
+        self.params["W1"] = weight_init_std * np.random.randn(input_size, hidden_size)
+        self.params["b1"] = np.zeros(hidden_size)
+        self.params["W2"] = weight_init_std * np.random.randn(hidden_size, output_size)
+        self.params["b2"] = np.zeros(output_size)
         self.layers = OrderedDict()
-        self.layers["Affine1"] = self._layers.Affine(self.params["W1"], self.params["b1"])
-        self.layers["Relu1"] = self._layers.Relu()
-        self.layers["Affine2"] = self._layers.Affine(self.params["W2"], self.params["b2"])
-        self.lastLayer = self._layers.SoftmaxWithLoss()
+        self.layers["Affine1"] = Affine(self.params["W1"], self.params["b1"])
+        self.layers["Relu1"] = Relu()
+        self.layers["Affine2"] = Affine(self.params["W2"], self.params["b2"])
+        self.lastLayer = SoftmaxWithLoss()
 
     def loss(self, x, t):
         return self.lastLayer.forward(self.predict(x), t)
 
     def numerical_gradient(self, x, t):
         loss_W = lambda W: self.loss(x, t)  # noqa: E731
-        return {key: self._numerical_gradient(loss_W, self.params[key]) for key in ("W1", "b1", "W2", "b2")}
+        return {key: numerical_gradient(loss_W, self.params[key]) for key in ("W1", "b1", "W2", "b2")}
 
     def gradient(self, x, t):
         self.loss(x, t)
@@ -146,20 +137,20 @@ class MultiLayerNet(_LayeredNet):
         self.weight_decay_lambda = weight_decay_lambda
         self.params = {}
         self._init_weight(weight_init_std)
-        activation_layer = {"sigmoid": self._layers.Sigmoid, "relu": self._layers.Relu}
+        activation_layer = {"sigmoid": Sigmoid, "relu": Relu}
         self.layers = OrderedDict()
         for idx in range(1, self.hidden_layer_num + 1):
             self._add_hidden_layers(idx, activation_layer[activation])
         idx = self.hidden_layer_num + 1
-        self.layers["Affine" + str(idx)] = self._layers.Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
-        self.last_layer = self._layers.SoftmaxWithLoss()
+        self.layers["Affine" + str(idx)] = Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
+        self.last_layer = SoftmaxWithLoss()
 
     @property
     def lastLayer(self):  # the chapter-5 spelling, so _LayeredNet serves both
         return self.last_layer
 
     def _add_hidden_layers(self, idx, activation):
-        self.layers["Affine" + str(idx)] = self._layers.Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
+        self.layers["Affine" + str(idx)] = Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
         self.layers["Activation_function" + str(idx)] = activation()
 
     def _init_weight(self, weight_init_std):
@@ -170,9 +161,8 @@ class MultiLayerNet(_LayeredNet):
                 scale = np.sqrt(2.0 / all_size_list[idx - 1])
             elif str(weight_init_std).lower() in ("sigmoid", "xavier"):
                 scale = np.sqrt(1.0 / all_size_list[idx - 1])
-            self.params["W" + str(idx)] = self._param(scale * np.random.randn(all_size_list[idx - 1],
-                                                                             all_size_list[idx]))
-            self.params["b" + str(idx)] = self._param(np.zeros(all_size_list[idx]))
+            self.params["W" + str(idx)] = scale * np.random.randn(all_size_list[idx - 1], all_size_list[idx])
+            self.params["b" + str(idx)] = np.zeros(all_size_list[idx])
 
     def _weight_decay(self):
         weight_decay = 0
@@ -191,7 +181,7 @@ class MultiLayerNet(_LayeredNet):
 
     def numerical_gradient(self, x, t):
         loss_W = lambda W: self.loss(x, t)  # noqa: E731
-        return {key: self._numerical_gradient(loss_W, self.params[key]) for key in self._param_keys()}
+        return {key: numerical_gradient(loss_W, self.params[key]) for key in self._param_keys()}
 
     def _affine_grads(self):
         grads = {}
@@ -220,16 +210,16 @@ class MultiLayerNetExtend(MultiLayerNet):
                          weight_decay_lambda)
 
     def _add_hidden_layers(self, idx, activation):
-        self.layers["Affine" + str(idx)] = self._layers.Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
+        self.layers["Affine" + str(idx)] = Affine(self.params["W" + str(idx)], self.params["b" + str(idx)])
         if self.use_batchnorm:
             size = self.hidden_size_list[idx - 1]
-            self.params["gamma" + str(idx)] = self._param(np.ones(size))
-            self.params["beta" + str(idx)] = self._param(np.zeros(size))
-            self.layers["BatchNorm" + str(idx)] = self._layers.BatchNormalization(self.params["gamma" + str(idx)],
-                                                                                  self.params["beta" + str(idx)])
+            self.params["gamma" + str(idx)] = np.ones(size)
+            self.params["beta" + str(idx)] = np.zeros(size)
+            self.layers["BatchNorm" + str(idx)] = BatchNormalization(self.params["gamma" + str(idx)],
+                                                                     self.params["beta" + str(idx)])
         self.layers["Activation_function" + str(idx)] = activation()
         if self.use_dropout:
-            self.layers["Dropout" + str(idx)] = self._layers.Dropout(self.dropout_ration)
+            self.layers["Dropout" + str(idx)] = Dropout(self.dropout_ration)
 
     def predict(self, x, train_flg=False):
         for key, layer in self.layers.items():
@@ -255,7 +245,7 @@ class MultiLayerNetExtend(MultiLayerNet):
 
     def numerical_gradient(self, X, T):
         loss_W = lambda W: self.loss(X, T, train_flg=True)  # noqa: E731
-        return {key: self._numerical_gradient(loss_W, self.params[key]) for key in self._param_keys()}
+        return {key: numerical_gradient(loss_W, self.params[key]) for key in self._param_keys()}
 
     def gradient(self, x, t):
         self.loss(x, t, train_flg=True)
@@ -271,18 +261,18 @@ class MultiLayerNetExtend(MultiLayerNet):
         return grads
 
 
-class TwoLayerNetBook2(_Blocks):
+class TwoLayerNetBook2:
     """The second book's chapter-1 net: Affine, Sigmoid, Affine + SoftmaxWithLoss, ``params``/``grads`` lists,
     ``forward(x, t)`` returns the loss, ``backward(dout=1)``."""
 
     def __init__(self, input_size, hidden_size, output_size):
         I, H, O = input_size, hidden_size, output_size
-        W1 = self._param(0.01 * np.random.randn(I, H))
-        b1 = self._param(np.zeros(H))
-        W2 = self._param(0.01 * np.random.randn(H, O))
-        b2 = self._param(np.zeros(O))
-        self.layers = [self._layers.Affine(W1, b1), self._layers.Sigmoid(), self._layers.Affine(W2, b2)]
-        self.loss_layer = self._layers.SoftmaxWithLoss()
+        W1 = 0.01 * np.random.randn(I, H)
+        b1 = np.zeros(H)
+        W2 = 0.01 * np.random.randn(H, O)
+        b2 = np.zeros(O)
+        self.layers = [Affine(W1, b1), Sigmoid(), Affine(W2, b2)]
+        self.loss_layer = SoftmaxWithLoss()
         self.params, self.grads = [], []
         for layer in self.layers:
             self.params += layer.params

@@ -8,10 +8,6 @@ State (``v``, ``h``, ``m``) is created on the first update, as in the books.
 """
 import numpy as np
 
-# Not used here (the formulas write the books' literal 1e-7): kept only while fastnn/optimizer.py still imports it
-# (the engine rewrite switches it to fastnn._constants; then this line goes).
-EPS = 1e-7
-
 
 # --- first book: dicts ------------------------------------------------------------------------------------------
 class SGD:
