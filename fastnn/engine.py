@@ -254,7 +254,7 @@ class Engine:
         return checked, plan.no_onehot, False
 
     # -- calls ----------------------------------------------------------------------------------------------------
-    def run(self, x, t, mode, train, decay=0.0, dout=1.0, need_dx=False, rand_needed=True):
+    def run(self, x, t, mode, train, decay=0.0, dout=1.0, need_dx=False):
         """One compiled call (see fastnn.kernels.network.run); returns (plan, result array, x shape)."""
         self.sync()
         x2, shape, plan = self.inputs(x)
@@ -294,7 +294,6 @@ class Engine:
         first = self.stack[0].layer
         if first is not None:
             first.x, first.original_x_shape = x2, shape
-        plan.x = x2
         if self.loss_layer is not None and mode != nk.PREDICT:
             self.loss_layer.t = t
 
@@ -367,10 +366,9 @@ class TrainingLoop:
         engine, plan, flat, data = self.engine, self.plan, self.flat, self.data
         engine.activate(plan)
         losses = np.zeros(len(batches), dtype=np.float64)
-        states = flat.state_flat + [flat.dummy] * (2 - len(flat.state_flat))
         nk.train_steps(plan.table, plan.fpar, engine.arena, plan.scratch, plan.bmask, data.x, data.labels,
                        data.onehot, data.use_onehot, batches, rands, self.xb, self.labels, self.onehot, plan.y,
-                       plan.ping, plan.pong, decay, flat.code, states[0], states[1], flat.segments, coefs,
+                       plan.ping, plan.pong, decay, flat.code, *flat.states, flat.segments, coefs,
                        loss_after_update, check_finite, self.backup, engine.n_params, losses, self.res)
         done = int(self.res[0])
         if not check_finite and not np.isfinite(losses[:done]).all():
@@ -430,7 +428,7 @@ class _Plan:
         self.bmask = np.zeros(max(offsets["mask"], 1), dtype=np.bool_)
         self.rand_size = offsets["rand"]
         self.ping, self.pong = np.zeros(n * width, dtype=dt), np.zeros(n * width, dtype=dt)
-        self.y = self.scratch[y_off:y_off + n * c].reshape(n, c)
+        self.y = self.region(self.scratch, y_off, (n, c))
         self.xbuf = np.zeros((n, engine.n_in), dtype=dt)
         self.labels = np.zeros(n, dtype=np.intp)
         self.onehot = np.zeros((n, c), dtype=dt)
@@ -438,12 +436,14 @@ class _Plan:
         self.no_onehot = np.zeros((1, 1), dtype=dt)
         self.no_rand = np.zeros(1, dtype=np.float64)
         self.res = np.zeros(3, dtype=np.float64)
-        self.x = None
         self.attributes = self._attributes(engine)
 
+    def region(self, buffer, offset, shape):
+        """The view of ``buffer`` (scratch or bmask) that the kernels use at ``offset`` with ``shape``."""
+        return buffer[offset:offset + int(np.prod(shape))].reshape(shape)
+
     def out(self, k, width):
-        off = self.table[k, nk.COL_OUT]
-        return self.scratch[off:off + self.n * width].reshape(self.n, width)
+        return self.region(self.scratch, self.table[k, nk.COL_OUT], (self.n, width))
 
     def _attributes(self, engine):
         """(object, attribute, value) of every book attribute that is a view of this plan's buffers."""
@@ -457,14 +457,13 @@ class _Plan:
                 prev = self.out(k - 1, spec.w_in)
                 attrs += [(layer, "x", prev), (layer, "original_x_shape", prev.shape)]
             elif spec.code == nk.RELU or spec.code == nk.DROPOUT:
-                off = row[nk.COL_MASK]
-                attrs.append((layer, "mask", self.bmask[off:off + n * w].reshape(n, w)))
+                attrs.append((layer, "mask", self.region(self.bmask, row[nk.COL_MASK], (n, w))))
             elif spec.code in (nk.SIGMOID, nk.SIGMOID_CH4):
                 attrs.append((layer, "out", self.out(k, w)))
             elif spec.code == nk.BATCHNORM:
-                xc = self.scratch[row[nk.COL_A0]:row[nk.COL_A0] + n * w].reshape(n, w)
-                xn = self.scratch[row[nk.COL_A1]:row[nk.COL_A1] + n * w].reshape(n, w)
-                std = self.scratch[row[nk.COL_A2]:row[nk.COL_A2] + w]
+                xc = self.region(self.scratch, row[nk.COL_A0], (n, w))
+                xn = self.region(self.scratch, row[nk.COL_A1], (n, w))
+                std = self.region(self.scratch, row[nk.COL_A2], (w,))
                 attrs += [(layer, "xc", xc), (layer, "xn", xn), (layer, "std", std), (layer, "batch_size", n),
                           (layer, "input_shape", (n, w))]
         if engine.loss_layer is not None:

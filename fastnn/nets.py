@@ -82,10 +82,10 @@ class _EngineNet:
         return scores
 
     def _loss(self, x, t, train_flg=False):
-        engine = self._engine
-        plan, _, _ = engine.run(x, t, nk.LOSS, train_flg, self._decay())
-        ce, decay = engine.finish_loss(plan)
-        return ce + float(decay) if self._decay() else ce
+        engine, decay = self._engine, self._decay()
+        plan, _, _ = engine.run(x, t, nk.LOSS, train_flg, decay)
+        ce, wd = engine.finish_loss(plan)
+        return ce + float(wd) if decay else ce
 
     def numerical_gradient(self, x, t, *, parallel=False):
         """The book's numerical gradient (central differences, h = 1e-4, every parameter in turn), computed by

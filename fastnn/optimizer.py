@@ -182,17 +182,11 @@ class _FlatPlan:
     """Parameters and gradients that are views of one flat buffer each (fastnn's nets: their arena), with the
     optimizer's state kept as views of flat buffers at the parameters' offsets: one kernel call per update."""
 
-    def __init__(self, optimizer, params, grads, keys):
-        self.keys = keys
-        self.param_views = [params[k] for k in keys]
-        self.grad_views = [grads[k] for k in keys]
-        self.dtype = self.param_views[0].dtype
-        self.params_base, p_offsets = _flat_base(self.param_views, self.dtype)
-        self.grads_base, g_offsets = _flat_base(self.grad_views, self.dtype)
-        ends = sorted(zip(p_offsets, [p.size for p in self.param_views]))
-        if any(start < prev_start + prev_size for (prev_start, prev_size), (start, _) in zip(ends, ends[1:])):
-            raise _NotFlat  # overlapping parameters are updated one after another as in the books
-        self.segments = np.array([[po, go, p.size] for po, go, p in zip(p_offsets, g_offsets, self.param_views)],
+    def __init__(self, optimizer, params, keys, param_views, grad_views, params_flat, grads_flat):
+        self.keys, self.param_views, self.grad_views = keys, param_views, grad_views
+        self.dtype = param_views[0].dtype
+        (self.params_base, p_offsets), (self.grads_base, g_offsets) = params_flat, grads_flat
+        self.segments = np.array([[po, go, p.size] for po, go, p in zip(p_offsets, g_offsets, param_views)],
                                  dtype=np.int64).reshape(-1, 3)
         self.code = optimizer._code
         self.coef = np.zeros(4, dtype=self.dtype)
@@ -200,23 +194,33 @@ class _FlatPlan:
         self.state_flat, self.state_objs, self.state_pairs = [], [], []
         for name in optimizer._state_names:
             self._adopt_state(optimizer, name)
-        self.dummy = np.zeros(1, dtype=self.dtype)
+        dummy = np.zeros(1, dtype=self.dtype)
+        self.states = (self.state_flat + [dummy, dummy])[:2]  # the kernel's two state buffers, unused ones dummy
 
     @classmethod
     def build(cls, optimizer, params, grads, keys):
-        if not keys or type(params[keys[0]]) is not np.ndarray:
+        """The plan, or None when the parameters and gradients are not non-overlapping views of one flat buffer
+        each (cheap structural checks first: this runs on every update of parameters that are not flat)."""
+        if not keys:
             return None
-        for k in keys:
-            p, g = params[k], grads[k]
-            if type(g) is not np.ndarray or type(p) is not np.ndarray or g.shape != p.shape:
-                return None
-        if _flat_base([params[k] for k in keys], params[keys[0]].dtype) is None or \
-                _flat_base([grads[k] for k in keys], params[keys[0]].dtype) is None:
+        param_views, grad_views = [params[k] for k in keys], [grads[k] for k in keys]
+        dtype = getattr(param_views[0], "dtype", None)
+        if dtype is None or any(type(g) is not np.ndarray or g.shape != np.shape(p)
+                                for p, g in zip(param_views, grad_views)):
             return None
+        params_flat, grads_flat = _flat_base(param_views, dtype), _flat_base(grad_views, dtype)
+        if params_flat is None or grads_flat is None:
+            return None
+        spans = sorted(zip(params_flat[1], [p.size for p in param_views]))
+        if any(start < prev_start + prev_size for (prev_start, prev_size), (start, _) in zip(spans, spans[1:])):
+            return None  # overlapping parameters are updated one after another as in the books
         try:
-            return cls(optimizer, params, grads, keys)
-        except _NotFlat:
-            return None
+            entries = _entries(params, grads)
+            for name in optimizer._state_names:  # the state must fit these parameters
+                optimizer._state(name, params, entries)
+        except (TypeError, ValueError):
+            return None  # the per-parameter path raises the error that says what is wrong
+        return cls(optimizer, params, keys, param_views, grad_views, params_flat, grads_flat)
 
     def _adopt_state(self, optimizer, name):
         """The state ``name`` as views of a flat buffer (values kept when it exists, zeros when it is None)."""
@@ -254,13 +258,7 @@ class _FlatPlan:
         coef = self.coef
         for i, c in enumerate(coefficients):
             coef[i] = c
-        states = self.state_flat + [self.dummy] * (2 - len(self.state_flat))
-        network_kernels.update(self.code, self.params_base, self.grads_base, states[0], states[1], self.segments,
-                               coef)
-
-
-class _NotFlat(Exception):
-    pass
+        network_kernels.update(self.code, self.params_base, self.grads_base, *self.states, self.segments, coef)
 
 
 # --- optimizers -------------------------------------------------------------------------------------------------
@@ -337,7 +335,6 @@ class _Optimizer:
         if plan is not None:
             plan.run(self._coefficients())
             return
-        self._check()
         entries = _entries(params, grads)
         states = [self._state(name, params, entries) for name in self._state_names]
         coefficients = self._coefficients()
@@ -368,11 +365,6 @@ class _Optimizer:
         elif isinstance(params, (list, tuple)) and isinstance(grads, (list, tuple)) and len(params) == len(grads):
             keys = list(range(len(params)))
         else:
-            return None
-        try:
-            for name in self._state_names:  # the state must fit these parameters
-                self._state(name, params, _entries(params, grads))
-        except (TypeError, ValueError):
             return None
         self._flat = _FlatPlan.build(self, params, grads, keys)
         return self._flat

@@ -556,7 +556,6 @@ class Trainer:
             if self._epochs_without_improvement >= self.early_stopping:
                 self.stop_training = True
 
-
     # -- the fused loop: many steps per compiled call ------------------------------------------------------------
     SPAN = 4096  # most steps per compiled call (spans also end at evaluations)
 
