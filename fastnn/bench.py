@@ -29,10 +29,11 @@ float32 copies of fastnn's parameters, see nets_pair):
   products). ``--steps`` runs the step table (``STEP_ROWS``). ``train_step_book`` adds the first book's Trainer
   step's ``net.loss(x, t)`` after the update.
 * ``epoch_<data>``: one epoch of the first book's ``Trainer``: a fresh ``Trainer(epochs=1,
-  evaluate_sample_num_per_epoch=100, verbose=False)`` and its ``int(n_train / batch)`` ``train_step()`` calls (batch
-  drawn with ``np.random.choice``, gradient, update, loss after the update, and the book's one evaluation, at the
-  first step, on 100 train and 100 test rows). Not timed: ``train()``'s final test accuracy over the whole test set.
-  fastnn's Trainer runs with its defaults (``check_finite=True``: one parameter copy per step).
+  evaluate_sample_num_per_epoch=100, verbose=False)`` and its ``train()``, as the book's scripts and ``fastnn
+  train`` call it: ``int(n_train / batch)`` iterations (batch drawn with ``np.random.choice``, gradient, update,
+  loss after the update, and the book's one evaluation, at the first step, on 100 train and 100 test rows), then the
+  final test accuracy over the whole test set. fastnn's Trainer runs with its defaults (``check_finite=True``: one
+  parameter copy per step). The digits case also runs at batch 32, ``fastnn train``'s default.
 * ``epoch_<data>_no_after_loss``: the same epoch without the after-update forward pass: fastnn's
   ``Trainer(loss_after_update=False)`` records the loss of the pass that made the gradient; the reference runs that
   loop in the book's idiom; PyTorch runs the same batches; scikit-learn fits ``MLPClassifier(hidden_layer_sizes=
@@ -649,7 +650,8 @@ def epoch_steps(n_train, batch):
 
 
 def _trainer_epoch(trainer_cls, net, data, batch, **options):
-    """One epoch of the first book's Trainer, as the module docstring describes."""
+    """One epoch of the first book's Trainer, as the module docstring describes: ``train()``, as the book's
+    scripts and ``fastnn train`` call it (the iterations, then the final test accuracy)."""
     (x, t), (x_test, t_test) = data
 
     def run():
@@ -657,8 +659,7 @@ def _trainer_epoch(trainer_cls, net, data, batch, **options):
         tr = trainer_cls(net, x, t, x_test, t_test, epochs=1, mini_batch_size=batch, optimizer="sgd",
                          optimizer_param={"lr": LR}, evaluate_sample_num_per_epoch=EVAL_SAMPLES, verbose=False,
                          **options)
-        for _ in range(tr.max_iter):
-            tr.train_step()
+        tr.train()
         return (*net_params(net), tr.train_loss_list[-1])
     return run
 
@@ -678,6 +679,7 @@ def _reference_epoch_no_after_loss(net, data, batch):
             if i == 0:  # the Trainer's evaluation at the epoch's first step
                 net.accuracy(x[:EVAL_SAMPLES], t[:EVAL_SAMPLES])
                 net.accuracy(x_test[:EVAL_SAMPLES], t_test[:EVAL_SAMPLES])
+        net.accuracy(x_test, t_test)  # train()'s final test accuracy
         return (*net_params(net), losses[-1])
     return run
 
@@ -709,6 +711,7 @@ def _torch_epoch(name, batch, width, dtype):
             if i == 0:
                 _torch_accuracy(model, x[:EVAL_SAMPLES], t[:EVAL_SAMPLES])
                 _torch_accuracy(model, x_test[:EVAL_SAMPLES], t_test[:EVAL_SAMPLES])
+        _torch_accuracy(model, x_test, t_test)
         return (*torch_params(model), losses[-1])
     return run
 
@@ -735,12 +738,12 @@ def _sklearn_epoch(name, batch, width, dtype):
     return lambda: sklearn_fit(sklearn_mlp(width, batch, epochs=1), x, t)
 
 
-def _register_epochs(name, title, n_train, inputs):
+def _register_epochs(name, title, n_train, inputs, shapes=EPOCH_SHAPES):
     missing = DATASETS[name]
     steps = epoch_steps(n_train, 100)
-    case(f"epoch_{name}", f"one epoch of the book's Trainer on {title} ({n_train} train rows, {steps} steps of "
-         f"100) with TwoLayerNet({inputs}, hidden, 10), SGD lr 0.1 (see the module docstring); shape batch x hidden",
-         shapes=EPOCH_SHAPES, pure=False, missing=missing)(functools.partial(_epoch_pair, name, after_loss=True))
+    case(f"epoch_{name}", f"one epoch of the book's Trainer on {title} ({n_train} train rows, int({n_train} / batch) "
+         f"steps) with TwoLayerNet({inputs}, hidden, 10), SGD lr 0.1 (see the module docstring); shape batch x hidden",
+         shapes=shapes, pure=False, missing=missing)(functools.partial(_epoch_pair, name, after_loss=True))
     case(f"epoch_{name}_no_after_loss", f"epoch_{name} without the after-update loss: fastnn "
          f"Trainer(loss_after_update=False), the reference's loop, torch on the same batches, sklearn MLPClassifier "
          f"one-epoch fit ({steps} steps); shape batch x hidden", shapes=EPOCH_SHAPES,
@@ -748,7 +751,7 @@ def _register_epochs(name, title, n_train, inputs):
          pure=False, missing=missing)(functools.partial(_epoch_pair, name, after_loss=False))
 
 
-_register_epochs("digits", "the bundled optdigits", 1437, 64)
+_register_epochs("digits", "the bundled optdigits", 1437, 64, shapes=((32, 100),) + EPOCH_SHAPES)  # 32: fastnn train
 _register_epochs("fashion_mnist", "Fashion-MNIST", 60000, PIXELS)
 
 

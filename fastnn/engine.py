@@ -18,12 +18,14 @@ the replacing array itself is not updated by training afterwards (read ``net.par
 
 This module is the only place that knows the kernels' long argument lists.
 """
+import math
 import warnings
 from collections import OrderedDict
 
 import numpy as np
 
 from . import _checks
+from ._identity import IdentityCheck
 from .kernels import network as nk
 
 _MAX_PLANS = 4  # batch sizes kept (training batch, evaluation chunks, remainder)
@@ -56,6 +58,7 @@ class Engine:
 
     def __init__(self, net, stack, loss_layer, dtype, *, decay=False, grads_list=None):
         self.net, self.stack, self.loss_layer, self.dtype = net, stack, loss_layer, np.dtype(dtype)
+        self._scalar = self.dtype.type
         self.decay = decay
         self.grads_list = grads_list  # the second book's net.grads list, kept in step with the layers
         self.n_in, self.n_out = stack[0].w_in, stack[-1].w_out
@@ -151,21 +154,28 @@ class Engine:
 
     def _build_checks(self):
         """What in_sync compares by identity, and the gradient dicts that gradient() returns."""
-        self._params_obj = self.net.params
-        self._param_pairs = [(key, self._views[key]) for key in self._keys()]
-        self._affine_checks, self._bn_checks = [], []
-        for k, spec in enumerate(self.stack):
+        params = self.net.params
+        attributes, items = [(self.net, "params", params)], []
+        items += [(params, key, self._views[key]) for key in self._keys()]
+        for spec in self.stack:
             layer = spec.layer
             if layer is None:
                 continue
             if spec.code == nk.AFFINE:
-                self._affine_checks.append((layer, layer.params[0], layer.params[1], layer.grads[0], layer.grads[1]))
+                attributes += [(layer, "params", layer.params), (layer, "grads", layer.grads)]
+                items += [(layer.params, i, layer.params[i]) for i in (0, 1)]
+                items += [(layer.grads, i, layer.grads[i]) for i in (0, 1)]
             elif spec.code == nk.BATCHNORM:
-                self._bn_checks.append((layer, layer.gamma, layer.beta, layer.running_mean, layer.running_var,
-                                        layer.dgamma))
+                attributes += [(layer, name, getattr(layer, name))
+                               for name in ("gamma", "beta", "running_mean", "running_var", "dgamma")]
+        self._n_entries = len(params)
+        self._unchanged = IdentityCheck(attributes, items)
         keys = self._grad_keys()
         self.grads = {key: self._gviews[key] for key in keys}
         self.decayed_grads = {key: self.view(self.slots[key].f, self.slots[key].shape) for key in keys}
+        self._grads_unchanged = IdentityCheck(items=[(self.grads, key, view) for key, view in self.grads.items()])
+        self._decayed_unchanged = IdentityCheck(items=[(self.decayed_grads, key, view)
+                                                       for key, view in self.decayed_grads.items()])
         self._grad_pairs = list(self.grads.items())
         self._decayed_pairs = list(self.decayed_grads.items())
 
@@ -179,22 +189,8 @@ class Engine:
 
     def in_sync(self):
         """True when every parameter, gradient buffer and statistic is still the arena's view (identity checks
-        only: no function calls, so the cost per step does not depend on what the profiler counts)."""
-        params = self.net.params
-        if params is not self._params_obj or len(params) != len(self._param_pairs):
-            return False
-        for key, view in self._param_pairs:
-            if params[key] is not view:
-                return False
-        for layer, W, b, dW, db in self._affine_checks:
-            p, g = layer.params, layer.grads
-            if p[0] is not W or p[1] is not b or g[0] is not dW or g[1] is not db:
-                return False
-        for layer, gamma, beta, mean, var, dgamma in self._bn_checks:
-            if (layer.gamma is not gamma or layer.beta is not beta or layer.running_mean is not mean
-                    or layer.running_var is not var or layer.dgamma is not dgamma):
-                return False
-        return True
+        only, at C speed: the cost per step does not grow with the Python call count)."""
+        return len(self.net.params) == self._n_entries and self._unchanged.holds()
 
     def sync(self):
         if not self.in_sync():
@@ -298,26 +294,25 @@ class Engine:
             self.loss_layer.t = t
 
     def finish_loss(self, plan):
-        """The loss layer's book attributes after a loss; returns (cross-entropy, weight-decay term)."""
-        ce = self.dtype.type(plan.res[0])
+        """The loss layer's book attributes after a loss; returns (cross-entropy in the net's dtype, weight-decay
+        term as a float)."""
+        ce, _, wd = plan.res.tolist()
+        loss = self._scalar(ce)
         if self.loss_layer is not None:
-            self.loss_layer.loss = ce
-        if not -np.inf < plan.res[0] + plan.res[2] < np.inf:  # comparisons only: nothing added to the hot path
-            warn_non_finite(plan.res[0] + plan.res[2])
-        return ce, plan.res[2]
+            self.loss_layer.loss = loss
+        if not -math.inf < ce + wd < math.inf:  # comparisons only: nothing added to the hot path
+            warn_non_finite(ce + wd)
+        return loss, wd
 
     def grads_for(self, decay):
         """The returned gradient dict (rebuilt if a caller changed its entries)."""
-        grads, pairs = (self.decayed_grads, self._decayed_pairs) if decay else (self.grads, self._grad_pairs)
-        if len(grads) != len(pairs):
+        if decay:
+            grads, pairs, unchanged = self.decayed_grads, self._decayed_pairs, self._decayed_unchanged
+        else:
+            grads, pairs, unchanged = self.grads, self._grad_pairs, self._grads_unchanged
+        if len(grads) != len(pairs) or not unchanged.holds():
             grads.clear()
             grads.update(pairs)
-        else:
-            for key, view in pairs:
-                if key not in grads or grads[key] is not view:
-                    grads.clear()
-                    grads.update(pairs)
-                    break
         return grads
 
 

@@ -22,11 +22,13 @@ hyper-parameters and state as plain data (arrays copied) and ``load_state_dict(s
 first (the Trainer's checkpoints use them).
 """
 import numbers
+import operator
 from collections.abc import Mapping, MutableMapping
 
 import numpy as np
 
 from . import _checks
+from ._identity import IdentityCheck, entries_are
 from ._constants import OPT_EPS as EPS
 from .kernels import network as network_kernels
 from .kernels import optim
@@ -196,6 +198,7 @@ class _FlatPlan:
             self._adopt_state(optimizer, name)
         dummy = np.zeros(1, dtype=self.dtype)
         self.states = (self.state_flat + [dummy, dummy])[:2]  # the kernel's two state buffers, unused ones dummy
+        self._build_checks(optimizer)
 
     @classmethod
     def build(cls, optimizer, params, grads, keys):
@@ -240,19 +243,13 @@ class _FlatPlan:
 
     def matches(self, optimizer, params, grads):
         """Identity checks only: the same parameter and gradient arrays, and the state still ours."""
-        if len(params) != len(self.keys):
-            return False
-        for k, p, g in zip(self.keys, self.param_views, self.grad_views):
-            if params[k] is not p or grads[k] is not g:
-                return False
-        for name, state, pairs in zip(optimizer._state_names, self.state_objs, self.state_pairs):
-            current = getattr(optimizer, name)
-            if current is not state:
-                return False
-            for k, view in pairs:
-                if current[k] is not view:
-                    return False
-        return True
+        return (len(params) == len(self.keys) and entries_are(params, self.keys, self.param_views)
+                and entries_are(grads, self.keys, self.grad_views) and self._state_unchanged.holds())
+
+    def _build_checks(self, optimizer):
+        attributes = [(optimizer, name, state) for name, state in zip(optimizer._state_names, self.state_objs)]
+        items = [(state, k, view) for state, pairs in zip(self.state_objs, self.state_pairs) for k, view in pairs]
+        self._state_unchanged = IdentityCheck(attributes, items)
 
     def run(self, coefficients):
         coef = self.coef
@@ -268,6 +265,11 @@ class _Optimizer:
 
     _hyper_names = ("lr",)
     _counter_names = ()  # integer state (Adam's iter)
+    _hypers = operator.attrgetter("lr")  # reads the hyper-parameters and counters at once (set per subclass)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._hypers = operator.attrgetter(*(cls._hyper_names + cls._counter_names))
     _state_names = ()
     _kernel = None
 
@@ -346,7 +348,7 @@ class _Optimizer:
 
     def _checked(self):
         """_check, skipped while the hyper-parameters are the ones last checked."""
-        hypers = tuple(getattr(self, name) for name in self._hyper_names + self._counter_names)
+        hypers = (self._hypers(self),)  # a tuple: a first value of None must not look already checked
         if hypers != getattr(self, "_checked_hypers", None):
             self._check()
             self._checked_hypers = hypers

@@ -1,0 +1,35 @@
+"""Identity checks for the per-call "is everything still the array we laid out?" tests of the engine and the
+optimizers' flat plans: one flat list of ``(container, key, expected)`` triples checked in one plain loop, with
+attributes read through the object's ``__dict__`` (a subscript, not a call: the Python work per step stays one
+loop whatever the depth, and a plain loop is measured faster than map/operator chains at these sizes)."""
+
+
+class IdentityCheck:
+    """``holds()`` is True while every ``getattr(obj, name) is expected`` of ``attributes`` (plain instance
+    attributes) and every ``container[key] is expected`` of ``items``."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, attributes=(), items=()):
+        self._items = tuple([(vars(obj), name, expected) for obj, name, expected in attributes] + list(items))
+
+    def holds(self):
+        """True when nothing was rebound or replaced (a missing attribute or key counts as replaced)."""
+        try:
+            for container, key, expected in self._items:
+                if container[key] is not expected:
+                    return False
+        except (KeyError, IndexError, TypeError):
+            return False
+        return True
+
+
+def entries_are(container, keys, expected):
+    """True when ``container[key] is expected[i]`` for every key (a missing key counts as replaced)."""
+    try:
+        for key, value in zip(keys, expected):
+            if container[key] is not value:
+                return False
+    except (KeyError, IndexError, TypeError):
+        return False
+    return True
