@@ -989,8 +989,9 @@ def _blas_threads():
     except ImportError:
         value = os.environ.get("OPENBLAS_NUM_THREADS")
         return f"{value} (OPENBLAS_NUM_THREADS)" if value else "default (not pinned)"
-    return ", ".join(f"{info['prefix']} {info['version']}: {info['num_threads']}" for info in threadpool_info()
-                     if info["user_api"] == "blas") or "no BLAS found"
+    # the architecture is the kernel set OpenBLAS chose (OPENBLAS_CORETYPE can force an older, slower one)
+    return ", ".join(f"{info['prefix']} {info['version']} ({info.get('architecture', '?')}): {info['num_threads']}"
+                     for info in threadpool_info() if info["user_api"] == "blas") or "no BLAS found"
 
 
 # Set on some machines for old-OpenBLAS safety; they slow current OpenBLAS builds, so the header says whether they
