@@ -4,8 +4,6 @@ caller has range-checked; ``delta`` is the book's 1e-7 in the scores' dtype. Sum
 """
 import math
 
-import numpy as np
-
 from .._jit import kernel
 from .fastexp import vexp
 
@@ -27,53 +25,10 @@ def _softmax_row(x, out, i):
         out[i, j] = out[i, j] * inv
 
 
-_BLOCK = 16  # rows per block of the blocked softmax (one or two SIMD vectors of lanes)
-
-
-@kernel
-def _softmax_block(x, out, start, stop, e, m, s):
-    """out[start:stop] = softmax(x[start:stop]) (at most _BLOCK rows), computed with the rows as SIMD lanes: per
-    class, elementwise max, exp and sum over the block's rows (e: the block transposed, (classes, _BLOCK)). Each row
-    sees exactly the per-row loop's operations in the same order, so results are bit-identical to _softmax_row;
-    what changes is that the max and sum run across rows instead of as serial reductions along a short row."""
-    c, nb = x.shape[1], stop - start
-    for i in range(nb):
-        m[i] = x[start + i, 0]
-    for j in range(1, c):
-        for i in range(nb):
-            m[i] = max(m[i], x[start + i, j])
-    for j in range(c):
-        for i in range(nb):
-            e[j, i] = x[start + i, j] - m[i]
-    for j in range(c):
-        for i in range(nb):
-            e[j, i] = vexp(e[j, i])
-    for i in range(nb):
-        s[i] = 0.0
-    for j in range(c):
-        for i in range(nb):
-            s[i] += e[j, i]
-    for i in range(nb):
-        s[i] = 1.0 / s[i]
-    for i in range(nb):
-        for j in range(c):
-            out[start + i, j] = e[j, i] * s[i]
-
-
 @kernel
 def softmax_rows(x, out):
-    """out = softmax(x) row by row: blocks of _BLOCK rows as SIMD lanes; batches under 4 rows one row at a time
-    (there the blocks' small buffers cost more than they save)."""
-    n = x.shape[0]
-    if n < 4:
-        for i in range(n):
-            _softmax_row(x, out, i)
-        return
-    e = np.empty((x.shape[1], _BLOCK), dtype=x.dtype)
-    m = np.empty(_BLOCK, dtype=x.dtype)
-    s = np.empty(_BLOCK, dtype=np.float64)
-    for start in range(0, n, _BLOCK):
-        _softmax_block(x, out, start, min(start + _BLOCK, n), e, m, s)
+    for i in range(x.shape[0]):
+        _softmax_row(x, out, i)
 
 
 @kernel
@@ -106,18 +61,18 @@ def cross_entropy_onehot(y, t, delta):
 @kernel
 def softmax_cross_entropy_labels(x, t, delta, y):
     """Fused forward: y = softmax(x) row by row, returns the mean cross-entropy."""
-    softmax_rows(x, y)
     total = 0.0
     for i in range(x.shape[0]):
+        _softmax_row(x, y, i)
         total -= math.log(y[i, t[i]] + delta)
     return total / x.shape[0]
 
 
 @kernel
 def softmax_cross_entropy_onehot(x, t, delta, y):
-    softmax_rows(x, y)
     total = 0.0
     for i in range(x.shape[0]):
+        _softmax_row(x, y, i)
         total -= math.log(y[i, _argmax(t[i])] + delta)
     return total / x.shape[0]
 
