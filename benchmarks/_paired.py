@@ -1,14 +1,36 @@
-"""The shared shape of a paired benchmark (underscore names are not collected by asv)."""
-import statistics
+"""The shared shape of a paired benchmark, and the suite's threads (underscore names are not collected by asv).
 
-import numpy as np
+Threads: every benchmark's setup runs numba and every BLAS library in the process (numpy's OpenBLAS, and SciPy's,
+which numba's np.dot calls) at its ``threads`` parameter, or at 1 (serial figures) when it has none, through
+fastnn.threads. The environment variables set here first give the start values: numba's pool size (so that the
+``threads`` = 2 parameters have two threads on any machine), SciPy's BLAS, and the ``timeraw_`` interpreters
+(latency.py imports this module). ``FASTNN_BENCH_THREADS=N`` changes the default 1. asv imports this module right
+after the package (submodules in name order), before anything imports numba.
+"""
+import os
 
-from fastnn import bench
-from fastnn.bench import CASES, best_time
+THREADS = int(os.environ.get("FASTNN_BENCH_THREADS", "1"))
+MAX_THREADS = max(THREADS, 2)  # the largest ``threads`` parameter: numba's pool must hold that many
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = str(THREADS)
+os.environ["NUMBA_NUM_THREADS"] = str(MAX_THREADS)  # the pool size; setup picks the count in use
 
-from . import THREADS, threadpool_limits
+import contextlib  # noqa: E402  (the environment above comes first)
+import statistics  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from fastnn import bench  # noqa: E402
+from fastnn.threads import threads  # noqa: E402
+
+from .cases import CASES  # noqa: E402
 
 measure_pair = getattr(bench, "measure_pair", None)  # younger than the suite
+
+
+def best_time(fn, repeat=5, min_time=1e-3):
+    """The minimum per-call time: the figure least disturbed by the rest of the machine."""
+    return min(bench.measure(fn, repeat, min_time))
 
 
 def _load_numba_registries():
@@ -27,25 +49,20 @@ def _load_numba_registries():
 _load_numba_registries()
 
 
-_blas_threads = THREADS  # benchmarks/__init__.py limited every BLAS to this; forked processes inherit it
+_pinned = contextlib.ExitStack()
 
 
 def pin_threads(n):
-    """n threads for numba and for every BLAS library in the process (numpy's and SciPy's). The BLAS limit is only
-    set again when it changes: threadpoolctl's library scan costs tens of milliseconds per benchmark process."""
-    global _blas_threads
-    import numba
-
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    if threadpool_limits is not None and n != _blas_threads:
-        threadpool_limits(limits=n)
-        _blas_threads = n
+    """n threads for numba and for every BLAS library in the process (fastnn.threads.threads), from now until the
+    next call (asv runs every benchmark in a process of its own)."""
+    _pinned.close()
+    _pinned.enter_context(threads(n))
 
 
 def case_callables(name, size, width, dtype):
-    """The case's (fastnn, reference) callables, or NotImplementedError (asv: skipped) when the benchmarked
-    commit's fastnn.bench has no such case, the case cannot run here (its data is not installed), or it does
-    not run in this dtype."""
+    """The case's (fastnn, reference) callables, or NotImplementedError (asv: skipped) when the case is not there
+    for the benchmarked commit (benchmarks/cases.py), cannot run here (its data is not installed), does not run in
+    this dtype, or needs a fastnn.bench helper that the commit's fastnn does not have yet."""
     c = CASES.get(name)
     if c is None:
         raise NotImplementedError(f"fastnn.bench has no case {name!r} at this commit")
@@ -54,11 +71,16 @@ def case_callables(name, size, width, dtype):
         raise NotImplementedError(reason)
     if dtype not in getattr(c, "dtypes", (dtype,)):
         raise NotImplementedError(f"case {name!r} does not run in {dtype}")
-    return c.make(size, width, np.dtype(dtype))
+    try:
+        return c.make(size, width, np.dtype(dtype))
+    except AttributeError as exc:
+        if getattr(exc, "obj", None) is bench:
+            raise NotImplementedError(f"fastnn.bench has no {exc.name} at this commit") from exc
+        raise
 
 
 class _Paired:
-    """fastnn against the NumPy reference for the case ``fastnn.bench.CASES[case]``: both callables work on the
+    """fastnn against the NumPy reference for the case ``benchmarks.cases.CASES[case]``: both callables work on the
     same inputs, built in setup. The first three parameters are the case's (batch or rows, width, dtype); an
     optional fourth, ``threads``, sets the thread count (default: 1, serial)."""
     case = None

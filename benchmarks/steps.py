@@ -1,6 +1,7 @@
 """The step table: one SGD step (net.gradient + SGD(lr=0.1).update, the public API only) per row, serial, against
 the NumPy reference (``Step``), PyTorch eager (``StepTorch``) and one jax.jit step (``StepJax``); what each case
-times is in fastnn/bench.py (``python -m fastnn.bench --steps`` prints the same rows as a table).
+times is in benchmarks/cases.py and competitors.py (``python -m benchmarks.compare --steps`` prints the same rows
+as a table).
 
     Step.time_fastnn, Step.time_reference, Step.track_speedup       reference / fastnn
     Step.track_products_ratio      fastnn's step / its two large products alone (784-input TwoLayerNet rows)
@@ -9,27 +10,24 @@ times is in fastnn/bench.py (``python -m fastnn.bench --steps`` prints the same 
 
 Ratios are medians of samples taken in turn (fastnn.bench.measure_pair). StepTorch and StepJax are skipped where
 the library is not installed (``pip install torch==2.13.0``, ``pip install jax``), as is every row whose case the
-benchmarked commit's fastnn.bench does not have.
+benchmarked commit does not have.
 """
 import statistics
 
 import numpy as np
 
-from fastnn import bench
-from fastnn.bench import CASES
+from ._paired import THREADS, _Paired, case_callables, pin_threads  # first: it sets the suite's thread environment
 
-from . import THREADS
-from ._paired import _Paired, case_callables, pin_threads
+from fastnn import bench  # noqa: I001
+
+from . import competitors
+from .cases import STEP_ROWS as ROWS  # row -> (case, batch, hidden)
 
 try:
     from asv_runner.benchmarks.mark import SkipNotImplemented  # skips one benchmark of a class that ran setup
 except ImportError:  # an asv without asv_runner
     SkipNotImplemented = NotImplementedError
 
-# row -> (case, batch, hidden): fastnn.bench.STEP_ROWS, written out here so that the suite's parameters do not
-# depend on the benchmarked commit (tests/test_bench.py checks that the two agree)
-ROWS = {"784-50-10 b1": ("train_step", 1, 50), "64-100-10 b32": ("train_step_digits", 32, 100),
-        "784-100x5-10 b100": ("train_step_deep", 100, 100), "784-100-10 b100": ("train_step", 100, 100)}
 DTYPES = ("float32", "float64")
 
 
@@ -46,19 +44,21 @@ class _Row:
 
     def setup(self, row, dtype):
         """fastnn's and the reference's callables for the row (NotImplementedError, asv's skip, where the
-        benchmarked commit's fastnn.bench has no such case); fastnn's compiles here, outside every timed region."""
+        benchmarked commit has no such case); fastnn's compiles here, outside every timed region."""
         name, batch, width = ROWS[row]
         pin_threads(THREADS)
         self.fastnn, self.reference = case_callables(name, batch, width, dtype)
         self.fastnn()
 
     def _make(self, row, dtype, field, required=True):
-        """The case's ``field`` callable (make_torch, make_jax, make_products) for the row; where the commit's case
-        has none: NotImplementedError (asv: skipped), or None when not ``required``."""
+        """The competitor's callable (``field``: make_torch, make_jax, make_products) for the row; where the case has
+        none: NotImplementedError (asv: skipped), or None when not ``required``."""
         name, batch, width = ROWS[row]
-        make = getattr(CASES[name], field, None)
+        registry = {"make_torch": competitors.TORCH, "make_jax": competitors.JAX,
+                    "make_products": competitors.PRODUCTS}[field]
+        make = registry.get(name)
         if make is None and required:
-            raise NotImplementedError(f"fastnn.bench's case {name!r} has no {field} at this commit")
+            raise NotImplementedError(f"benchmarks/competitors.py has no {field} for the case {name!r}")
         return None if make is None else make(batch, width, np.dtype(dtype))
 
 
@@ -82,7 +82,7 @@ class Step(_Row, _Paired):
 
 class StepTorch(_Row):
     def setup(self, row, dtype):
-        torch = bench._torch()
+        torch = competitors.torch_module()
         if torch is None:
             raise NotImplementedError("PyTorch is not installed (pip install torch==2.13.0)")
         torch.set_num_threads(THREADS)
@@ -101,11 +101,9 @@ class StepTorch(_Row):
 
 class StepJax(_Row):
     def setup(self, row, dtype):
-        start = getattr(bench, "_jax", None)
-        jax = start(THREADS) if start else None
+        jax = competitors.jax_module(THREADS)
         if jax is None:
-            raise NotImplementedError("JAX is not installed (pip install jax)" if start else
-                                      "fastnn.bench has no JAX adapter at this commit")
+            raise NotImplementedError("JAX is not installed (pip install jax)")
         # 64-bit mode for float64 only: asv runs each parameter combination in its own process
         jax.config.update("jax_enable_x64", dtype == "float64")
         super().setup(row, dtype)

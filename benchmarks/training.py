@@ -1,11 +1,9 @@
-"""Network and training paths (the cases, and exactly what each times, are described in fastnn/bench.py).
+"""Network and training paths (the cases, and exactly what each times, are described in benchmarks/cases.py).
 
 Epoch benchmarks take a fraction of a second per call and their setup loads the data set, so they take fewer
 samples than asv's default.
 """
-from fastnn.bench import best_time
-
-from ._paired import _Paired
+from ._paired import _Paired, best_time
 
 DTYPES = ("float32", "float64")
 THREADS = (1, 2)

@@ -5,12 +5,16 @@ out-of-bounds read.
 Dtype policy (NumPy's, for math functions): float32 and float64 are kept; float16 is computed in float32; bool
 and integer input is cast to float64; complex, object, string and other dtypes are refused.
 """
+import math
 import numbers
 import os
+import sys
+import warnings
 
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def _describe(a):
@@ -182,3 +186,16 @@ def integer(v, name, *, minimum=None):
     if minimum is not None and v < minimum:
         raise ValueError(f"{name} must be >= {minimum}; got {v}")
     return v
+
+
+def warn_if_not_finite(value, what, cause):
+    """One RuntimeWarning when ``value`` (a loss) is NaN or inf, naming ``what`` and its likely ``cause``, pointed
+    at the first caller outside fastnn; returns ``value``. The book's NumPy code warns on the way there (overflow,
+    invalid value) where compiled code cannot; filter it with the warnings module. Comparisons only: nothing is
+    added to a finite value's path."""
+    if not -math.inf < value < math.inf:
+        frame, level = sys._getframe(1), 2
+        while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+            frame, level = frame.f_back, level + 1
+        warnings.warn(f"{what} is {value}: {cause}", RuntimeWarning, stacklevel=level)
+    return value

@@ -4,6 +4,7 @@ Policy (see README, "Environment variables"):
 
 * ``cache=True`` unless ``FASTNN_CACHE=0``: compiled machine code is kept on disk next to the package or,
   when that directory is read-only, in numba's per-user cache directory (``NUMBA_CACHE_DIR`` overrides both).
+  Parallel kernels are never cached (they compile on first use in each process).
 * ``nogil=True``: kernels never touch Python objects, so other threads run while they compute.
 * ``error_model='numpy'``: division by zero gives inf/nan like NumPy instead of raising.
 * ``fastmath`` off: NaN and inf must propagate exactly as in NumPy.
@@ -63,8 +64,10 @@ _install_cache_locators()
 def kernel(fn=None, *, cache=None, parallel=False):
     """Decorate a kernel with the house jit options. ``cache=False`` for kernels that cannot be cached
     (those taking a jitted function as argument)."""
-    options = dict(cache=CACHE if cache is None else (cache and CACHE), nogil=True, error_model="numpy",
-                   fastmath=False, parallel=parallel)
+    # parallel kernels are never disk-cached: cached parallel code has a history of crashes and hangs when loaded
+    # under another thread count or by several processes at once (numba issues #7518, #4807, #9233)
+    use_cache = False if parallel else (CACHE if cache is None else (cache and CACHE))
+    options = dict(cache=use_cache, nogil=True, error_model="numpy", fastmath=False, parallel=parallel)
 
     def compile_lazily(f):
         try:

@@ -85,6 +85,10 @@ def _plot(trainer, path):
 
 
 def train(args):
+    """``fastnn train``: load the data, build the MultiLayerNet, train it with the book's Trainer (an epoch line
+    per evaluation, a progress bar unless --no-progress), save the weights, history and plot; returns the exit
+    status 0."""
+    from .callbacks import ProgressBar
     from .nets import MultiLayerNet
     from .trainer import Trainer
 
@@ -101,7 +105,7 @@ def train(args):
           f"{args.dtype}; optimizer {args.optimizer} lr {args.lr}, batch {args.batch_size}, {args.epochs} epochs")
     trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=args.epochs, mini_batch_size=args.batch_size,
                       optimizer=args.optimizer, optimizer_param={"lr": args.lr}, verbose=False,
-                      progress=not args.no_progress, callbacks=[_print_epoch])
+                      callbacks=[_print_epoch] + ([] if args.no_progress else [ProgressBar()]))
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
@@ -134,6 +138,8 @@ def _gradcheck_parser(sub):
 
 
 def gradcheck(args):
+    """``fastnn gradcheck``: backprop against the compiled numerical gradient on a batch of digits, one line per
+    parameter; returns the exit status: 0 when every max |difference| is below 1e-5, else 1."""
     from . import datasets
     from .gradient import gradient_check
     from .nets import MultiLayerNetExtend
@@ -155,18 +161,19 @@ def gradcheck(args):
 
 
 def main(argv=None):
+    """``fastnn train|gradcheck|bench ...``: runs the subcommand; returns its exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # its own parser (fastnn.bench): argparse's REMAINDER would not pass --options on
+        from .bench import main as bench_main
+
+        return bench_main(argv[1:])
     parser = argparse.ArgumentParser(prog="fastnn", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _gradcheck_parser(sub)
-    bench = sub.add_parser("bench", help="side-by-side timings vs the NumPy reference (python -m fastnn.bench)",
-                           add_help=False)
-    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("bench", help="timings of fastnn vs its NumPy reference (fastnn bench --help; python -m "
+                                 "benchmarks.compare in a checkout adds PyTorch, JAX, scikit-learn)")
     args = parser.parse_args(argv)
-    if args.command == "bench":
-        from .bench import main as bench_main
-
-        return bench_main(args.rest)
     return gradcheck(args) if args.command == "gradcheck" else train(args)
 
 

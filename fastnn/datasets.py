@@ -64,7 +64,7 @@ def _read_bytes(filename):
 
 
 def load_idx(filename):
-    """Read one IDX file (raw or gzip) of unsigned bytes: labels (1-D) or images (3-D), as a new uint8 array.
+    """Reads one IDX file (raw or gzip) of unsigned bytes; returns labels (1-D) or images (3-D), a new uint8 array.
 
     The payload must hold exactly the number of bytes the header's dimensions call for.
     """
@@ -150,8 +150,8 @@ def load_mnist(normalize=True, flatten=True, one_hot_label=False, *, path=None):
 
 
 def load_fashion_mnist(normalize=True, flatten=True, one_hot_label=False, *, path=None):
-    """Fashion-MNIST like ``load_mnist``, from ``path``, env ``FASTNN_FASHION_MNIST_DIR`` or the Debian package's
-    directory /usr/share/datasets/fashion-mnist."""
+    """Returns Fashion-MNIST as ``load_mnist`` returns MNIST, ``((x_train, t_train), (x_test, t_test))``, from
+    ``path``, env ``FASTNN_FASHION_MNIST_DIR`` or the Debian package's directory /usr/share/datasets/fashion-mnist."""
     if path is None:
         path = os.environ.get("FASTNN_FASHION_MNIST_DIR", FASHION_MNIST_DIR)
     return _load_dir(path, normalize, flatten, one_hot_label, howto=_FASHION_HOWTO)

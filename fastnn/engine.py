@@ -19,7 +19,6 @@ the replacing array itself is not updated by training afterwards (read ``net.par
 This module is the only place that knows the kernels' long argument lists.
 """
 import math
-import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -104,6 +103,7 @@ class Engine:
         return {key: key for key in keys}
 
     def view(self, offset, shape):
+        """Returns the arena's view of ``shape`` starting at ``offset``."""
         return self.arena[offset:offset + int(np.prod(shape))].reshape(shape)
 
     # -- keeping the net's arrays and the arena one ------------------------------------------------------------
@@ -193,12 +193,14 @@ class Engine:
         return len(self.net.params) == self._n_entries and self._unchanged.holds()
 
     def sync(self):
+        """Adopts replaced arrays (see adopt) when in_sync says something changed; returns nothing."""
         if not self.in_sync():
             self.adopt()
             self._active = None
 
     # -- plans ----------------------------------------------------------------------------------------------------
     def plan(self, n):
+        """Returns the plan for batches of n rows (built on first use; the oldest of _MAX_PLANS is dropped)."""
         plan = self._plans.get(n)
         if plan is None:
             if len(self._plans) >= _MAX_PLANS:
@@ -318,9 +320,10 @@ class Engine:
 
 def warn_non_finite(loss):
     """Where the book's NumPy code warns (overflow or invalid value in dot, square, subtract) as a network
-    diverges, the compiled passes cannot: one RuntimeWarning saying that the loss came out non-finite."""
-    warnings.warn(f"the network's loss is {loss}: overflow or invalid value (NaN) in the forward pass; the "
-                  f"network is diverging (try a smaller learning rate or weight scale)", RuntimeWarning, stacklevel=4)
+    diverges, the compiled passes cannot: one RuntimeWarning saying that the loss came out non-finite, at the
+    caller's line. Returns nothing."""
+    _checks.warn_if_not_finite(loss, "the network's loss", "overflow or invalid value (NaN) in the forward pass; "
+                               "the network is diverging (try a smaller learning rate or weight scale)")
 
 
 class TrainingData:

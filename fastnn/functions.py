@@ -23,29 +23,32 @@ def _elementwise(kernel, x, out_dtype=None):
 
 
 def identity_function(x):
+    """Returns x unchanged (the output activation of regression, as in the book)."""
     return x
 
 
 def step_function(x):
-    """1 where x > 0, else 0, as an integer array (the book's ``np.array(x > 0, dtype=int)``)."""
+    """Returns 1 where x > 0, else 0, as an integer array (the book's ``np.array(x > 0, dtype=int)``)."""
     return _elementwise(activations.step, x, out_dtype=np.int_)
 
 
 def sigmoid(x):
-    """1 / (1 + exp(-x)), computed without overflow for large |x|."""
+    """Returns 1 / (1 + exp(-x)) elementwise, computed without overflow for large |x|."""
     return _elementwise(activations.sigmoid_forward, x)
 
 
 def sigmoid_grad(x):
+    """Returns the sigmoid's derivative at x, (1 - sigmoid(x)) * sigmoid(x), elementwise."""
     return _elementwise(activations.sigmoid_grad, x)
 
 
 def relu(x):
+    """Returns max(0, x) elementwise."""
     return _elementwise(activations.relu_forward, x)
 
 
 def relu_grad(x):
-    """1 where x >= 0, else 0 (the book's convention at 0)."""
+    """Returns 1 where x >= 0, else 0 (the book's convention at 0), elementwise."""
     return _elementwise(activations.relu_grad, x)
 
 
@@ -57,7 +60,7 @@ def _last_axis_rows(x, name):
 
 
 def softmax(x):
-    """Softmax over the last axis of an array of any ndim, with max subtraction."""
+    """Returns the softmax over the last axis of an array of any ndim (max subtracted first: no overflow)."""
     a, rows = _last_axis_rows(x, "x")
     out = np.empty_like(a)
     softmax_kernels.softmax_rows(rows, out.reshape(rows.shape))
@@ -65,7 +68,7 @@ def softmax(x):
 
 
 def sum_squared_error(y, t):
-    """0.5 * sum((y - t)**2) over all elements (no mean over the batch, as in the book)."""
+    """Returns 0.5 * sum((y - t)**2) over all elements (no mean over the batch, as in the book)."""
     y = _checks.float_array(y, "y")
     t = _checks.float_array(t, "t")
     _checks.same_shape(y, t, "y", "t")
@@ -98,11 +101,12 @@ def cross_entropy_error(y, t):
                          f"For raw scores use softmax_loss(X, t)")
     delta = y2.dtype.type(CE_DELTA)
     kernel = softmax_kernels.cross_entropy_onehot if kind == "onehot" else softmax_kernels.cross_entropy_labels
-    return y2.dtype.type(kernel(y2, targets, delta))
+    return _checks.warn_if_not_finite(y2.dtype.type(kernel(y2, targets, delta)), "cross_entropy_error",
+                                      "NaN or inf in y")
 
 
 def softmax_loss(X, t):
-    """cross_entropy_error(softmax(X), t), fused in one pass."""
+    """Returns cross_entropy_error(softmax(X), t), fused in one pass (a RuntimeWarning when it is NaN or inf)."""
     x2 = _scores_2d(X, "X")
     kind, targets = _checks.labels_or_onehot(t, x2, "t")
     delta = x2.dtype.type(CE_DELTA)
@@ -111,4 +115,4 @@ def softmax_loss(X, t):
         loss = softmax_kernels.softmax_cross_entropy_onehot(x2, targets, delta, y)
     else:
         loss = softmax_kernels.softmax_cross_entropy_labels(x2, targets, delta, y)
-    return x2.dtype.type(loss)
+    return _checks.warn_if_not_finite(x2.dtype.type(loss), "softmax_loss", "NaN or inf in the scores X")

@@ -63,7 +63,7 @@ def _compiled(run, x):
 
 
 def numerical_gradient(f, x):
-    """Gradient of the scalar function f at x by central differences, same dtype and shape as x."""
+    """Returns the gradient of the scalar function f at x by central differences, same dtype and shape as x."""
     _checks.callable_arg(f, "f")
     x = _checks.writable_float_array(x, "x")
     grad = np.zeros_like(x, order="C")
@@ -116,8 +116,8 @@ def gradient_descent(f, init_x, lr=0.01, step_num=100, *, return_history=False):
 
 
 def gradient_check(net, x, t):
-    """Per parameter, (mean, max) absolute difference between the net's backprop gradient and its numerical
-    gradient: the book's chapter-5 check for any fastnn (or reference) network. See fastnn.netgrad."""
+    """Returns, per parameter, the (mean, max) absolute difference between the net's backprop gradient and its
+    numerical gradient: the book's chapter-5 check for any fastnn (or reference) network. See fastnn.netgrad."""
     from .netgrad import gradient_check as check
 
     return check(net, x, t)

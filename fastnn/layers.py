@@ -10,6 +10,8 @@ Layers with parameters compute in their parameters' dtype (float32 or float64): 
 Dropout, BatchNormalization, MatMul, SigmoidWithLoss and Embedding have no kernel of their own: after validation
 they run whole-array NumPy (their cost is RNG, BLAS or gather/scatter, which kernels would not improve).
 """
+import warnings
+
 import numpy as np
 
 from . import _checks
@@ -44,11 +46,14 @@ def _forward_done(layer, attr):
 
 
 class Relu:
+    """The books' ReLU layer: ``mask`` holds where the forward input was <= 0."""
+
     def __init__(self):
         self.mask = None
         self.params, self.grads = [], []
 
     def forward(self, x):
+        """Returns max(0, x) (a new array) and keeps the mask of x <= 0 for backward."""
         return self._forward(_checks.float_array(x, "x"))
 
     def _forward(self, x):
@@ -58,6 +63,7 @@ class Relu:
         return out
 
     def backward(self, dout):
+        """Returns dx: dout with the entries where the forward input was <= 0 set to 0."""
         _forward_done(self, "mask")
         dout = _checks.float_array(dout, "dout")
         _checks.same_shape(dout, self.mask, "dout", "the forward input")
@@ -70,11 +76,14 @@ class Relu:
 
 
 class Sigmoid:
+    """The books' sigmoid layer: ``out`` holds the forward output."""
+
     def __init__(self):
         self.out = None
         self.params, self.grads = [], []
 
     def forward(self, x):
+        """Returns sigmoid(x), which is also kept as ``out``."""
         return self._forward(_checks.float_array(x, "x"))
 
     def _forward(self, x):
@@ -83,6 +92,7 @@ class Sigmoid:
         return self.out
 
     def backward(self, dout):
+        """Returns dx = dout * (1 - out) * out."""
         _forward_done(self, "out")
         return self._backward(_grad_input(dout, self.out))
 
@@ -133,6 +143,7 @@ class Affine:
         return W, b
 
     def forward(self, x):
+        """Returns x @ W + b for x of shape (N, ...) flattened to (N, D); keeps x for backward."""
         W, b = self._checked_params()
         x = _checks.float_array(x, "x", dtype=W.dtype, min_ndim=2)
         if x.shape[0] == 0:
@@ -189,17 +200,21 @@ class Affine:
 
 
 class Softmax:
+    """The second book's softmax layer (rows of a 2-D x): ``out`` holds the forward output."""
+
     def __init__(self):
         self.out = None
         self.params, self.grads = [], []
 
     def forward(self, x):
+        """Returns softmax(x) row by row, which is also kept as ``out``."""
         x = _checks.float_array(x, "x", ndim=2, allow_empty=False)
         self.out = np.empty_like(x)
         softmax_kernels.softmax_rows(x, self.out)
         return self.out
 
     def backward(self, dout):
+        """Returns dx = out * dout - out * sum(out * dout) row by row."""
         _forward_done(self, "out")
         dout = _grad_input(dout, self.out)
         dx = np.empty_like(dout)
@@ -217,6 +232,7 @@ class SoftmaxWithLoss:
         self._kind = self._targets = None
 
     def forward(self, x, t):
+        """Returns the mean cross-entropy of softmax(x) against t (kept as ``loss``; ``y`` = softmax(x))."""
         x = _checks.float_array(x, "x", ndim=(1, 2), allow_empty=False)
         x2 = x.reshape(1, -1) if x.ndim == 1 else x
         kind, targets = _checks.labels_or_onehot(t, x2, "t")
@@ -233,10 +249,12 @@ class SoftmaxWithLoss:
         else:
             loss = softmax_kernels.softmax_cross_entropy_labels(x2, self._targets, delta, y)
         self.y = y.reshape(x.shape)
-        self.loss = x2.dtype.type(loss)
+        self.loss = _checks.warn_if_not_finite(x2.dtype.type(loss), "SoftmaxWithLoss's loss",
+                                               "NaN or inf in the scores x")
         return self.loss
 
     def backward(self, dout=1):
+        """Returns dx = (y - t) * dout / N."""
         _forward_done(self, "y")
         return self._backward(_checks.real_number(dout, "dout"))
 
@@ -272,7 +290,7 @@ class Dropout:
         self.params, self.grads = [], []
 
     def forward(self, x, train_flg=True):
-        """x * mask in training (new mask each call), x * (1 - dropout_ratio) otherwise; x's float dtype."""
+        """Returns x * mask in training (a new mask each call), x * (1 - dropout_ratio) otherwise; x's dtype."""
         x = _checks.float_array(x, "x")
         if train_flg:
             # asarray: for 0-d x, rand() returns a Python float and the mask would have no shape
@@ -281,7 +299,7 @@ class Dropout:
         return x * x.dtype.type(1.0 - self.dropout_ratio)
 
     def backward(self, dout):
-        """dout * mask: the gradient flows only through the units kept in the last training forward."""
+        """Returns dx = dout * mask: the gradient flows only through the units kept in the last training forward."""
         _forward_done(self, "mask")
         dout = _checks.float_array(dout, "dout")
         _checks.same_shape(dout, self.mask, "dout", "the forward input")
@@ -314,7 +332,7 @@ class BatchNormalization:
         self.params, self.grads = [gamma, beta], [self.dgamma, self.dbeta]
 
     def forward(self, x, train_flg=True):
-        """gamma * xn + beta in x's shape, xn normalised by batch (train_flg) or running statistics."""
+        """Returns gamma * xn + beta in x's shape, xn normalised by batch (train_flg) or running statistics."""
         x = _checks.float_array(x, "x", dtype=self.gamma.dtype, min_ndim=2, allow_empty=False)
         if x[0].size != self.gamma.size:
             raise ValueError(f"x must have {self.gamma.size} features per row to match gamma; got shape {x.shape}")
@@ -381,7 +399,7 @@ class MatMul:
         self.x = None
 
     def forward(self, x):
-        """x @ W, computed in W's dtype."""
+        """Returns x @ W, computed in W's dtype."""
         W = self.params[0]
         x = _checks.float_array(x, "x", dtype=W.dtype, ndim=2)
         if x.shape[1] != W.shape[0]:
@@ -390,7 +408,7 @@ class MatMul:
         return np.dot(x, W)
 
     def backward(self, dout):
-        """dx = dout @ W.T; dW = x.T @ dout into grads[0]."""
+        """Returns dx = dout @ W.T; writes dW = x.T @ dout into grads[0]."""
         _forward_done(self, "x")
         W = self.params[0]
         dout = _dout_of_shape(dout, (self.x.shape[0], W.shape[1]), W.dtype)
@@ -412,7 +430,10 @@ class SigmoidWithLoss:
         self.t = t
         self.y = np.empty_like(x)
         activations.sigmoid_forward(x.reshape(-1), self.y.reshape(-1))
-        self.loss = cross_entropy_error(np.c_[1 - self.y.reshape(-1), self.y.reshape(-1)], t.reshape(-1))
+        with warnings.catch_warnings():  # one warning, this layer's, not cross_entropy_error's
+            warnings.simplefilter("ignore", RuntimeWarning)
+            loss = cross_entropy_error(np.c_[1 - self.y.reshape(-1), self.y.reshape(-1)], t.reshape(-1))
+        self.loss = _checks.warn_if_not_finite(loss, "SigmoidWithLoss's loss", "NaN or inf in the scores x")
         return self.loss
 
     def backward(self, dout=1):
@@ -433,7 +454,7 @@ class Embedding:
         self.idx = None
 
     def forward(self, idx):
-        """W[idx] for integer indices of any shape, each in [0, len(W))."""
+        """Returns W[idx] for integer indices of any shape, each in [0, len(W))."""
         idx = _checks.as_array(idx, "idx")
         self.idx = _checks.class_labels(idx, idx.size, self.params[0].shape[0], "idx").reshape(idx.shape)
         return self.params[0][self.idx]

@@ -93,7 +93,7 @@ class NeuralNetMLP(object):
         return np.sum(term1 - term2) + l2_term
 
     def predict(self, X):
-        """Class labels: the argmax of the output layer's net input for each row of X."""
+        """Returns the class labels: the argmax of the output layer's net input for each row of X."""
         z_out = self._forward(X)[2]
         y_pred = np.empty(z_out.shape[0], dtype=np.intp)
         kernels.argmax_rows(z_out, y_pred)

@@ -27,12 +27,17 @@ Side effects, as in the book, and what differs:
 * the book leaves its layers' forward caches (``Relu.mask``, ``lastLayer.loss``, ...) holding the last perturbed
   evaluation; fastnn does not touch them.
 * dropout draws new random masks in every evaluation, so a net with ``use_dropout=True`` is refused.
+* NaN and inf: where the book's base loss is NaN or inf (a NaN or inf parameter or input reaching the scores, or
+  MultiLayerNet's weight-decay term 0.5 * lambda * sum(W**2) not finite, with lambda 0 too), every one of its
+  evaluations is non-finite and every entry is NaN; fastnn returns NaN everywhere then, also for the entries its
+  row-sparse differences would skip (zero inputs, unchanged units).
 """
 import numpy as np
 
 from . import _checks, layers
 from ._constants import BN_EPS, CE_DELTA, H
 from .kernels import netgrad as kernels
+from .kernels import netgrad_bn
 from .reference import layers as ref_layers
 from .reference import nets as ref
 
@@ -45,8 +50,10 @@ class _Net:
     """What the kernels need to know about a network: its parameter arrays in the book's order, layer widths,
     hidden activation, weight decay and BN layers."""
 
-    def __init__(self, keys, arrays, act, lam=0.0, batchnorms=(), chapter4=False, as_list=False):
-        self.keys, self.arrays, self.act, self.lam = list(keys), list(arrays), act, float(lam)
+    def __init__(self, keys, arrays, act, lam=None, batchnorms=(), chapter4=False, as_list=False):
+        # lam None: the net's loss has no weight-decay term (MultiLayerNet's has one even when lambda is 0)
+        self.decay_term = lam is not None
+        self.keys, self.arrays, self.act, self.lam = list(keys), list(arrays), act, float(lam or 0.0)
         self.batchnorms, self.chapter4, self.as_list = list(batchnorms), chapter4, as_list
         self.dtype = self._dtype()
         self.sizes = self._sizes()
@@ -198,7 +205,7 @@ def _compute(spec, x, labels, parallel):
     sizes = spec.sizes
     if spec.batchnorms:
         rm, rv, mom, cmom = _running_stats(spec)
-        kernels.batchnorm_netgrad(X, labels, sizes, spec.act, P, lam, h, delta, dt.type(BN_EPS), mom, cmom, rm,
+        netgrad_bn.batchnorm_netgrad(X, labels, sizes, spec.act, P, lam, h, delta, dt.type(BN_EPS), mom, cmom, rm,
                                   rv, grad)
         start = 0
         for idx, norm in enumerate(spec.batchnorms, 1):
@@ -208,11 +215,23 @@ def _compute(spec, x, labels, parallel):
     else:
         run = kernels.dense_netgrad_parallel if parallel else kernels.dense_netgrad
         run(X, labels, sizes, spec.act, P, lam, h, delta, grad)
+    if not _decay_is_finite(spec):
+        grad[:] = np.nan  # every one of the book's losses is NaN or inf: (f1 - f2) / 2h is NaN everywhere
     grads, start = [], 0
     for p in spec.arrays:
         grads.append(grad[start:start + p.size].reshape(p.shape))
         start += p.size
     return grads
+
+
+def _decay_is_finite(spec):
+    """True unless the book's weight-decay term, 0.5 * lambda * sum(W ** 2) over every W in the net's dtype, is NaN
+    or inf (a NaN or inf weight, or W ** 2 overflowing; with lambda 0 too, since 0 * inf is NaN)."""
+    if not spec.decay_term:
+        return True
+    with np.errstate(all="ignore"):
+        total = sum(0.5 * spec.lam * np.sum(p ** 2) for key, p in zip(spec.keys, spec.arrays) if key[0] == "W")
+    return bool(np.isfinite(total))
 
 
 def numerical_gradient(net, x, t, *, parallel=False):

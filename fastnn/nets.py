@@ -186,7 +186,7 @@ class SimpleNet:
         return {"W": self.W}
 
     def predict(self, x):
-        """x @ W."""
+        """Returns the scores x @ W."""
         x = _checks.float_array(x, "x", dtype=self.dtype, ndim=(1, 2))
         if x.shape[-1] != self.W.shape[0]:
             raise ValueError(f"x must have {self.W.shape[0]} features to match W of shape {self.W.shape}; "
@@ -194,7 +194,7 @@ class SimpleNet:
         return np.dot(x, self.W)
 
     def loss(self, x, t):
-        """Cross-entropy of softmax(predict(x)) against t."""
+        """Returns the cross-entropy of softmax(predict(x)) against t."""
         return functions.cross_entropy_error(functions.softmax(self.predict(x)), t)
 
     def save_params(self, file_name="params.npz"):
@@ -237,16 +237,16 @@ class TwoLayerNetCh4(_EngineNet):
         return _checks.float_array(x, "x", dtype=self.dtype, ndim=2, allow_empty=False)
 
     def predict(self, x):
-        """softmax(sigmoid(x W1 + b1) W2 + b2)."""
+        """Returns the probabilities softmax(sigmoid(x W1 + b1) W2 + b2)."""
         return functions.softmax(self._scores(self._input(x)))
 
     def loss(self, x, t):
-        """Cross-entropy of predict(x) against one-hot t."""
+        """Returns the cross-entropy of predict(x) against one-hot t."""
         x = self._input(x)
         return self._loss(x, self._onehot(x, t))
 
     def accuracy(self, x, t):
-        """Share of rows whose largest probability is at the one-hot target's class."""
+        """Returns the share of rows whose largest probability is at the one-hot target's class."""
         x = self._input(x)
         return _accuracy(self._scores(x), self._onehot(x, t))
 
@@ -374,7 +374,7 @@ class MultiLayerNetExtend(MultiLayerNet):
         return self._scores(x, bool(train_flg)).copy()
 
     def loss(self, x, t, train_flg=False):
-        """Cross-entropy plus weight decay, in training or test behaviour."""
+        """Returns the cross-entropy plus weight decay, in training or test behaviour."""
         return self._loss(x, t, bool(train_flg))
 
     def accuracy(self, X, T):  # noqa: N803 - the book's argument names
@@ -382,8 +382,8 @@ class MultiLayerNetExtend(MultiLayerNet):
         return super().accuracy(X, T)
 
     def numerical_gradient(self, X, T, *, parallel=False):  # noqa: N803
-        """Central differences of the training-mode loss; compiled (fastnn.netgrad) unless the net has dropout,
-        whose fresh masks per evaluation keep the book's Python loop."""
+        """Returns the central differences of the training-mode loss, a dict like ``params``; compiled
+        (fastnn.netgrad) unless the net has dropout, whose fresh masks per evaluation keep the book's Python loop."""
         if not self.use_dropout:
             return super().numerical_gradient(X, T, parallel=parallel)
         loss_W = lambda W: self.loss(X, T, train_flg=True)  # noqa: E731 - the book's idiom
@@ -426,8 +426,8 @@ class TwoLayerNetBook2(_EngineNet):
         return self._engine.backward(_checks.real_number(dout, "dout"))
 
     def numerical_gradient(self, x, t, *, parallel=False):
-        """Central differences of ``forward(x, t)`` for every parameter (a list in ``params`` order; an extra:
-        the second book's net has no such method), compiled as for the first book's nets."""
+        """Returns the central differences of ``forward(x, t)`` for every parameter (a list in ``params`` order;
+        an extra: the second book's net has no such method), compiled as for the first book's nets."""
         return super().numerical_gradient(x, t, parallel=parallel)
 
     def save_params(self, file_name="params.npz"):

@@ -19,7 +19,7 @@ CLIP_EPS = 1e-6  # the book's guard in max_norm / (total_norm + eps)
 
 
 def smooth_curve(x):
-    """Smooth a 1-D curve (e.g. a loss history) with a normalised 11-point Kaiser window; the ends are
+    """Returns a 1-D curve (e.g. a loss history) smoothed with a normalised 11-point Kaiser window; the ends are
     reflected so the result has the same length as ``x``. float32 stays float32."""
     x = _checks.float_array(x, "x", ndim=1)
     if x.shape[0] < SMOOTH_WINDOW:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numba.core.errors import NumbaError
 
+from fastnn import callbacks as C
 from fastnn import datasets as D
 from fastnn import functions as F
 from fastnn import gradient as G
@@ -617,22 +618,35 @@ for label, changes, exc, name in (
          "evaluate_sample_num_per_epoch"),
         ("network without gradient", dict(network=NoGradient()), TypeError, "network"),
         ("network None", dict(network=None), TypeError, "network"),
-        ("x_val without t_val", dict(x_val=TX[:3]), ValueError, "t_val"),
-        ("x_val and t_val lengths", dict(x_val=TX[:3], t_val=TT[:2]), ValueError, "x_val"),
-        ("x_val NaN", dict(x_val=X_NAN, t_val=TT[:8]), ValueError, "x_val"),
-        ("early_stopping 0", dict(early_stopping=0), ValueError, "early_stopping"),
-        ("early_stopping float", dict(early_stopping=2.5), TypeError, "early_stopping"),
+        ("x_train too wide for the network", dict(x_train=np.ones((8, 6))), ValueError, "x_train"),
+        ("t_train label out of range", dict(t_train=np.arange(8)), ValueError, "t_train"),
+        ("x_test too wide for the network", dict(x_test=np.ones((4, 6))), ValueError, "x_test"),
+        ("x_test images of the wrong size", dict(x_test=np.ones((4, 2, 2))), ValueError, "x_test"),
+        ("t_test one-hot of the wrong width", dict(t_test=np.eye(4)), ValueError, "t_test"),
+        ("validation t_val None", dict(callbacks=[C.Validation(TX[:3], None)]), TypeError, "t_val"),
+        ("validation lengths", dict(callbacks=[C.Validation(TX[:3], TT[:2])]), ValueError, "x_val"),
+        ("validation NaN", dict(callbacks=[C.Validation(X_NAN, TT[:8])]), ValueError, "x_val"),
+        ("validation too narrow", dict(callbacks=[C.Validation(TX[:3, :4], TT[:3])]), ValueError, "x_val"),
+        ("validation label out of range", dict(callbacks=[C.Validation(TX[:3], [0, 1, 3])]), ValueError, "t_val"),
+        ("two validation sets", dict(callbacks=[C.Validation(TX, TT), C.Validation(TX, TT)]), ValueError,
+         "Validation"),
         ("callbacks not callable", dict(callbacks=[print, 1]), TypeError, "callbacks[1]"),
         ("callbacks an int", dict(callbacks=1), TypeError, "callbacks"),
         ("seed negative", dict(seed=-1), ValueError, "seed"),
         ("seed str", dict(seed="a"), TypeError, "seed"),
-        ("seed float", dict(seed=1.5), TypeError, "seed"),
-        ("checkpoint_every 0", dict(checkpoint_every=0, checkpoint_path="c.npz"), ValueError, "checkpoint_every"),
-        ("checkpoint_every without a path", dict(checkpoint_every=1), ValueError, "checkpoint_path"),
-        ("checkpoint_path int", dict(checkpoint_every=1, checkpoint_path=3), TypeError, "checkpoint_path"),
-        ("checkpoint_path in a missing directory", dict(checkpoint_every=1, checkpoint_path=MISSING), ValueError,
-         "checkpoint_path")):
+        ("seed float", dict(seed=1.5), TypeError, "seed")):
     add("trainer.Trainer", label, lambda c=changes: trainer(**c), exc, name)
+for label, make, exc, name in (
+        ("EarlyStopping patience 0", lambda: C.EarlyStopping(0), ValueError, "patience"),
+        ("EarlyStopping patience float", lambda: C.EarlyStopping(2.5), TypeError, "patience"),
+        ("Checkpoint every 0", lambda: C.Checkpoint("c.npz", every=0), ValueError, "every"),
+        ("Checkpoint path int", lambda: C.Checkpoint(3), TypeError, "path"),
+        ("Checkpoint path in a missing directory", lambda: C.Checkpoint(MISSING), ValueError, "path"),
+        ("ProgressBar stream not a stream", lambda: C.ProgressBar(stream=3), TypeError, "stream"),
+        ("ProgressBar interval negative", lambda: C.ProgressBar(interval=-1), ValueError, "interval")):
+    add("trainer.Trainer", label, lambda m=make: trainer(callbacks=[m()]), exc, name)
+add("trainer.Trainer.epoch_of", "iteration str", method(trainer, "epoch_of", "1"), TypeError, "iteration")
+add("trainer.Trainer.epoch_of", "iteration negative", method(trainer, "epoch_of", -1), ValueError, "iteration")
 add("trainer.Trainer.save_checkpoint", "path int", method(trainer, "save_checkpoint", 3), TypeError, "path")
 add("trainer.Trainer.save_checkpoint", "missing directory", method(trainer, "save_checkpoint", MISSING),
     FileNotFoundError, "nonexistent-fastnn-dir")
@@ -652,9 +666,9 @@ class NoBackward:
         return 0.0
 
 
-add("trainer.Trainer2", "model without backward", lambda: T.Trainer2(NoBackward(), O.SGD()), TypeError, "model")
-add("trainer.Trainer2", "optimizer without update", lambda: T.Trainer2(book2(), object()), TypeError, "optimizer")
-add("trainer.Trainer2", "optimizer a name", lambda: T.Trainer2(book2(), "SGD"), TypeError, "optimizer")
+add("trainer2.Trainer2", "model without backward", lambda: T.Trainer2(NoBackward(), O.SGD()), TypeError, "model")
+add("trainer2.Trainer2", "optimizer without update", lambda: T.Trainer2(book2(), object()), TypeError, "optimizer")
+add("trainer2.Trainer2", "optimizer a name", lambda: T.Trainer2(book2(), "SGD"), TypeError, "optimizer")
 for label, kwargs, exc, name in (
         ("max_epoch negative", dict(max_epoch=-1), ValueError, "max_epoch"),
         ("max_epoch float", dict(max_epoch=1.0), TypeError, "max_epoch"),
@@ -669,7 +683,7 @@ for label, kwargs, exc, name in (
         ("t too short", dict(t=TT[:11]), ValueError, "t"),
         ("x 0-d", dict(x=1.0), ValueError, "x")):
     args = dict(dict(x=TX, t=TT, max_epoch=1, batch_size=4), **kwargs)
-    add("trainer.Trainer2.fit", label, lambda a=args: T.Trainer2(book2(), O.SGD()).fit(**a), exc, name)
+    add("trainer2.Trainer2.fit", label, lambda a=args: T.Trainer2(book2(), O.SGD()).fit(**a), exc, name)
 
 
 # --- util, datasets, io, netgrad, threads ----------------------------------------------------------------------------
@@ -735,6 +749,11 @@ add("io.load_arrays", "file_name None", lambda: IO.load_arrays(None), TypeError,
 add("io.load_arrays", "missing file", lambda: IO.load_arrays(MISSING), FileNotFoundError, MISSING)
 add("io.load_arrays", "a directory", lambda: IO.load_arrays(os.path.dirname(os.path.abspath(__file__))),
     ValueError, "file_name")
+add("io.save_checkpoint", "path int", lambda: IO.save_checkpoint(3, {}), TypeError, "path")
+add("io.save_checkpoint", "state not a trainer's", lambda: IO.save_checkpoint("x.npz", {"config": {}}), TypeError,
+    "state")
+add("io.load_checkpoint", "path None", lambda: IO.load_checkpoint(None, {}), TypeError, "path")
+add("io.load_checkpoint", "like a list", lambda: IO.load_checkpoint(MISSING, []), TypeError, "like")
 add("io.load_into", "params a list", lambda: IO.load_into([np.ones(2)], MISSING), TypeError, "params")
 add("io.load_into", "missing file", lambda: IO.load_into({"a": np.ones(2)}, MISSING), FileNotFoundError, MISSING)
 
@@ -819,7 +838,7 @@ def _public_entry_points():
 # entry points with no bad input to give: identity_function returns anything as it is, plot needs matplotlib, and
 # SimpleNet (and TwoLayerNetBook2) inherit methods that the books' classes do not have and that raise whatever the
 # input (reported: nets.py)
-NOT_TABLED = {"functions.identity_function", "trainer.Trainer2.plot", "nets.SimpleNet.accuracy",
+NOT_TABLED = {"functions.identity_function", "trainer2.Trainer2.plot", "nets.SimpleNet.accuracy",
               "nets.TwoLayerNetBook2.accuracy", "nets.SimpleNet.numerical_gradient"}
 
 

@@ -6,6 +6,7 @@ parameters, recorded losses and accuracies, history, optimizer state, batch-norm
 state afterwards. A file that does not fit the trainer is refused with a ValueError naming the file and what
 differs, and leaves the network, optimizer and random state untouched.
 """
+import contextlib
 import json
 import os
 
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fastnn import callbacks as fc
 from fastnn import io, nets
 from fastnn import optimizer as fo
 from fastnn import trainer as ft
@@ -46,11 +48,25 @@ def make_net(kind, init_seed):
         np.random.set_state(state)
 
 
-def trainer_kwargs(optimizer="Adam", seed=None, **extra):
+def trainer_kwargs(optimizer="Adam", seed=None, validation=None, early_stopping=None, checkpoint=None, callbacks=(),
+                   **extra):
+    """The Trainer's arguments, with fresh callback objects for each trainer (they hold one run's state):
+    ``validation=(x, t)``, ``early_stopping=patience``, ``checkpoint=(path, every)``."""
+    callbacks = [callbacks] if callable(callbacks) else list(callbacks)
+    if validation is not None:
+        callbacks.append(fc.Validation(*validation))
+    if early_stopping is not None:
+        callbacks.append(fc.EarlyStopping(early_stopping))
+    if checkpoint is not None:  # listed first: it runs last anyway (after what decides to stop, say)
+        callbacks.insert(0, fc.Checkpoint(*checkpoint))
     kwargs = dict(epochs=4, mini_batch_size=8, optimizer=optimizer, optimizer_param={"lr": OPTIMIZERS[optimizer]},
-                  verbose=False, seed=seed)
+                  verbose=False, seed=seed, callbacks=callbacks)
     kwargs.update(extra)
     return kwargs
+
+
+def early_stopping_of(trainer):
+    return next((cb for cb in trainer.callbacks if isinstance(cb, fc.EarlyStopping)), None)
 
 
 def new_trainer(kind="plain", data=DATA, init_seed=0, **kwargs):
@@ -60,11 +76,14 @@ def new_trainer(kind="plain", data=DATA, init_seed=0, **kwargs):
 def outcome(trainer):
     """Everything a run produces, for exact comparison (epoch_time is wall-clock and left out)."""
     net = trainer.network
-    bn = {name: (layer.running_mean, layer.running_var) for name, layer in ft._batchnorm_layers(net).items()}
+    bn = {name: (layer.running_mean, layer.running_var) for name, layer in io.batchnorm_layers(net).items()}
+    early = early_stopping_of(trainer)
     history = {k: v for k, v in trainer.history.items() if k != "epoch_time"}
     return dict(params={k: v.copy() for k, v in net.params.items()}, bn=bn, history=history,
                 lists=(list(trainer.train_loss_list), list(trainer.train_acc_list), list(trainer.test_acc_list)),
-                counters=(trainer.current_iter, trainer.current_epoch, trainer.best_epoch),
+                counters=(trainer.current_iter, trainer.current_epoch, early and early.best_epoch),
+                early=None if early is None else (early.best_loss, early.epochs_without_improvement,
+                                                  {k: v.copy() for k, v in early.best_params.items()}),
                 final=trainer.final_test_acc, optimizer=trainer.optimizer.state_dict(),
                 global_rng=np.random.get_state(),
                 generator=None if trainer._rng is None else trainer._rng.bit_generator.state)
@@ -123,7 +142,7 @@ def test_resume_with_the_other_extras(tmp_path):
     """A validation set, early stopping on it, evaluation samples, the fused loss pass and a user's MT19937
     generator as ``seed`` (whose state holds an array)."""
     def extras():
-        return dict(x_val=DATA[2][:5], t_val=DATA[3][:5], early_stopping=3, evaluate_sample_num_per_epoch=7,
+        return dict(validation=(DATA[2][:5], DATA[3][:5]), early_stopping=3, evaluate_sample_num_per_epoch=7,
                     loss_after_update=False, seed=np.random.Generator(np.random.MT19937(3)))
 
     expected = uninterrupted("bn-dropout", **extras())
@@ -133,10 +152,10 @@ def test_resume_with_the_other_extras(tmp_path):
 
 
 def test_checkpoint_every_then_crash_then_resume(tmp_path):
-    """checkpoint_every=1 writes a file per epoch evaluation; a run that crashes in epoch 3 is resumed from the
+    """Checkpoint(every=1) writes a file per epoch evaluation; a run that crashes in epoch 3 is resumed from the
     epoch-2 file and ends exactly as the run that never crashed."""
     pattern = str(tmp_path / "ck-{epoch}.npz")
-    expected = uninterrupted("bn-dropout", checkpoint_every=1, checkpoint_path=pattern)
+    expected = uninterrupted("bn-dropout", checkpoint=(pattern, 1))
     assert sorted(os.listdir(tmp_path)) == [f"ck-{e}.npz" for e in range(1, 5)]
 
     class Crash(Exception):
@@ -148,11 +167,10 @@ def test_checkpoint_every_then_crash_then_resume(tmp_path):
 
     np.random.seed(1)
     with pytest.raises(Crash):
-        new_trainer("bn-dropout", callbacks=crash_in_epoch_3, checkpoint_every=2,
-                    checkpoint_path=tmp_path / "every2.npz").train()
+        new_trainer("bn-dropout", callbacks=crash_in_epoch_3, checkpoint=(tmp_path / "every2.npz", 2)).train()
     np.random.seed(5)
     resumed = ft.Trainer.resume(tmp_path / "every2.npz", make_net("bn-dropout", 42), *DATA,
-                                **trainer_kwargs(checkpoint_every=2, checkpoint_path=tmp_path / "every2.npz"))
+                                **trainer_kwargs(checkpoint=(tmp_path / "every2.npz", 2)))
     assert resumed.current_epoch == 2
     resumed.train()
     assert_identical(outcome(resumed), expected)
@@ -163,11 +181,36 @@ def test_a_run_that_stopped_early_stays_stopped(tmp_path):
     def stop(trainer, epoch, logs):
         return epoch < 2  # False at epoch 2: stop there
 
-    expected = uninterrupted("plain", callbacks=stop, checkpoint_every=2, checkpoint_path=tmp_path / "ck.npz")
+    expected = uninterrupted("plain", callbacks=stop, checkpoint=(tmp_path / "ck.npz", 2))
     np.random.seed(3)
     resumed = ft.Trainer.resume(tmp_path / "ck.npz", make_net("plain", 5), *DATA, **trainer_kwargs(callbacks=stop))
     resumed.train()
     assert_identical(outcome(resumed), expected)
+
+
+@pytest.mark.parametrize("stepwise", [False, True], ids=["compiled", "step by step"])
+def test_divergence_in_the_first_span_after_resuming_restores_the_last_finite_weights(tmp_path, stepwise):
+    """Resumed mid-epoch, the compiled loop's first span runs several steps; when the loss (taken before each
+    update) turns non-finite in it, the weights before the last update come back, as step by step. (The old
+    check said 'unchanged (no update had been made)' there and left the diverged weights.)"""
+    cls = type("Sub", (nets.TwoLayerNet,), {}) if stepwise else nets.TwoLayerNet
+    kwargs = dict(epochs=3, mini_batch_size=8, optimizer="SGD", optimizer_param={"lr": 0.1}, verbose=False,
+                  loss_after_update=False)
+    np.random.seed(1)
+    net = cls(6, 7, 3, weight_init_std=1.0)
+    first = ft.Trainer(net, *DATA, **kwargs)
+    for _ in range(3):
+        first.train_step()
+    first.save_checkpoint(tmp_path / "ck.npz")
+    saved = {k: v.copy() for k, v in net.params.items()}
+    resumed = ft.Trainer.resume(tmp_path / "ck.npz", cls(6, 7, 3), *DATA, **kwargs)
+    resumed.optimizer.lr = 1e300  # the update of iteration 3 overflows; iteration 4's loss is not finite
+    with pytest.raises(FloatingPointError, match=r"iteration 4 .*the parameters were restored"):
+        with pytest.warns(RuntimeWarning) if stepwise else contextlib.nullcontext():  # the net's own warning
+            resumed.train()
+    assert resumed.current_iter == 4
+    for k, v in resumed.network.params.items():
+        np.testing.assert_array_equal(v, saved[k])
 
 
 def test_checkpoint_file_is_plain_npz_without_pickle(tmp_path):
@@ -179,7 +222,7 @@ def test_checkpoint_file_is_plain_npz_without_pickle(tmp_path):
         files = set(f.files)
         meta = json.loads(str(f["meta"]))
         assert all(f[name].dtype != object for name in files)
-    assert meta["format"] == ft.CHECKPOINT_FORMAT and meta["version"] == ft.CHECKPOINT_VERSION
+    assert meta["format"] == io.CHECKPOINT_FORMAT and meta["version"] == io.CHECKPOINT_VERSION
     assert meta["params"] == list(trainer.network.params) and meta["optimizer"]["type"] == "Adam"
     assert meta["counters"]["current_iter"] == trainer.current_iter == 20
     assert {"rng/global_key", "lists/train_loss_list", "history/test_acc", "batchnorm/0/running_mean",
@@ -330,7 +373,7 @@ def test_unreadable_files_are_refused(tmp_path, content, message):
 
 
 def test_pickled_and_parameter_only_files_are_refused(tmp_path):
-    np.savez(tmp_path / "pickled.npz", meta=np.array([{"format": ft.CHECKPOINT_FORMAT}], dtype=object))
+    np.savez(tmp_path / "pickled.npz", meta=np.array([{"format": io.CHECKPOINT_FORMAT}], dtype=object))
     with pytest.raises(ValueError, match="not a readable"):  # allow_pickle=False: never unpickled
         new_trainer().load_checkpoint(tmp_path / "pickled.npz")
     trainer = new_trainer()
@@ -350,16 +393,14 @@ def test_read_only_network_parameters_are_refused_before_anything_changes(saved_
 
 
 @pytest.mark.parametrize("kwargs, exc, message", [
-    (dict(checkpoint_every=0, checkpoint_path="x.npz"), ValueError, "checkpoint_every must be >= 1"),
-    (dict(checkpoint_every=1.5, checkpoint_path="x.npz"), TypeError, "checkpoint_every must be an integer"),
-    (dict(checkpoint_every=1), ValueError, "checkpoint_every needs checkpoint_path"),
-    (dict(checkpoint_path="x.npz"), ValueError, "checkpoint_path is given but checkpoint_every is None"),
-    (dict(checkpoint_every=1, checkpoint_path=3), TypeError, "checkpoint_path must be a path"),
-    (dict(checkpoint_every=1, checkpoint_path="/nonexistent/dir/x.npz"), ValueError, "does not exist"),
+    (dict(path="x.npz", every=0), ValueError, "every must be >= 1"),
+    (dict(path="x.npz", every=1.5), TypeError, "every must be an integer"),
+    (dict(path=3), TypeError, "path must be a path"),
+    (dict(path="/nonexistent/dir/x.npz"), ValueError, "does not exist"),
 ])
 def test_bad_checkpoint_arguments(kwargs, exc, message):
     with pytest.raises(exc, match=message):
-        new_trainer(**kwargs)
+        fc.Checkpoint(**kwargs)
 
 
 def test_save_checkpoint_to_a_missing_directory_names_it(tmp_path):

@@ -4,6 +4,8 @@ Each layer is checked three ways: forward/backward/grads equal the reference lay
 the numerical gradient of a scalar function of the forward output (float64), and the books' attributes and the
 params/grads aliasing behave as the books' code relies on.
 """
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -454,3 +456,49 @@ def test_bad_input_names_the_argument(rng):
     _raises(ValueError, "t", fl.SigmoidWithLoss().forward, np.zeros(3), np.array([0, 1, 2]))
     _raises(ValueError, "idx", fl.Embedding(W).forward, np.array([0, 3]))
     _raises(ValueError, "idx", fl.Embedding(W).forward, np.array([0.5]))
+
+
+# --- a non-finite loss says so (the book's NumPy warns on the way there; compiled code cannot) ------------------
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("loss", ["SoftmaxWithLoss", "SigmoidWithLoss", "softmax_loss", "cross_entropy_error",
+                                  "net.loss"])
+def test_a_non_finite_loss_warns_once_and_a_finite_one_does_not(loss, bad):
+    from fastnn import functions, nets
+
+    def run(value):
+        if loss == "SoftmaxWithLoss":
+            return fl.SoftmaxWithLoss().forward(np.array([[value, 1.0, 2.0]]), np.array([1]))
+        if loss == "SigmoidWithLoss":
+            return fl.SigmoidWithLoss().forward(np.array([[value], [0.5]]), np.array([[1], [0]]))
+        if loss == "softmax_loss":
+            return functions.softmax_loss(np.array([[value, 1.0, 2.0]]), np.array([0]))
+        if loss == "cross_entropy_error":
+            y = np.array([[0.2, 0.3, 0.5]])
+            y[0, 0] = value if not value < 0 else np.nan  # probabilities: -inf is refused as a negative y
+            return functions.cross_entropy_error(y, np.array([0]))
+        net = nets.TwoLayerNet(3, 4, 3)
+        net.params["b2"][0] = value
+        return net.loss(np.ones((2, 3)), np.array([0, 1]))
+
+    def ours(records, value):  # with NUMBA_DISABLE_JIT=1 NumPy's own overflow warnings come too
+        return [w for w in records if f" is {value}: " in str(w.message)]
+
+    with warnings.catch_warnings(record=True) as finite:
+        warnings.simplefilter("always")
+        assert np.isfinite(run(0.25))
+    assert not ours(finite, 0.25)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = run(bad)
+    caught = ours(caught, value)
+    if np.isnan(bad):
+        assert not np.isfinite(value)  # NaN reaches every one of these losses
+    if np.isfinite(value):  # e.g. a -inf score: softmax gives that class 0, the loss stays finite
+        assert not caught
+        return
+    assert len(caught) == 1 and caught[0].category is RuntimeWarning
+    assert str(value) in str(caught[0].message)
+    assert caught[0].filename == __file__  # points at the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the warnings module filters it
+        run(bad)

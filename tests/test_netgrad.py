@@ -2,6 +2,8 @@
 book's numerical_gradient over TwoLayerNetBook2's params), 1e-9 absolute in float64 for every parameter; batch
 normalisation's running statistics after the call; nothing written to parameters, x or t; the parallel variant's
 bits; dropout and bad input refused with readable errors; gradient_check on every kind of net."""
+import warnings
+
 import numba
 import numpy as np
 import pytest
@@ -452,3 +454,44 @@ def test_batchnorm_single_row_batch_matches_the_book():
     got, want = fast.numerical_gradient(x, t), ref.numerical_gradient(x, t)
     for key in want:
         np.testing.assert_allclose(got[key], want[key], rtol=0, atol=1e-9, err_msg=key)
+
+
+# --- non-finite values: NaN exactly where the book's loop gives NaN ----------------------------------------------
+NON_FINITE = [
+    # (net, args, kwargs, what is planted): a NaN weight in a row whose input column is zero in every row (the
+    # row-sparse differences skip those rows), an inf input, and, for MultiLayerNet's weight-decay term (computed
+    # even with lambda 0: 0 * inf is NaN), a NaN weight and a weight whose square overflows
+    ("TwoLayerNet", (6, 5, 3), {}, "nan W1 at a zero input column"),
+    ("TwoLayerNetCh4", (6, 5, 3), {}, "nan W1 at a zero input column"),
+    ("TwoLayerNetBook2", (6, 5, 3), {}, "nan W1 at a zero input column"),
+    ("TwoLayerNet", (6, 5, 3), {}, "inf in one input row"),
+    ("MultiLayerNet", (6, [5, 4], 3), {}, "nan W3"),
+    ("MultiLayerNet", (6, [5, 4], 3), {"weight_decay_lambda": 0.1}, "nan W1 at a zero input column"),
+    ("MultiLayerNet", (6, [5, 4], 3), {}, "huge W2"),
+    ("MultiLayerNetExtend", (6, [5], 3), {"use_batchnorm": True}, "nan W1 at a zero input column"),
+]
+
+
+@pytest.mark.parametrize("cls, args, kwargs, planted", NON_FINITE)
+def test_non_finite_values_give_the_books_nans(cls, args, kwargs, planted):
+    fast, book = twins(cls, args, kwargs, seed=5)
+    x, t = inputs(5, 4, args[0], args[-1], onehot=cls == "TwoLayerNetCh4")
+    x[:, 2] = 0.0
+    for net in (fast, book):
+        p = dict(params_of(net))
+        if planted.startswith("nan W1"):
+            p["W1"][2, 1] = np.nan
+        elif planted == "nan W3":
+            p["W3"][0, 0] = np.nan
+        elif planted == "huge W2":
+            p["W2"][0, 0] = 1e200  # its square overflows to inf in the book's decay term
+    if planted == "inf in one input row":
+        x[1, 0] = np.inf
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        got = as_dict(netgrad.numerical_gradient(fast, x, t), fast)
+        want = book_gradient(book, x, t)
+    for key in want:
+        np.testing.assert_array_equal(np.isnan(got[key]), np.isnan(want[key]), err_msg=key)
+        finite = np.isfinite(want[key])
+        np.testing.assert_allclose(got[key][finite], want[key][finite], atol=ATOL, err_msg=key)

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from fastnn import callbacks as fc
 from fastnn import functions as F
 from fastnn import layers as L
 from fastnn import nets
@@ -22,6 +23,7 @@ from fastnn import optimizer as fo
 from fastnn import trainer as ft
 from fastnn.mlp import NeuralNetMLP
 from fastnn.reference import functions as R
+from fastnn.reference import nets as rn
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -295,5 +297,142 @@ def test_non_finite_weights_with_a_finite_loss_stop_training(loss_after_update):
 
 def test_non_finite_weights_are_kept_with_check_finite_false():
     net = HiddenInfNet(bad_step=2)
-    ft.Trainer(net, *_data(), epochs=1, mini_batch_size=5, verbose=False, check_finite=False).train()
+    ft.Trainer(net, *_data(), epochs=1, mini_batch_size=5, verbose=False,
+               callbacks=[fc.FiniteCheck(enabled=False)]).train()
     assert net.params["unused"][1] == -np.inf and np.all(np.isfinite(net.params["W"]))
+
+
+# --- the Trainer refuses what it cannot train before any step ------------------------------------------------------
+class _Stepwise(nets.TwoLayerNet):
+    """A subclass: the Trainer runs it step by step (the fused loop runs fastnn's own classes only)."""
+
+
+NETS_TO_TRAIN = {"fused": lambda: nets.TwoLayerNet(4, 5, 3, weight_init_std=0.3),
+                 "step by step": lambda: _Stepwise(4, 5, 3, weight_init_std=0.3),
+                 "the book's class": lambda: rn.TwoLayerNet(4, 5, 3, weight_init_std=0.3)}
+
+
+def _copies(params):
+    return {k: v.copy() for k, v in params.items()}
+
+
+@pytest.mark.parametrize("loss_after_update", [True, False])
+@pytest.mark.parametrize("key, value", [("W1", np.nan), ("b2", np.inf)])
+@pytest.mark.parametrize("kind", sorted(NETS_TO_TRAIN))
+@pytest.mark.parametrize("call", ["train", "train_step"])
+def test_non_finite_parameters_before_training_are_refused(call, kind, key, value, loss_after_update):
+    """Parameters that hold NaN or inf before the first step are refused, naming the parameter; nothing is
+    drawn, trained or recorded (the old check raised 'the parameters were restored' and left them NaN)."""
+    np.random.seed(0)
+    net = NETS_TO_TRAIN[kind]()
+    net.params[key][0] = value
+    before = _copies(net.params)
+    trainer = ft.Trainer(net, *_data(), epochs=2, mini_batch_size=5, verbose=False,
+                         loss_after_update=loss_after_update)
+    state = np.random.get_state()[1].copy()
+    with pytest.raises(ValueError, match=rf"network.params\['{key}'\] holds NaN or inf before training") as info:
+        getattr(trainer, call)()
+    assert "restored" not in str(info.value)
+    assert trainer.current_iter == 0 and trainer.train_loss_list == [] and trainer.train_acc_list == []
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # no batch drawn
+    for k, v in net.params.items():
+        np.testing.assert_array_equal(v, before[k])  # (NaN == NaN here)
+
+
+def test_non_finite_parameters_are_trained_like_the_book_with_the_check_off():
+    net = nets.TwoLayerNet(4, 5, 3)
+    net.params["W1"][0] = np.nan
+    trainer = ft.Trainer(net, *_data(), epochs=1, mini_batch_size=5, verbose=False,
+                         callbacks=[fc.FiniteCheck(enabled=False)])
+    with pytest.warns(RuntimeWarning, match="loss is nan"):
+        trainer.train()
+    assert len(trainer.train_loss_list) == 4 and np.isnan(trainer.train_loss_list).all()
+
+
+def _misfits():
+    """(argument, changes to the data, text of the message): data sets that do not fit a 4-5-3 network."""
+    x_train, t_train, x_test, t_test = _data()
+    wide = np.hstack([x_test, x_test[:, :1]])
+    return [("x_test", dict(x_test=wide), "x_test must have 4 features per row"),
+            ("x_test", dict(x_test=x_test[:, :3]), "x_test must have 4 features per row"),
+            ("x_train", dict(x_train=np.hstack([x_train, x_train[:, :1]])), "x_train must have 4 features per row"),
+            ("x_val", dict(validation=(wide, t_test)), "x_val must have 4 features per row")]
+
+
+@pytest.mark.parametrize("kind", sorted(NETS_TO_TRAIN))
+@pytest.mark.parametrize("name, changes, message", _misfits(), ids=lambda v: v if isinstance(v, str) else "")
+def test_data_that_does_not_fit_the_network_is_refused_when_the_trainer_is_built(kind, name, changes, message):
+    """Every data set is checked against the network's input width when the Trainer is built, the message naming
+    the argument (the old Trainer accepted a too-wide x_test, made an update, then failed naming 'x')."""
+    net = NETS_TO_TRAIN[kind]()
+    before = _copies(net.params)
+    data = dict(zip(("x_train", "t_train", "x_test", "t_test"), _data()))
+    changes = dict(changes)
+    validation = changes.pop("validation", None)
+    data.update(changes)
+    callbacks = [] if validation is None else [fc.Validation(*validation)]
+    with pytest.raises(ValueError, match=message):
+        ft.Trainer(net, **data, epochs=1, mini_batch_size=5, verbose=False, callbacks=callbacks).train()
+    for k, v in net.params.items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+@pytest.mark.parametrize("name", ["t_train", "t_test", "t_val"])
+def test_labels_that_do_not_fit_a_fastnn_network_are_refused_when_the_trainer_is_built(name):
+    x_train, t_train, x_test, t_test = _data()
+    data = {"t_train": t_train, "t_test": t_test, "t_val": t_test}
+    data[name] = data[name].copy()
+    data[name][-1] = 3  # a 4th class for a 3-class network
+    net = nets.TwoLayerNet(4, 5, 3)
+    before = _copies(net.params)
+    with pytest.raises(ValueError, match=rf"{name} holds labels out of range"):
+        ft.Trainer(net, x_train, data["t_train"], x_test, data["t_test"], epochs=1, mini_batch_size=5, verbose=False,
+                   callbacks=[fc.Validation(x_test, data["t_val"])]).train()
+    for k, v in net.params.items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_a_net_whose_width_cannot_be_told_is_not_checked():
+    """A network without an engine or a 2-D params['W1'] (here: softmax regression with params W and b) trains
+    whatever the width: the Trainer does not guess."""
+    net = HiddenInfNet(bad_step=-1)
+    trainer = ft.Trainer(net, *_data(), epochs=1, mini_batch_size=5, verbose=False)
+    trainer.train()
+    assert len(trainer.train_loss_list) == 4
+
+
+class NanLossNet(HiddenInfNet):
+    """HiddenInfNet whose gradient of W turns NaN at step ``bad_step``: every loss after that update is NaN. Its
+    loss is plain NumPy, which warns nothing about NaN (fastnn's softmax_loss would)."""
+
+    def loss(self, x, t):
+        a = x @ self.params["W"] + self.params["b"]
+        y = np.exp(a - a.max(axis=1, keepdims=True))
+        return -np.mean(np.log((y / y.sum(axis=1, keepdims=True))[np.arange(len(x)), t] + 1e-7))
+
+    def gradient(self, x, t):
+        grads = super().gradient(x, t)
+        grads["unused"][...] = 0
+        if self.calls - 1 == self.bad_step:
+            grads["W"][0, 0] = np.nan
+        return grads
+
+
+@pytest.mark.parametrize("loss_after_update", [True, False])
+def test_a_non_finite_loss_with_the_check_off_warns_once_per_run(loss_after_update):
+    """The step-by-step path, like the compiled one: a NaN recorded loss with the check off gives a RuntimeWarning
+    (one per train(), however many losses are NaN), which the warnings module can filter."""
+    net = NanLossNet(bad_step=2)
+    trainer = ft.Trainer(net, *_data(), epochs=3, mini_batch_size=5, verbose=False,
+                         loss_after_update=loss_after_update, callbacks=[fc.FiniteCheck(enabled=False)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.train()
+    assert sum(np.isnan(trainer.train_loss_list)) >= 8
+    runtime = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(runtime) == 1 and "loss is nan" in str(runtime[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        trainer.train()  # filtered: silent (this module turns warnings into errors)
+    with pytest.raises(RuntimeWarning, match="loss is nan"):
+        trainer.train()  # the next run warns again

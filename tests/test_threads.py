@@ -1,9 +1,16 @@
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import numba
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from fastnn import nets, optimizer
-from fastnn.threads import threads
+from fastnn.threads import blas_libraries, threads
 
 
 def _train(n_threads, steps=5):
@@ -36,3 +43,64 @@ def test_bad_thread_count(bad, error):
     with pytest.raises(error, match="n must"):
         with threads(bad):
             pass
+
+
+# --- BLAS: always pinned through threadpoolctl (a dependency), never silently left alone ---------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _blas_counts():
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+@pytest.mark.parametrize("outside, inside", [(1, 2), (2, 1)])
+def test_threads_sets_and_restores_both_blas_limits(outside, inside):
+    with threadpool_limits(limits=outside, user_api="blas"):
+        with threads(inside):
+            counts = _blas_counts()
+            assert len(counts) >= 2  # NumPy's OpenBLAS and SciPy's, which numba's np.dot calls
+            assert counts == [inside] * len(counts)
+        assert _blas_counts() == [outside] * len(counts)
+
+
+def test_a_refused_thread_count_leaves_blas_alone():
+    with threadpool_limits(limits=1, user_api="blas"):
+        with pytest.raises(ValueError):
+            with threads(0):
+                pass
+        assert set(_blas_counts()) == {1}
+
+
+def test_threads_reaches_scipys_blas_even_before_it_is_loaded():
+    code = ("import sys, numpy\n"
+            "from fastnn.threads import threads, blas_libraries\n"
+            "assert 'scipy.linalg' not in sys.modules\n"
+            "with threads(2):\n"
+            "    print(blas_libraries())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT,
+                         env=dict(os.environ, OPENBLAS_NUM_THREADS="1")).stdout
+    assert out.count("): 2") == 2 and "): 1" not in out  # both libraries, each at 2 threads
+
+
+def test_without_threadpoolctl_the_module_does_not_import():
+    """No silent fallback: a fastnn without threadpoolctl fails at import instead of leaving BLAS at its own count
+    (the old behaviour: a warning, and unpinned BLAS figures)."""
+    code = "import sys\nsys.modules['threadpoolctl'] = None\nimport fastnn.threads\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode != 0
+    assert "ModuleNotFoundError" in proc.stderr and "threadpoolctl" in proc.stderr
+
+
+def test_threadpoolctl_is_a_runtime_dependency():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = [re.split(r"[<>=!~ \[;]", req, maxsplit=1)[0] for req in project["dependencies"]]
+    assert "threadpoolctl" in names
+
+
+def test_blas_libraries_names_each_library_and_its_thread_count():
+    with threads(1):
+        line = blas_libraries()
+    parts = line.split(", ")
+    assert len(parts) == len(_blas_counts()) >= 2
+    assert all(re.fullmatch(r"\S+ \S+ \(\S+\): 1", part) for part in parts)

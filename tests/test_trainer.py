@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fastnn import callbacks as fc
 from fastnn import nets as fn
 from fastnn import optimizer as fo
 from fastnn import trainer as ft
@@ -268,7 +269,7 @@ def test_float32_network_stays_float32():
     net = fn.TwoLayerNet(6, 8, 3, weight_init_std=0.3, dtype=np.float32)
     arrays = dict(net.params)
     trainer = ft.Trainer(net, *split(x.astype(np.float32), t, 30), epochs=3, mini_batch_size=6, verbose=False,
-                         optimizer="momentum", optimizer_param={"lr": 0.1}, early_stopping=5)
+                         optimizer="momentum", optimizer_param={"lr": 0.1}, callbacks=[fc.EarlyStopping(5)])
     trainer.train()
     assert all(v is arrays[k] and v.dtype == np.float32 for k, v in net.params.items())
     assert all(np.isfinite(trainer.train_loss_list)) and trainer.train_loss_list[-1] < trainer.train_loss_list[0]
@@ -452,9 +453,10 @@ def test_history_contents():
     x_val, t_val = make_data(15, seed=9)
     seen = []
     net = TinyNet()
-    trainer = ft.Trainer(net, *split(x, t, 40), epochs=3, mini_batch_size=10, verbose=False, x_val=x_val,
-                         t_val=t_val, callbacks=[lambda tr, ep, logs: seen.append((ep, logs, net.loss(x_val, t_val),
-                                                                                    net.accuracy(x_val, t_val)))])
+    trainer = ft.Trainer(net, *split(x, t, 40), epochs=3, mini_batch_size=10, verbose=False,
+                         callbacks=[lambda tr, ep, logs: seen.append((ep, logs, net.loss(x_val, t_val),
+                                                                      net.accuracy(x_val, t_val))),
+                                    fc.Validation(x_val, t_val)])
     trainer.train()
     h = trainer.history
     assert set(h) == {"train_loss", "train_acc", "test_acc", "val_loss", "val_acc", "test_loss", "epoch_time"}
@@ -475,8 +477,8 @@ def test_validation_set_does_not_change_the_run():
     x, t = make_data(40)
     data = split(x, t, 30)
     plain = run_book1(ft.Trainer, TinyNet(), data, epochs=2, mini_batch_size=6)
-    with_val = run_book1(ft.Trainer, TinyNet(), data, epochs=2, mini_batch_size=6, x_val=x[:8],
-                         t_val=t[:8])
+    with_val = run_book1(ft.Trainer, TinyNet(), data, epochs=2, mini_batch_size=6,
+                         callbacks=[fc.Validation(x[:8], t[:8])])
     assert plain[0].train_loss_list == with_val[0].train_loss_list and plain[2] == with_val[2]
     epoch_lines = [line for line in with_val[1].splitlines() if line.startswith("=== epoch")]
     assert len(epoch_lines) == 2 and all(", val loss:" in line and ", val acc:" in line for line in epoch_lines)
@@ -511,16 +513,17 @@ def test_early_stopping_restores_best_weights_in_place(use_val):
     net = reference_net(4)
     arrays = {k: v for k, v in net.params.items()}
     snapshots = {}
-    kwargs = dict(x_val=x[40:], t_val=wrong[40:]) if use_val else {}
+    early = fc.EarlyStopping(patience=3)
+    validation = [fc.Validation(x[40:], wrong[40:])] if use_val else []
     x_test, t_test = (x[40:], t[40:]) if use_val else (x[40:], wrong[40:])
     trainer = ft.Trainer(net, x[:40], t[:40], x_test, t_test, epochs=30, mini_batch_size=8, optimizer="adam",
-                         optimizer_param={"lr": 0.05}, verbose=False, early_stopping=3,
-                         callbacks=[lambda tr, ep, logs: snapshots.__setitem__(
-                             ep, {k: v.copy() for k, v in tr.network.params.items()})], **kwargs)
+                         optimizer_param={"lr": 0.05}, verbose=False,
+                         callbacks=[early, lambda tr, ep, logs: snapshots.__setitem__(
+                             ep, {k: v.copy() for k, v in tr.network.params.items()})] + validation)
     trainer.train()
     monitored = trainer.history["val_loss" if use_val else "test_loss"]
     best = int(np.argmin(monitored)) + 1
-    assert trainer.best_epoch == best and trainer.stop_training
+    assert early.best_epoch == best and trainer.stop_training
     assert trainer.current_epoch == best + 3 < 30
     assert all(monitored[i] >= monitored[best - 1] for i in range(best, best + 3))
     for k, v in net.params.items():
@@ -535,7 +538,7 @@ def test_progress_bar_replaces_iteration_lines(capsys):
     data = split(x, t, 30)
     plain = run_book1(ft.Trainer, TinyNet(), data, epochs=2, mini_batch_size=6)
     np.random.seed(7)
-    trainer = ft.Trainer(TinyNet(), *data, epochs=2, mini_batch_size=6, progress=True)
+    trainer = ft.Trainer(TinyNet(), *data, epochs=2, mini_batch_size=6, callbacks=[fc.ProgressBar()])
     trainer.train()
     out, err = capsys.readouterr()
     assert trainer.train_loss_list == plain[0].train_loss_list
@@ -576,6 +579,148 @@ def test_loss_after_update_false_falls_back_to_book_way():
     assert runs[0] == runs[1]
 
 
+# --- the callback protocol ------------------------------------------------------------------------------------------
+class Recorder(fc.Callback):
+    """Logs every hook call with what the trainer shows at that moment."""
+
+    def __init__(self, order=0, max_span=None):
+        self.order, self.max_span, self.log = order, max_span, []
+
+    def on_train_begin(self, trainer):
+        self.log.append(("begin", trainer.current_iter))
+
+    def on_step_end(self, trainer, iteration, loss):
+        self.log.append(("step", iteration, trainer.current_iter, loss, len(trainer.train_loss_list)))
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.log.append(("epoch", epoch, trainer.current_iter, dict(logs), trainer.history["train_acc"][-1]))
+
+    def on_train_end(self, trainer):
+        self.log.append(("end", trainer.current_iter))
+
+    def on_exception(self, trainer, error):
+        self.log.append(("error", type(error).__name__))
+
+
+def test_trainer_signature_is_the_books_plus_three_keywords():
+    import inspect
+
+    params = list(inspect.signature(ft.Trainer.__init__).parameters)[1:]
+    assert params == ["network", "x_train", "t_train", "x_test", "t_test", "epochs", "mini_batch_size", "optimizer",
+                      "optimizer_param", "evaluate_sample_num_per_epoch", "verbose", "seed", "loss_after_update",
+                      "callbacks"]
+
+
+@pytest.mark.parametrize("kind", ["step by step", "compiled"])
+def test_callback_hooks_run_in_the_books_order(kind):
+    """train(): on_train_begin, then per iteration on_step_end (the compiled loop calls them after each span, in
+    order), on_epoch_end right after each evaluated iteration, on_train_end; current_iter counts the iterations
+    done, and the loss given is the one recorded."""
+    x, t = make_data(30)
+    np.random.seed(0)
+    net = TinyNet() if kind == "step by step" else fn.TwoLayerNet(4, 5, 3)
+    rec = Recorder()
+    trainer = ft.Trainer(net, *split(x, t, 20), epochs=3, mini_batch_size=5, verbose=False, callbacks=rec)
+    trainer.train()
+    assert (trainer._loop is not None) == (kind == "compiled")
+    log = rec.log
+    assert [e[0] if e[0] != "step" else e[1] for e in log] == \
+        ["begin", 0, "epoch", 1, 2, 3, 4, "epoch", 5, 6, 7, 8, "epoch", 9, 10, 11, "end"]
+    assert log[0] == ("begin", 0) and log[-1] == ("end", 12)
+    steps = [e for e in log if e[0] == "step"]
+    assert all(e[2] == e[1] + 1 == e[4] for e in steps)
+    assert [e[3] for e in steps] == trainer.train_loss_list
+    epochs = [e for e in log if e[0] == "epoch"]
+    assert [e[2] for e in epochs] == [1, 5, 9]  # right after iterations 0, 4 and 8
+    assert [e[4] for e in epochs] == trainer.train_acc_list  # History (order -50) ran before the user's callback
+    assert all(e[3]["epoch"] == e[1] and set(e[3]) == {"epoch", "train_loss", "train_acc", "test_acc", "epoch_time"}
+               for e in epochs)
+
+
+def test_max_span_bounds_the_compiled_calls(monkeypatch):
+    """Spans end at evaluations, and every max_span iterations when a callback asks (a progress bar: 64); the
+    results do not depend on it."""
+    from fastnn import engine
+
+    sizes = []
+    real_run = engine.TrainingLoop.run
+    monkeypatch.setattr(engine.TrainingLoop, "run",
+                        lambda self, batches, *args: sizes.append(len(batches)) or real_run(self, batches, *args))
+    x, t = make_data(230)
+    runs = []
+    for callbacks in ([], [Recorder(max_span=6)], [fc.ProgressBar(stream=io.StringIO())]):
+        sizes.clear()
+        np.random.seed(0)
+        trainer = ft.Trainer(fn.TwoLayerNet(4, 5, 3), *split(x, t, 200), epochs=2, mini_batch_size=10,
+                             verbose=False, callbacks=callbacks)
+        trainer.train()
+        runs.append((list(sizes), trainer.train_loss_list))
+    assert runs[0][0] == [1, 20, 19] and runs[2][0] == [1, 20, 19]  # 64 > 20 iterations per epoch
+    assert runs[1][0] == [1, 6, 6, 6, 2, 6, 6, 6, 1]
+    assert runs[0][1] == runs[1][1] == runs[2][1]
+
+
+def test_book_lines_and_step_hooks_interleave_in_order(capsys):
+    class Say(fc.Callback):
+        def on_step_end(self, trainer, iteration, loss):
+            print("step", iteration)
+
+    x, t = make_data(30)
+    np.random.seed(0)
+    ft.Trainer(fn.TwoLayerNet(4, 5, 3), *split(x, t, 20), epochs=1, mini_batch_size=10,
+               callbacks=[Say()]).train()
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0].split(",")[0] for line in lines] == \
+        ["train loss", "step 0", "=== epoch", "train loss", "step 1",
+         "=============== Final Test Accuracy ===============", "test acc"]
+
+
+def test_setting_stop_training_in_a_callback_stops():
+    class StopAtTwo(fc.Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            if epoch == 2:
+                trainer.stop_training = True
+
+    x, t = make_data(30)
+    trainer = ft.Trainer(TinyNet(), *split(x, t, 24), epochs=5, mini_batch_size=6, verbose=False,
+                         callbacks=[StopAtTwo()])
+    trainer.train()
+    assert trainer.current_epoch == 2 and len(trainer.train_loss_list) == 5
+
+
+def test_an_exception_ends_the_progress_line_and_skips_on_train_end(capsys):
+    """on_exception instead of on_train_end: the bar ends its line, early stopping does not put its best weights
+    back over the ones the finite check restored."""
+    x, t = make_data(30)
+    net = PoisonNet(poison_at=6)  # iteration 5 draws the bar after the evaluation at 4 cleared it
+    rec = Recorder()
+    trainer = ft.Trainer(net, *split(x, t, 20), epochs=10, mini_batch_size=5, verbose=False,
+                         callbacks=[rec, fc.ProgressBar(interval=0), fc.EarlyStopping(patience=5)])
+    with pytest.raises(FloatingPointError):
+        trainer.train()
+    assert capsys.readouterr().err.endswith("\n")
+    assert rec.log[-1] == ("error", "FloatingPointError") and not [e for e in rec.log if e[0] == "end"]
+    for k, v in net.params.items():
+        np.testing.assert_array_equal(v, net.seen[6][k])
+
+
+def test_the_finite_check_is_on_by_default_and_can_be_turned_off_in_the_compiled_loop():
+    x, t = make_data(40)
+    options = dict(epochs=2, mini_batch_size=5, optimizer_param={"lr": 1e300}, verbose=False)
+    np.random.seed(2)
+    trainer = ft.Trainer(fn.TwoLayerNet(4, 5, 3, weight_init_std=1.0), *split(x, t, 30), **options)
+    assert [cb.enabled for cb in trainer.callbacks if isinstance(cb, fc.FiniteCheck)] == [True]
+    with pytest.raises(FloatingPointError):
+        trainer.train()
+    np.random.seed(2)
+    trainer = ft.Trainer(fn.TwoLayerNet(4, 5, 3, weight_init_std=1.0), *split(x, t, 30), **options,
+                         callbacks=[fc.FiniteCheck(enabled=False)])
+    with pytest.warns(RuntimeWarning, match="loss is"):
+        trainer.train()
+    assert trainer._loop is not None and len(trainer.train_loss_list) == trainer.max_iter
+    assert not np.isfinite(trainer.train_loss_list).all()
+
+
 # --- non-finite loss -----------------------------------------------------------------------------------------------
 def test_non_finite_loss_raises_and_keeps_last_finite_weights():
     x, t = make_data(30)
@@ -610,8 +755,9 @@ def test_non_finite_loss_with_fused_pass():
 def test_check_finite_false_keeps_going_like_the_book():
     x, t = make_data(30)
     trainer = ft.Trainer(PoisonNet(poison_at=2), *split(x, t, 20), epochs=2, mini_batch_size=5, verbose=False,
-                         check_finite=False)
-    trainer.train()
+                         callbacks=[fc.FiniteCheck(enabled=False)])
+    with pytest.warns(RuntimeWarning, match="loss is nan"):
+        trainer.train()
     assert len(trainer.train_loss_list) == 8 and np.isnan(trainer.train_loss_list[-1])
 
 
@@ -641,9 +787,10 @@ BOOK1_BAD = [
     (dict(optimizer_param={"lr": -1.0}), ValueError, "lr"),
     (dict(evaluate_sample_num_per_epoch=0), ValueError, "evaluate_sample_num_per_epoch"),
     (dict(network=NoGradient()), TypeError, "network.*gradient"),
-    (dict(x_val=np.zeros((3, 4))), ValueError, "x_val and t_val"),
-    (dict(x_val=np.zeros((3, 4)), t_val=np.zeros(2, dtype=int)), ValueError, "x_val and t_val"),
-    (dict(early_stopping=0), ValueError, "early_stopping"),
+    (dict(callbacks=[fc.Validation(np.zeros((3, 4)), np.zeros(2, dtype=int))]), ValueError, "x_val and t_val"),
+    (dict(callbacks=[fc.Validation(np.zeros((3, 4)), [0, 1, np.nan])]), ValueError, "t_val"),
+    (dict(callbacks=[fc.EarlyStopping(2), fc.EarlyStopping(3)]), ValueError, "EarlyStopping"),
+    (dict(callbacks=[fc.FiniteCheck(), fc.FiniteCheck()]), ValueError, "FiniteCheck"),
     (dict(callbacks=[print, 1]), TypeError, r"callbacks\[1\]"),
     (dict(callbacks=1), TypeError, "callbacks"),
     (dict(seed=-1), ValueError, "seed"),

@@ -6,36 +6,46 @@ from .functions import cross_entropy_error, sigmoid, softmax
 
 
 class Relu:
+    """The first book's common/layers.py Relu layer: out = max(0, x), the mask (x <= 0) kept for backward."""
+
     def __init__(self):
         self.mask = None
         self.params, self.grads = [], []
 
     def forward(self, x):
+        """Returns a copy of x with the entries <= 0 set to 0; keeps that mask."""
         self.mask = x <= 0
         out = x.copy()
         out[self.mask] = 0
         return out
 
     def backward(self, dout):
+        """Returns dx, a copy of dout zeroed where the forward input was <= 0."""
         dout = dout.copy()
         dout[self.mask] = 0
         return dout
 
 
 class Sigmoid:
+    """The first book's common/layers.py Sigmoid layer: out = 1 / (1 + exp(-x))."""
+
     def __init__(self):
         self.out = None
         self.params, self.grads = [], []
 
     def forward(self, x):
+        """Returns sigmoid(x), kept as self.out for backward."""
         self.out = sigmoid(x)
         return self.out
 
     def backward(self, dout):
+        """Returns dx = dout * (1 - out) * out."""
         return dout * (1.0 - self.out) * self.out
 
 
 class Affine:
+    """The first book's common/layers.py Affine layer: out = x @ W + b, x flattened to (N, -1)."""
+
     def __init__(self, W, b):
         self.W, self.b = W, b
         self.x = self.original_x_shape = None
@@ -43,11 +53,13 @@ class Affine:
         self.params, self.grads = [W, b], [self.dW, self.db]
 
     def forward(self, x):
+        """Returns x @ W + b, of shape (N, W.shape[1]), for x reshaped to (N, -1); keeps x and its shape."""
         self.original_x_shape = x.shape
         self.x = x.reshape(x.shape[0], -1)
         return np.dot(self.x, self.W) + self.b
 
     def backward(self, dout):
+        """Writes dW and db in place and returns dx, the gradient with respect to x, in x's original shape."""
         dx = np.dot(dout, self.W.T)
         self.dW[...] = np.dot(self.x.T, dout)
         self.db[...] = np.sum(dout, axis=0)
@@ -55,30 +67,38 @@ class Affine:
 
 
 class MatMul:
+    """The second book's common/layers.py MatMul layer: out = x @ W, no bias."""
+
     def __init__(self, W):
         self.params, self.grads = [W], [np.zeros_like(W)]
         self.x = None
 
     def forward(self, x):
+        """Returns x @ W; keeps x for backward."""
         self.x = x
         return np.dot(x, self.params[0])
 
     def backward(self, dout):
+        """Writes dW = x.T @ dout into grads[0] in place and returns dx = dout @ W.T."""
         dx = np.dot(dout, self.params[0].T)
         self.grads[0][...] = np.dot(self.x.T, dout)
         return dx
 
 
 class Softmax:
+    """The second book's common/layers.py Softmax layer: out = softmax(x) over the last axis."""
+
     def __init__(self):
         self.params, self.grads = [], []
         self.out = None
 
     def forward(self, x):
+        """Returns softmax(x), kept as self.out for backward."""
         self.out = softmax(x)
         return self.out
 
     def backward(self, dout):
+        """Returns dx = out * dout - out * sum(out * dout, axis=1), the softmax Jacobian applied to dout."""
         dx = self.out * dout
         sumdx = np.sum(dx, axis=1, keepdims=True)
         dx -= self.out * sumdx
@@ -86,17 +106,21 @@ class Softmax:
 
 
 class SoftmaxWithLoss:
+    """The first book's common/layers.py SoftmaxWithLoss layer: softmax, then cross-entropy error."""
+
     def __init__(self):
         self.loss = self.y = self.t = None
         self.params, self.grads = [], []
 
     def forward(self, x, t):
+        """Returns the batch-mean cross-entropy of softmax(x) against t (class indices or one-hot); keeps y and t."""
         self.t = t
         self.y = softmax(x)
         self.loss = cross_entropy_error(self.y, self.t)
         return self.loss
 
     def backward(self, dout=1):
+        """Returns dx = (y - t) * dout / N, with integer or one-hot t."""
         batch_size = self.t.shape[0]
         if self.t.size == self.y.size:
             return (self.y - self.t) * dout / batch_size
@@ -106,17 +130,21 @@ class SoftmaxWithLoss:
 
 
 class SigmoidWithLoss:
+    """The second book's common/layers.py SigmoidWithLoss layer: sigmoid, then binary cross-entropy."""
+
     def __init__(self):
         self.loss = self.y = self.t = None
         self.params, self.grads = [], []
 
     def forward(self, x, t):
+        """Returns the binary cross-entropy of y = sigmoid(x) against the 0/1 labels t; keeps y and t."""
         self.t = t
         self.y = 1 / (1 + np.exp(-x))
         self.loss = cross_entropy_error(np.c_[1 - self.y, self.y], self.t)
         return self.loss
 
     def backward(self, dout=1):
+        """Returns dx = (y - t) * dout / N."""
         batch_size = self.t.shape[0]
         return (self.y - self.t) * dout / batch_size
 
@@ -130,16 +158,20 @@ class Dropout:
         self.params, self.grads = [], []
 
     def forward(self, x, train_flg=True):
+        """Training: returns x * mask for a new mask rand > dropout_ratio; else returns x * (1 - dropout_ratio)."""
         if train_flg:
             self.mask = np.random.rand(*x.shape) > self.dropout_ratio
             return x * self.mask
         return x * (1.0 - self.dropout_ratio)
 
     def backward(self, dout):
+        """Returns dx = dout * mask, the mask of the last training forward."""
         return dout * self.mask
 
 
 class BatchNormalization:
+    """The first book's common/layers.py BatchNormalization layer: out = gamma * xn + beta."""
+
     def __init__(self, gamma, beta, momentum=0.9, running_mean=None, running_var=None):
         self.gamma, self.beta = gamma, beta
         self.momentum = momentum
@@ -150,6 +182,8 @@ class BatchNormalization:
         self.params, self.grads = [gamma, beta], [self.dgamma, self.dbeta]
 
     def forward(self, x, train_flg=True):
+        """Returns gamma * xn + beta in x's shape; xn uses the batch mean and variance when train_flg (also updating the
+        running ones), else the running ones."""
         self.input_shape = x.shape
         x = x.reshape(x.shape[0], -1)
         if self.running_mean is None:
@@ -171,6 +205,7 @@ class BatchNormalization:
         return out.reshape(*self.input_shape)
 
     def backward(self, dout):
+        """Writes dgamma and dbeta in place and returns dx, the gradient with respect to x, in x's original shape."""
         dout = dout.reshape(dout.shape[0], -1)
         dbeta = dout.sum(axis=0)
         dgamma = np.sum(self.xn * dout, axis=0)
@@ -186,15 +221,19 @@ class BatchNormalization:
 
 
 class Embedding:
+    """The second book's common/layers.py Embedding layer: out = W[idx]."""
+
     def __init__(self, W):
         self.params, self.grads = [W], [np.zeros_like(W)]
         self.idx = None
 
     def forward(self, idx):
+        """Returns W[idx], the rows of W for the indices idx; keeps idx."""
         self.idx = idx
         return self.params[0][idx]
 
     def backward(self, dout):
+        """Zeroes grads[0], then adds dout[i] into its row idx[i] in place (np.add.at sums repeats); returns None."""
         dW = self.grads[0]
         dW[...] = 0
         np.add.at(dW, self.idx, dout)

@@ -74,7 +74,7 @@ class NeuralNetMLP(object):
         return cost
 
     def predict(self, X):
-        """Predict class labels."""
+        """Predict class labels; returns y_pred, the argmax of the output net input, shape (n_examples,)."""
         z_h, a_h, z_out, a_out = self._forward(X)
         y_pred = np.argmax(z_out, axis=1)
         return y_pred

@@ -26,9 +26,11 @@ class SimpleNet:
         self.W = np.random.randn(2, 3)
 
     def predict(self, x):
+        """Returns the scores x @ W."""
         return np.dot(x, self.W)
 
     def loss(self, x, t):
+        """Returns the cross-entropy loss of softmax(x @ W) against t."""
         z = self.predict(x)
         y = softmax(z)
         return cross_entropy_error(y, t)
@@ -45,23 +47,28 @@ class TwoLayerNetCh4:
         self.params["b2"] = np.zeros(output_size)
 
     def predict(self, x):
+        """Returns softmax(sigmoid(x @ W1 + b1) @ W2 + b2), the class probabilities, shape (N, output_size)."""
         W1, W2 = self.params["W1"], self.params["W2"]
         b1, b2 = self.params["b1"], self.params["b2"]
         z1 = sigmoid(np.dot(x, W1) + b1)
         return softmax(np.dot(z1, W2) + b2)
 
     def loss(self, x, t):
+        """Returns the cross-entropy loss of predict(x) against t."""
         return cross_entropy_error(self.predict(x), t)
 
     def accuracy(self, x, t):
+        """Returns the fraction of rows whose argmax prediction matches the argmax of the one-hot t."""
         y = np.argmax(self.predict(x), axis=1)
         return np.sum(y == np.argmax(t, axis=1)) / float(x.shape[0])
 
     def numerical_gradient(self, x, t):
+        """Returns a dict W1, b1, W2, b2 of the loss's gradients by central differences."""
         loss_W = lambda W: self.loss(x, t)  # noqa: E731 - the book's idiom: W is reached through aliasing
         return {key: numerical_gradient(loss_W, self.params[key]) for key in ("W1", "b1", "W2", "b2")}
 
     def gradient(self, x, t):
+        """Returns a dict W1, b1, W2, b2 of the loss's gradients by hand-written backpropagation (one-hot t)."""
         W1, W2 = self.params["W1"], self.params["W2"]
         b1, b2 = self.params["b1"], self.params["b2"]
         grads = {}
@@ -82,11 +89,13 @@ class _LayeredNet:
     """predict/accuracy/backward shared by the layered nets of the first book."""
 
     def predict(self, x):
+        """Returns the scores: x passed through the layers in order (lastLayer not included)."""
         for layer in self.layers.values():
             x = layer.forward(x)
         return x
 
     def accuracy(self, x, t):
+        """Returns the fraction of samples whose argmax score matches t (class indices or one-hot)."""
         return _accuracy(self.predict(x), t, x.shape[0])
 
     def _backward(self):
@@ -111,13 +120,16 @@ class TwoLayerNet(_LayeredNet):
         self.lastLayer = SoftmaxWithLoss()
 
     def loss(self, x, t):
+        """Returns the SoftmaxWithLoss loss of predict(x) against t."""
         return self.lastLayer.forward(self.predict(x), t)
 
     def numerical_gradient(self, x, t):
+        """Returns a dict W1, b1, W2, b2 of the loss's gradients by central differences."""
         loss_W = lambda W: self.loss(x, t)  # noqa: E731
         return {key: numerical_gradient(loss_W, self.params[key]) for key in ("W1", "b1", "W2", "b2")}
 
     def gradient(self, x, t):
+        """Runs forward and backward; returns a dict W1, b1, W2, b2 of the Affine layers' own dW and db arrays."""
         self.loss(x, t)
         self._backward()
         return {"W1": self.layers["Affine1"].dW, "b1": self.layers["Affine1"].db,
@@ -147,6 +159,7 @@ class MultiLayerNet(_LayeredNet):
 
     @property
     def lastLayer(self):  # the chapter-5 spelling, so _LayeredNet serves both
+        """The last layer, last_layer under its chapter-5 name."""
         return self.last_layer
 
     def _add_hidden_layers(self, idx, activation):
@@ -172,6 +185,7 @@ class MultiLayerNet(_LayeredNet):
         return weight_decay
 
     def loss(self, x, t):
+        """Returns the softmax cross-entropy of predict(x) against t plus 0.5 * lambda * sum(W ** 2) over all W."""
         return self.last_layer.forward(self.predict(x), t) + self._weight_decay()
 
     def _param_keys(self):
@@ -180,6 +194,7 @@ class MultiLayerNet(_LayeredNet):
             yield "b" + str(idx)
 
     def numerical_gradient(self, x, t):
+        """Returns a dict W1, b1, ... of the loss's gradients (weight decay included) by central differences."""
         loss_W = lambda W: self.loss(x, t)  # noqa: E731
         return {key: numerical_gradient(loss_W, self.params[key]) for key in self._param_keys()}
 
@@ -192,6 +207,7 @@ class MultiLayerNet(_LayeredNet):
         return grads
 
     def gradient(self, x, t):
+        """Runs forward and backward; returns a dict of gradients: dW + lambda * W for each W{i}, db for each b{i}."""
         self.loss(x, t)
         self._backward()
         return self._affine_grads()
@@ -222,6 +238,7 @@ class MultiLayerNetExtend(MultiLayerNet):
             self.layers["Dropout" + str(idx)] = Dropout(self.dropout_ration)
 
     def predict(self, x, train_flg=False):
+        """Returns the scores of the layers in order, train_flg given to the Dropout and BatchNorm layers."""
         for key, layer in self.layers.items():
             if "Dropout" in key or "BatchNorm" in key:
                 x = layer.forward(x, train_flg)
@@ -230,9 +247,11 @@ class MultiLayerNetExtend(MultiLayerNet):
         return x
 
     def loss(self, x, t, train_flg=False):
+        """Returns the softmax cross-entropy of predict(x, train_flg) against t plus the L2 weight decay."""
         return self.last_layer.forward(self.predict(x, train_flg), t) + self._weight_decay()
 
     def accuracy(self, X, T):
+        """Returns the fraction of samples whose argmax test-mode score matches T (class indices or one-hot)."""
         return _accuracy(self.predict(X, train_flg=False), T, X.shape[0])
 
     def _param_keys(self):
@@ -244,10 +263,14 @@ class MultiLayerNetExtend(MultiLayerNet):
                 yield "beta" + str(idx)
 
     def numerical_gradient(self, X, T):
+        """Returns a dict of the training-mode loss's gradients by central differences: W, b and, with batch norm,
+        gamma, beta per layer."""
         loss_W = lambda W: self.loss(X, T, train_flg=True)  # noqa: E731
         return {key: numerical_gradient(loss_W, self.params[key]) for key in self._param_keys()}
 
     def gradient(self, x, t):
+        """Runs a training-mode forward and backward and returns a dict of gradients: W (plus weight decay), b and, with
+        batch norm, gamma, beta per layer."""
         self.loss(x, t, train_flg=True)
         self._backward()
         grads = {}
@@ -279,14 +302,17 @@ class TwoLayerNetBook2:
             self.grads += layer.grads
 
     def predict(self, x):
+        """Returns the scores: x passed through Affine, Sigmoid, Affine."""
         for layer in self.layers:
             x = layer.forward(x)
         return x
 
     def forward(self, x, t):
+        """Returns the SoftmaxWithLoss loss of predict(x) against t."""
         return self.loss_layer.forward(self.predict(x), t)
 
     def backward(self, dout=1):
+        """Backpropagates dout through all layers, filling grads in place; returns dx, the gradient for x."""
         dout = self.loss_layer.backward(dout)
         for layer in reversed(self.layers):
             dout = layer.backward(dout)

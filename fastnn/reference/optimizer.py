@@ -11,21 +11,27 @@ import numpy as np
 
 # --- first book: dicts ------------------------------------------------------------------------------------------
 class SGD:
+    """The first book's common/optimizer.py SGD: params[key] -= lr * grads[key]."""
+
     def __init__(self, lr=0.01):
         self.lr = lr
 
     def update(self, params, grads):
+        """Updates each params[key] in place by -lr * grads[key]; returns nothing."""
         for key in params.keys():
             params[key] -= self.lr * grads[key]
 
 
 class Momentum:
+    """The first book's common/optimizer.py Momentum: v = momentum * v - lr * grad; params += v."""
+
     def __init__(self, lr=0.01, momentum=0.9):
         self.lr = lr
         self.momentum = momentum
         self.v = None
 
     def update(self, params, grads):
+        """Updates the velocities v and params in place (v created on the first call); returns nothing."""
         if self.v is None:
             self.v = {key: np.zeros_like(val) for key, val in params.items()}
         for key in params.keys():
@@ -42,6 +48,7 @@ class Nesterov:
         self.v = None
 
     def update(self, params, grads):
+        """Updates the velocities v and params in place with the books' Nesterov step; returns nothing."""
         if self.v is None:
             self.v = {key: np.zeros_like(val) for key, val in params.items()}
         for key in params.keys():
@@ -52,11 +59,14 @@ class Nesterov:
 
 
 class AdaGrad:
+    """The first book's common/optimizer.py AdaGrad: h += grad ** 2; params -= lr * grad / (sqrt(h) + 1e-7)."""
+
     def __init__(self, lr=0.01):
         self.lr = lr
         self.h = None
 
     def update(self, params, grads):
+        """Updates h and params in place (h created on the first call); returns nothing."""
         if self.h is None:
             self.h = {key: np.zeros_like(val) for key, val in params.items()}
         for key in params.keys():
@@ -65,12 +75,15 @@ class AdaGrad:
 
 
 class RMSprop:
+    """The first book's common/optimizer.py RMSprop: AdaGrad with h = decay_rate * h + (1 - decay_rate) * grad ** 2."""
+
     def __init__(self, lr=0.01, decay_rate=0.99):
         self.lr = lr
         self.decay_rate = decay_rate
         self.h = None
 
     def update(self, params, grads):
+        """Updates h and params in place (h created on the first call); returns nothing."""
         if self.h is None:
             self.h = {key: np.zeros_like(val) for key, val in params.items()}
         for key in params.keys():
@@ -91,6 +104,7 @@ class Adam:
         self.v = None
 
     def update(self, params, grads):
+        """Increments iter and updates m, v and params in place with the step lr_t; returns nothing."""
         if self.m is None:
             self.m = {key: np.zeros_like(val) for key, val in params.items()}
             self.v = {key: np.zeros_like(val) for key, val in params.items()}
@@ -104,21 +118,27 @@ class Adam:
 
 # --- second book: lists -----------------------------------------------------------------------------------------
 class SGD2:
+    """The second book's common/optimizer.py SGD: params[i] -= lr * grads[i] over lists."""
+
     def __init__(self, lr=0.01):
         self.lr = lr
 
     def update(self, params, grads):
+        """Updates each params[i] in place by -lr * grads[i]; returns nothing."""
         for i in range(len(params)):
             params[i] -= self.lr * grads[i]
 
 
 class Momentum2:
+    """The second book's common/optimizer.py Momentum: the first book's formula on lists."""
+
     def __init__(self, lr=0.01, momentum=0.9):
         self.lr = lr
         self.momentum = momentum
         self.v = None
 
     def update(self, params, grads):
+        """Updates the velocities v and params in place (v created on the first call); returns nothing."""
         if self.v is None:
             self.v = [np.zeros_like(p) for p in params]
         for i in range(len(params)):
@@ -135,6 +155,7 @@ class Nesterov2:
         self.v = None
 
     def update(self, params, grads):
+        """Updates the velocities v and params in place with the books' Nesterov step; returns nothing."""
         if self.v is None:
             self.v = [np.zeros_like(p) for p in params]
         for i in range(len(params)):
@@ -145,11 +166,14 @@ class Nesterov2:
 
 
 class AdaGrad2:
+    """The second book's common/optimizer.py AdaGrad: the first book's formula on lists."""
+
     def __init__(self, lr=0.01):
         self.lr = lr
         self.h = None
 
     def update(self, params, grads):
+        """Updates h and params in place (h created on the first call); returns nothing."""
         if self.h is None:
             self.h = [np.zeros_like(p) for p in params]
         for i in range(len(params)):
@@ -158,12 +182,15 @@ class AdaGrad2:
 
 
 class RMSprop2:
+    """The second book's common/optimizer.py RMSprop: the first book's formula on lists."""
+
     def __init__(self, lr=0.01, decay_rate=0.99):
         self.lr = lr
         self.decay_rate = decay_rate
         self.h = None
 
     def update(self, params, grads):
+        """Updates h and params in place (h created on the first call); returns nothing."""
         if self.h is None:
             self.h = [np.zeros_like(p) for p in params]
         for i in range(len(params)):
@@ -173,6 +200,8 @@ class RMSprop2:
 
 
 class Adam2:
+    """The second book's common/optimizer.py Adam: the first book's formula (lr_t bias correction) on lists."""
+
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
         self.lr = lr
         self.beta1 = beta1
@@ -182,6 +211,7 @@ class Adam2:
         self.v = None
 
     def update(self, params, grads):
+        """Increments iter and updates m, v and params in place with the step lr_t; returns nothing."""
         if self.m is None:
             self.m = [np.zeros_like(p) for p in params]
             self.v = [np.zeros_like(p) for p in params]

@@ -16,7 +16,7 @@ from .optimizer import SGD, AdaGrad, Adam, Momentum, Nesterov, RMSprop
 
 # --- book 1 common/util.py ----------------------------------------------------------------------------------------
 def smooth_curve(x):
-    """Smooth a loss curve with an 11-point Kaiser window (beta 2), reflecting the ends."""
+    """Returns the loss curve x smoothed by an 11-point Kaiser window (beta 2), ends reflected, as long as x."""
     window_len = 11
     s = np.r_[x[window_len - 1:0:-1], x, x[-1:-window_len:-1]]
     w = np.kaiser(window_len, 2)
@@ -25,6 +25,7 @@ def smooth_curve(x):
 
 
 def shuffle_dataset(x, t):
+    """Returns (x, t) reordered by one random permutation of the samples (x 2-D or 4-D)."""
     permutation = np.random.permutation(x.shape[0])
     x = x[permutation, :] if x.ndim == 2 else x[permutation, :, :, :]
     t = t[permutation]
@@ -33,6 +34,8 @@ def shuffle_dataset(x, t):
 
 # --- book 2 common/util.py ----------------------------------------------------------------------------------------
 def clip_grads(grads, max_norm):
+    """Scales every gradient in place by max_norm / (total_norm + 1e-6) when that rate is below 1 (total_norm: the L2
+    norm over all of grads); returns nothing."""
     total_norm = 0
     for grad in grads:
         total_norm += np.sum(grad ** 2)
@@ -45,7 +48,8 @@ def clip_grads(grads, max_norm):
 
 
 def remove_duplicate(params, grads):
-    """Merge parameters shared by several layers into one entry and add up their gradients (in place)."""
+    """Merge parameters shared by several layers into one entry and add up their gradients (in place); returns the
+    shortened (params, grads), copies of the input lists."""
     params, grads = params[:], grads[:]  # copy the lists, not the arrays
 
     while True:
@@ -113,6 +117,8 @@ class Trainer:
         self.test_acc_list = []
 
     def train_step(self):
+        """One step: a mini-batch drawn with replacement, network.params updated in place, the loss recorded; at each
+        epoch, train and test accuracy too. Returns nothing."""
         batch_mask = np.random.choice(self.train_size, self.batch_size)
         x_batch = self.x_train[batch_mask]
         t_batch = self.t_train[batch_mask]
@@ -146,6 +152,7 @@ class Trainer:
         self.current_iter += 1
 
     def train(self):
+        """Runs max_iter train steps, then prints the final test accuracy; returns nothing."""
         for i in range(self.max_iter):
             self.train_step()
 
@@ -168,6 +175,8 @@ class Trainer2:
         self.current_epoch = 0
 
     def fit(self, x, t, max_epoch=10, batch_size=32, max_grad=None, eval_interval=20):
+        """Trains model for max_epoch shuffled epochs of batch_size batches (shared weights merged, grads clipped to
+        max_grad if given), recording the mean loss every eval_interval iterations; returns nothing."""
         data_size = len(x)
         max_iters = data_size // batch_size
         self.eval_interval = eval_interval
@@ -208,6 +217,7 @@ class Trainer2:
             self.current_epoch += 1
 
     def plot(self, ylim=None):
+        """Plots loss_list against iterations (in units of eval_interval) with matplotlib; returns nothing."""
         import matplotlib.pyplot as plt
 
         x = np.arange(len(self.loss_list))

@@ -1,0 +1,281 @@
+"""The house rules as tests (DESIGN.md, README "Under the hood"): every compiled function goes through
+fastnn._jit.kernel, parallel kernels are not disk-cached, the NumPy reference imports nothing from fastnn, every
+public function and method of the public modules has a docstring that says what it returns, and no file of the
+package is over 600 lines of code. Each rule is a function over files or objects, run on the package and on a
+planted violation (so a rule that can no longer fail is itself a failing test)."""
+import ast
+import importlib
+import inspect
+import pkgutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numba
+import pytest
+
+import fastnn
+from fastnn import _jit
+
+PACKAGE = Path(fastnn.__file__).resolve().parent
+compiled_only = pytest.mark.skipif(numba.config.DISABLE_JIT, reason="with NUMBA_DISABLE_JIT=1 there are no dispatchers")
+MAX_CODE_LINES = 600
+NUMBA_COMPILERS = {"njit", "jit", "vectorize", "guvectorize", "cfunc", "generated_jit", "stencil"}
+# words a docstring uses to say what comes back (or that nothing does)
+RETURN_WORDS = ("return", "->", "yield", "true when", "true if", "whether", "nothing", "in place", "none")
+
+
+def package_files():
+    return sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def public_modules():
+    """fastnn's public modules: not private (no leading underscore), not the compiled kernels."""
+    names = []
+    for info in pkgutil.walk_packages([str(PACKAGE)], "fastnn."):
+        parts = info.name.split(".")
+        if any(p.startswith("_") for p in parts[1:]) or parts[1] == "kernels":
+            continue
+        names.append(info.name)
+    return sorted(names)
+
+
+# --- the rules ---------------------------------------------------------------------------------------------------
+def numba_compilers_outside_jit(files, jit_file):
+    """(file, line, name) of every use of numba's compiling decorators/functions outside ``jit_file``."""
+    found = []
+    for path in files:
+        if Path(path).resolve() == Path(jit_file).resolve():
+            continue
+        tree = ast.parse(Path(path).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "numba":
+                found += [(str(path), node.lineno, a.name) for a in node.names if a.name in NUMBA_COMPILERS]
+            elif (isinstance(node, ast.Attribute) and node.attr in NUMBA_COMPILERS
+                  and isinstance(node.value, ast.Name) and node.value.id == "numba"):
+                found.append((str(path), node.lineno, "numba." + node.attr))
+    return found
+
+
+def _decorator_name(node):
+    target = node.func if isinstance(node, ast.Call) else node
+    return target.id if isinstance(target, ast.Name) else getattr(target, "attr", None)
+
+
+def kernels_not_compiled_through_kernel(files):
+    """(file, function) of every top-level function of the kernels modules that is neither a ``@kernel`` nor
+    an ``@overload`` (numba's hook for a pure-Python function that kernels call)."""
+    found = []
+    for path in files:
+        tree = ast.parse(Path(path).read_text())
+        overloaded = {d.args[0].id for node in tree.body if isinstance(node, ast.FunctionDef)
+                      for d in node.decorator_list
+                      if isinstance(d, ast.Call) and _decorator_name(d) == "overload" and d.args
+                      and isinstance(d.args[0], ast.Name)}
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            names = {_decorator_name(d) for d in node.decorator_list}
+            if not names & {"kernel", "overload"} and node.name not in overloaded:
+                found.append((str(path), node.name))
+    return found
+
+
+def cached_parallel_dispatchers(dispatchers):
+    """The names of parallel numba dispatchers that would write their machine code to the disk cache."""
+    return [d.__name__ for d in dispatchers
+            if d.targetoptions.get("parallel") and type(d._cache).__name__ != "NullCache"]
+
+
+def package_dispatchers():
+    found = []
+    for info in pkgutil.iter_modules([str(PACKAGE / "kernels")], "fastnn.kernels."):
+        module = importlib.import_module(info.name)
+        found += [obj for obj in vars(module).values() if isinstance(obj, numba.core.registry.CPUDispatcher)]
+    return found
+
+
+def fastnn_imports(files, package_dir):
+    """(file, line, module) of every import of fastnn, or of a module above ``package_dir`` by relative import."""
+    found = []
+    for path in files:
+        tree = ast.parse(Path(path).read_text())
+        depth = len(Path(path).resolve().relative_to(Path(package_dir).resolve()).parts) - 1  # subpackages
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found += [(str(path), node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "fastnn"]
+            elif isinstance(node, ast.ImportFrom):
+                if node.level == 0 and node.module and node.module.split(".")[0] == "fastnn":
+                    found.append((str(path), node.lineno, node.module))
+                elif node.level > depth + 1:
+                    found.append((str(path), node.lineno, "." * node.level + (node.module or "")))
+    return found
+
+
+def says_what_it_returns(doc, returns_value):
+    """A docstring exists and, for a function that returns a value, says what (one of RETURN_WORDS, or a noun
+    phrase naming the result: 'The ...', 'A ...', '(x, y): ...')."""
+    if not doc or not doc.strip():
+        return False
+    if not returns_value:
+        return True
+    text = doc.strip().lower()
+    return any(w in text for w in RETURN_WORDS) or text.startswith(("the ", "a ", "an ", "(", "one ", "every "))
+
+
+def _returns_value(fn):
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    body = tree.body[0]
+    for node in ast.walk(body):
+        if isinstance(node, ast.Return) and node.value is not None:
+            if not (isinstance(node.value, ast.Constant) and node.value.value is None):
+                return True
+    return False
+
+
+def undocumented(module):
+    """The public functions, classes and methods defined in ``module`` whose docstring is missing or does not say
+    what they return."""
+    found = []
+    for name, obj in vars(module).items():
+        if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+            continue
+        if inspect.isfunction(obj):
+            if not says_what_it_returns(obj.__doc__, _returns_value(obj)):
+                found.append(f"{module.__name__}.{name}")
+        elif inspect.isclass(obj):
+            if not (obj.__doc__ or "").strip():
+                found.append(f"{module.__name__}.{name} (class)")
+            for attr, member in vars(obj).items():
+                fn = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
+                if attr.startswith("_") or not inspect.isfunction(fn):
+                    continue
+                if not says_what_it_returns(fn.__doc__, _returns_value(fn)):
+                    found.append(f"{module.__name__}.{name}.{attr}")
+    return found
+
+
+def code_lines(path):
+    """Non-blank lines that are not comments (docstrings count: they are part of the file to read)."""
+    return sum(1 for line in Path(path).read_text().splitlines() if line.strip() and not line.strip().startswith("#"))
+
+
+def oversized(files, limit=MAX_CODE_LINES):
+    return [(str(p), code_lines(p)) for p in files if code_lines(p) > limit]
+
+
+# --- the package keeps them ----------------------------------------------------------------------------------------
+def test_numba_compiles_only_through_fastnn_jit():
+    assert numba_compilers_outside_jit(package_files(), PACKAGE / "_jit.py") == []
+
+
+def test_every_kernel_is_compiled_through_kernel():
+    assert kernels_not_compiled_through_kernel(sorted((PACKAGE / "kernels").glob("*.py"))) == []
+
+
+@compiled_only
+def test_parallel_kernels_are_not_disk_cached():
+    dispatchers = package_dispatchers()
+    assert any(d.targetoptions.get("parallel") for d in dispatchers), "no parallel kernel found to check"
+    assert cached_parallel_dispatchers(dispatchers) == []
+
+
+def test_reference_imports_nothing_from_fastnn():
+    reference = PACKAGE / "reference"
+    assert fastnn_imports(sorted(reference.rglob("*.py")), reference) == []
+    code = ("import sys, fastnn.reference.nets, fastnn.reference.trainer, fastnn.reference.layers; "
+            "print(sorted(m for m in sys.modules if m.startswith('fastnn') and m != 'fastnn' "
+            "and not m.startswith('fastnn.reference')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+@compiled_only
+def test_the_parallel_rule_catches_a_cached_parallel_kernel():
+    def total(a):
+        return a.sum()
+    cached = numba.njit(parallel=True, cache=True)(total)
+    ours = _jit.kernel(parallel=True)(total)
+    assert cached_parallel_dispatchers([cached, ours]) == ["total"]
+
+
+@pytest.mark.parametrize("name", public_modules())
+def test_public_functions_and_methods_say_what_they_return(name):
+    assert undocumented(importlib.import_module(name)) == []
+
+
+def test_no_file_over_600_lines_of_code():
+    assert oversized(package_files()) == []
+
+
+# --- each rule fails on a planted violation ----------------------------------------------------------------------
+def _plant(tmp_path, name, source):
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+def test_rules_catch_planted_violations(tmp_path):
+    jit_file = _plant(tmp_path, "_jit.py", "from numba import njit\n")
+    planted = _plant(tmp_path, "bench.py", """
+        import numba
+        from numba import njit as compile_it
+        f = numba.njit(lambda x: x)
+        """)
+    assert {name for _, _, name in numba_compilers_outside_jit([jit_file, planted], jit_file)} == {"njit",
+                                                                                               "numba.njit"}
+    kernels = _plant(tmp_path, "kernels/k.py", """
+        from numba.extending import overload
+        def helper(x):
+            return x
+        @kernel
+        def fine(x):
+            return x
+        def pure(x):
+            return x
+        @overload(pure)
+        def _pure_jit(x):
+            return lambda x: x
+        """)
+    assert kernels_not_compiled_through_kernel([kernels]) == [(str(kernels), "helper")]
+
+    ref = tmp_path / "reference"
+    bad = [_plant(tmp_path, "reference/a.py", "from fastnn import _constants\n"),
+           _plant(tmp_path, "reference/b.py", "from .. import layers\n"),
+           _plant(tmp_path, "reference/c.py", "import fastnn.functions\n"),
+           _plant(tmp_path, "reference/d.py", "from . import functions\nimport numpy as np\n")]
+    assert [Path(f).name for f, _, _ in fastnn_imports(bad, ref)] == ["a.py", "b.py", "c.py"]
+
+    _plant(tmp_path, "planted.py", '''
+        def documented(x):
+            """The square of x."""
+            return x * x
+        def silent(x):
+            return x
+        def vague(x):
+            """Squares."""
+            return x * x
+        class Layer:
+            """A layer."""
+            def forward(self, x):
+                return x
+            def backward(self, d):
+                """Returns dx."""
+                return d
+        ''')
+    sys.path.insert(0, str(tmp_path))
+    try:
+        module = importlib.import_module("planted")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("planted", None)
+    assert sorted(undocumented(module)) == ["planted.Layer.forward", "planted.silent", "planted.vague"]
+
+    big = _plant(tmp_path, "big.py", "x = 1\n" * (MAX_CODE_LINES + 1) + "# comment\n\n" * 50)
+    small = _plant(tmp_path, "small.py", "x = 1\n" * MAX_CODE_LINES + "# comment\n" * 50)
+    assert oversized([big, small]) == [(str(big), MAX_CODE_LINES + 1)]
