@@ -122,6 +122,12 @@ def labels_or_onehot(t, y2d, name="t"):
     return "labels", class_labels(t, n_rows, n_classes, name)
 
 
+def labels_or_onehot_for(t, n_rows, n_classes, name="t", dtype=np.float64):
+    """labels_or_onehot for scores of shape (n_rows, n_classes) in ``dtype`` that do not exist yet (a broadcast
+    stand-in, nothing allocated); returns (kind, array)."""
+    return labels_or_onehot(t, np.broadcast_to(np.empty(1, dtype), (n_rows, n_classes)), name)
+
+
 def finite(a, name):
     """Refuse NaN and inf in a numeric array (a ValueError that says where the first one is)."""
     # min and max propagate NaN and show inf: two passes without a temporary as large as the data
@@ -199,3 +205,33 @@ def warn_if_not_finite(value, what, cause):
             frame, level = frame.f_back, level + 1
         warnings.warn(f"{what} is {value}: {cause}", RuntimeWarning, stacklevel=level)
     return value
+
+
+def require_methods(obj, name, methods, attrs=()):
+    """Refuse (TypeError naming ``name``) an object without the listed methods and attributes; returns None."""
+    missing = [m for m in methods if not callable(getattr(obj, m, None))]
+    missing += [a for a in attrs if not hasattr(obj, a)]
+    if missing:
+        raise TypeError(f"{name} must provide {', '.join(methods + tuple(attrs))}; "
+                        f"{type(obj).__name__} has no {', '.join(missing)}")
+
+
+def samples(x, t, name_x, name_t):
+    """(x, t) as arrays of real numbers (not cast: the network casts) with one row per sample, the same number
+    of rows, at least one, and no NaN or inf (a NaN in the data would only surface later as a non-finite loss)."""
+    x = numeric_array(x, name_x)
+    t = numeric_array(t, name_t)
+    for a, name in ((x, name_x), (t, name_t)):
+        if a.ndim == 0:
+            raise ValueError(f"{name} must have one row per sample; got a 0-D array")
+        finite(a, name)
+    if len(x) != len(t):
+        raise ValueError(f"{name_x} and {name_t} must have the same number of samples; got {len(x)} and {len(t)}")
+    if len(x) == 0:
+        raise ValueError(f"{name_x} must hold at least one sample; got shape {x.shape}")
+    return x, t
+
+
+def optional_integer(v, name, minimum):
+    """None, or ``v`` checked to be an integer >= minimum."""
+    return None if v is None else integer(v, name, minimum=minimum)

@@ -189,7 +189,7 @@ class Engine:
 
     def in_sync(self):
         """True when every parameter, gradient buffer and statistic is still the arena's view (identity checks
-        only, at C speed: the cost per step does not grow with the Python call count)."""
+        in one loop, no function call per entry: the Python call count per step does not grow with depth)."""
         return len(self.net.params) == self._n_entries and self._unchanged.holds()
 
     def sync(self):
@@ -339,8 +339,7 @@ class TrainingData:
         if x2.dtype not in _checks.FLOAT_DTYPES or not x2.flags.c_contiguous:
             x2 = np.ascontiguousarray(x2, dtype=engine.dtype if x2.dtype not in _checks.FLOAT_DTYPES else x2.dtype)
         self.x = x2
-        kind, checked = _checks.labels_or_onehot(t, np.broadcast_to(np.empty(1, engine.dtype),
-                                                                      (x2.shape[0], engine.n_out)), "t_train")
+        kind, checked = _checks.labels_or_onehot_for(t, x2.shape[0], engine.n_out, "t_train", engine.dtype)
         self.use_onehot = kind == "onehot"
         self.labels = np.zeros(1, np.intp) if self.use_onehot else checked
         self.onehot = checked if self.use_onehot else np.zeros((1, 1), engine.dtype)
@@ -369,8 +368,6 @@ class TrainingLoop:
                        plan.ping, plan.pong, decay, flat.code, *flat.states, flat.segments, coefs,
                        loss_after_update, check_finite, self.backup, engine.n_params, losses, self.res)
         done = int(self.res[0])
-        if not check_finite and not np.isfinite(losses[:done]).all():
-            warn_non_finite(losses[:done][~np.isfinite(losses[:done])][0])
         first = engine.stack[0].layer
         if first is not None:
             first.x, first.original_x_shape = self.xb, self.xb.shape

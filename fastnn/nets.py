@@ -127,7 +127,7 @@ class _TrainableNet(_EngineNet):
         if t.shape[:1] != x.shape[:1]:
             raise ValueError(f"t must have one row per row of x ({x.shape[0]}); got shape {t.shape}")
         n_out = self._engine.n_out
-        _checks.labels_or_onehot(t, np.broadcast_to(np.empty(1, self.dtype), (x.shape[0], n_out)), "t")
+        _checks.labels_or_onehot_for(t, x.shape[0], n_out, "t", self.dtype)
         n = x.shape[0]
         correct = 0
         for start in range(0, n, ACCURACY_CHUNK):

@@ -265,13 +265,13 @@ class _Optimizer:
 
     _hyper_names = ("lr",)
     _counter_names = ()  # integer state (Adam's iter)
+    _state_names = ()
+    _kernel = None
     _hypers = operator.attrgetter("lr")  # reads the hyper-parameters and counters at once (set per subclass)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls._hypers = operator.attrgetter(*(cls._hyper_names + cls._counter_names))
-    _state_names = ()
-    _kernel = None
 
     def _check(self):
         """Validate the hyper-parameters (raise ValueError/TypeError naming the bad one)."""

@@ -39,7 +39,7 @@ from . import optimizer as optimizers
 from .callbacks import (BookLines, Callback, EarlyStopping, FiniteCheck, History, ProgressBar, Validation,
                         as_callbacks, first_non_finite, only)
 from .kernels import network as engine_kernels
-from .trainer2 import Trainer2, looks_like_optimizer, optional_integer, require_methods, samples
+from .trainer2 import Trainer2, looks_like_optimizer
 
 __all__ = ["Trainer", "Trainer2", "np"]  # np: as the book's star import
 
@@ -105,7 +105,7 @@ def _fits(network, x, t, name_x, name_t):
         raise ValueError(f"{name_x} must have {n_in} features per row to match the network's input; got shape "
                          f"{x.shape}")
     if n_out is not None:
-        _checks.labels_or_onehot(t, np.broadcast_to(np.empty(1), (len(t), n_out)), name_t)
+        _checks.labels_or_onehot_for(t, len(t), n_out, name_t)
 
 
 class Trainer:
@@ -121,14 +121,14 @@ class Trainer:
     def __init__(self, network, x_train, t_train, x_test, t_test, epochs=20, mini_batch_size=100,
                  optimizer="SGD", optimizer_param=None, evaluate_sample_num_per_epoch=None, verbose=True, *,
                  seed=None, loss_after_update=True, callbacks=()):
-        require_methods(network, "network", ("gradient", "loss", "accuracy"), ("params",))
+        _checks.require_methods(network, "network", ("gradient", "loss", "accuracy"), ("params",))
         self.network = network
         self.verbose = verbose
-        self.x_train, self.t_train = samples(x_train, t_train, "x_train", "t_train")
-        self.x_test, self.t_test = samples(x_test, t_test, "x_test", "t_test")
+        self.x_train, self.t_train = _checks.samples(x_train, t_train, "x_train", "t_train")
+        self.x_test, self.t_test = _checks.samples(x_test, t_test, "x_test", "t_test")
         self.epochs = _checks.integer(epochs, "epochs", minimum=0)
         self.batch_size = _checks.integer(mini_batch_size, "mini_batch_size", minimum=1)
-        self.evaluate_sample_num_per_epoch = optional_integer(
+        self.evaluate_sample_num_per_epoch = _checks.optional_integer(
             evaluate_sample_num_per_epoch, "evaluate_sample_num_per_epoch", 1)
         self.optimizer = _make_optimizer(optimizer, optimizer_param)
 
@@ -153,7 +153,7 @@ class Trainer:
         self._data = {"x_train": self.x_train, "t_train": self.t_train, "x_test": self.x_test, "t_test": self.t_test}
         if self._validation is not None:
             v = self._validation
-            v.x_val, v.t_val = samples(v.x_val, v.t_val, "x_val", "t_val")
+            v.x_val, v.t_val = _checks.samples(v.x_val, v.t_val, "x_val", "t_val")
             self._data.update(x_val=v.x_val, t_val=v.t_val)
         for name, x in self._data.items():
             if name.startswith("x_"):
@@ -186,8 +186,11 @@ class Trainer:
     def test_sample(self):
         """Returns (x, t): the test rows an epoch evaluation uses (the first evaluate_sample_num_per_epoch, else
         all)."""
+        return self._evaluation_rows(self.x_test, self.t_test)
+
+    def _evaluation_rows(self, x, t):
         n = self.evaluate_sample_num_per_epoch
-        return (self.x_test, self.t_test) if n is None else (self.x_test[:n], self.t_test[:n])
+        return (x, t) if n is None else (x[:n], t[:n])
 
     def _draw_batch(self):
         if self._rng is None:
@@ -248,9 +251,7 @@ class Trainer:
 
     def _end_epoch(self):
         self.current_epoch += 1
-        n = self.evaluate_sample_num_per_epoch
-        x_train, t_train = (self.x_train, self.t_train) if n is None else (self.x_train[:n], self.t_train[:n])
-        train_acc = self.network.accuracy(x_train, t_train)
+        train_acc = self.network.accuracy(*self._evaluation_rows(self.x_train, self.t_train))
         test_acc = self.network.accuracy(*self.test_sample())
         self.train_acc_list.append(train_acc)
         self.test_acc_list.append(test_acc)
@@ -326,6 +327,8 @@ class Trainer:
             optimizer.iter = iter_before + len(losses) + int(failed_update)
         updated = self._loop_updated or len(losses) > 0 or failed_update
         self._loop_updated = updated
+        if not finite.enabled and not np.isfinite(losses).all():
+            finite.check_loss(self, losses[~np.isfinite(losses)][0])  # warns once per train(), as step by step
         for loss in losses:
             self._record(loss)
         if status == engine_kernels.NONFINITE_PARAMS:

@@ -1,5 +1,5 @@
 """The second book's ``common/trainer.py`` Trainer, reached as ``from fastnn.trainer import Trainer2`` or as
-``Trainer(model, optimizer)``; and the data checks both books' trainers share."""
+``Trainer(model, optimizer)``."""
 import time
 
 import numpy as np
@@ -8,36 +8,6 @@ from . import _checks
 from .util import clip_grads, remove_duplicate
 
 __all__ = ["Trainer2"]
-
-
-def require_methods(obj, name, methods, attrs=()):
-    """Refuse (TypeError naming ``name``) an object without the listed methods and attributes; returns None."""
-    missing = [m for m in methods if not callable(getattr(obj, m, None))]
-    missing += [a for a in attrs if not hasattr(obj, a)]
-    if missing:
-        raise TypeError(f"{name} must provide {', '.join(methods + tuple(attrs))}; "
-                        f"{type(obj).__name__} has no {', '.join(missing)}")
-
-
-def samples(x, t, name_x, name_t):
-    """(x, t) as arrays of real numbers (not cast: the network casts) with one row per sample, the same number
-    of rows, at least one, and no NaN or inf (a NaN in the data would only surface later as a non-finite loss)."""
-    x = _checks.numeric_array(x, name_x)
-    t = _checks.numeric_array(t, name_t)
-    for a, name in ((x, name_x), (t, name_t)):
-        if a.ndim == 0:
-            raise ValueError(f"{name} must have one row per sample; got a 0-D array")
-        _checks.finite(a, name)
-    if len(x) != len(t):
-        raise ValueError(f"{name_x} and {name_t} must have the same number of samples; got {len(x)} and {len(t)}")
-    if len(x) == 0:
-        raise ValueError(f"{name_x} must hold at least one sample; got shape {x.shape}")
-    return x, t
-
-
-def optional_integer(v, name, minimum):
-    """None, or ``v`` checked to be an integer >= minimum."""
-    return None if v is None else _checks.integer(v, name, minimum=minimum)
 
 
 def looks_like_optimizer(obj):
@@ -55,7 +25,7 @@ class Trainer2:
     """
 
     def __init__(self, model, optimizer):
-        require_methods(model, "model", ("forward", "backward"), ("params", "grads"))
+        _checks.require_methods(model, "model", ("forward", "backward"), ("params", "grads"))
         if not looks_like_optimizer(optimizer):
             raise TypeError(f"optimizer must be an optimizer object with an update(params, grads) method; "
                             f"got {type(optimizer).__name__}")
@@ -68,12 +38,12 @@ class Trainer2:
     def fit(self, x, t, max_epoch=10, batch_size=32, max_grad=None, eval_interval=20):
         """Train for ``max_epoch`` epochs of ``len(x) // batch_size`` updates (the book's loop and printed lines);
         returns None."""
-        x, t = samples(x, t, "x", "t")
+        x, t = _checks.samples(x, t, "x", "t")
         max_epoch = _checks.integer(max_epoch, "max_epoch", minimum=0)
         batch_size = _checks.integer(batch_size, "batch_size", minimum=1)
         if max_grad is not None:
             max_grad = _checks.real_number(max_grad, "max_grad", nonnegative=True)
-        eval_interval = optional_integer(eval_interval, "eval_interval", 1)
+        eval_interval = _checks.optional_integer(eval_interval, "eval_interval", 1)
         data_size = len(x)
         if batch_size > data_size:
             raise ValueError(f"batch_size ({batch_size}) is larger than the number of samples ({data_size}): "

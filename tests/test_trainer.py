@@ -11,6 +11,8 @@ import re
 import sys
 import types
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -719,6 +721,19 @@ def test_the_finite_check_is_on_by_default_and_can_be_turned_off_in_the_compiled
         trainer.train()
     assert trainer._loop is not None and len(trainer.train_loss_list) == trainer.max_iter
     assert not np.isfinite(trainer.train_loss_list).all()
+
+
+def test_the_compiled_loop_with_the_check_off_warns_once_per_run_like_the_step_by_step_path():
+    x, t = make_data(40)
+    np.random.seed(2)
+    trainer = ft.Trainer(fn.TwoLayerNet(4, 5, 3, weight_init_std=1.0), *split(x, t, 30), epochs=4, mini_batch_size=5,
+                         optimizer_param={"lr": 1e300}, verbose=False, callbacks=[fc.FiniteCheck(enabled=False)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.train()
+    spans_with_nan = sum(not np.isfinite(trainer.train_loss_list[i:i + 6]).all() for i in range(1, 24, 6))
+    assert trainer._loop is not None and spans_with_nan > 1  # several compiled calls saw NaN losses
+    assert len([w for w in caught if "loss is" in str(w.message)]) == 1
 
 
 # --- non-finite loss -----------------------------------------------------------------------------------------------
