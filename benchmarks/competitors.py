@@ -16,6 +16,9 @@ the same batches; tests/test_bench.py holds each to the reference's results.
   learning_rate_init=0.1, max_iter=1, shuffle=True)`` for one epoch of the same number of steps (its own
   initialisation and shuffling).
 * products: the step's two large matrix products alone with NumPy's BLAS, the floor of any implementation.
+* The convolutional steps (chapters 7 and 8): the book's SimpleConvNet/DeepConvNet as ``nn.Sequential`` (Conv2d,
+  MaxPool2d, Linear, Dropout) with ``optim.Adam(lr=0.001)``, and as one jitted JAX step (``conv_general_dilated``,
+  ``reduce_window``, the book's Adam update).
 """
 import functools
 import os
@@ -338,6 +341,127 @@ def _sklearn_epoch(batch, width, dtype, name):
 for _name in cases.DATASETS:
     adapter(TORCH, f"epoch_{_name}_no_after_loss", name=_name)(_epoch)
     adapter(SKLEARN, f"epoch_{_name}_no_after_loss", name=_name)(_sklearn_epoch)
+
+
+# --- the convolutional networks (chapters 7 and 8): Adam(lr=0.001) steps on one fixed batch of 28x28 images -----
+def _conv_layout(kind):
+    """The book's layer sequence of SimpleConvNet/DeepConvNet as (op, options) pairs shared by both adapters:
+    ("conv", (stride, pad)), ("relu", None), ("pool", None), ("affine", None), ("dropout", None)."""
+    if kind == "simple":
+        return [("conv", (1, 0)), ("relu", None), ("pool", None), ("affine", None), ("relu", None),
+                ("affine", None)]
+    layout = []
+    for i, pad in enumerate((1, 1, 1, 2, 1, 1)):
+        layout += [("conv", (1, pad)), ("relu", None)] + ([("pool", None)] if i % 2 else [])
+    return layout + [("affine", None), ("relu", None), ("dropout", None), ("affine", None), ("dropout", None)]
+
+
+def _torch_convnet(kind, params):
+    """nn.Sequential of the book's convnet holding copies of the (W1, b1, ...) arrays (Linear weights
+    transposed); dropout is torch's (inverted, the same work)."""
+    import torch
+    nn = torch.nn
+    params, modules, flat = list(params), [], False
+    for op, options in _conv_layout(kind):
+        if op in ("conv", "affine"):
+            W, b = params.pop(0), params.pop(0)
+            if op == "conv":
+                m = nn.Conv2d(W.shape[1], W.shape[0], W.shape[2:], stride=options[0], padding=options[1],
+                              dtype=getattr(torch, W.dtype.name))
+                weight = torch.from_numpy(W)
+            else:
+                if not flat:
+                    modules.append(nn.Flatten())
+                    flat = True
+                m = nn.Linear(*W.shape, dtype=getattr(torch, W.dtype.name))
+                weight = torch.from_numpy(W.T.copy())
+            with torch.no_grad():
+                m.weight.copy_(weight)
+                m.bias.copy_(torch.from_numpy(b))
+            modules.append(m)
+        else:
+            modules.append({"relu": nn.ReLU, "pool": lambda: nn.MaxPool2d(2, 2),
+                            "dropout": lambda: nn.Dropout(0.5)}[op]())
+    return nn.Sequential(*modules)
+
+
+def _torch_convnet_step(batch, hidden, dtype, kind):
+    import torch
+    x, t = _tensors(*bench.images(batch, dtype))
+    model = _torch_convnet(kind, bench.net_params(bench.convnet_pair(kind, hidden, dtype)[0]))
+    adam = torch.optim.Adam(model.parameters(), lr=bench.CONV_LR)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def run():
+        adam.zero_grad()
+        loss = loss_fn(model(x), t)
+        loss.backward()
+        adam.step()
+        return loss
+    return run
+
+
+@functools.cache
+def jax_convnet_step(kind):
+    """The jitted Adam step of the book's convnet: step(params, m, v, it, x, t, key) -> (loss, params, m, v)."""
+    import jax
+    import jax.numpy as jnp
+    layout = _conv_layout(kind)
+
+    def scores(params, x, key):
+        params, h = list(params), x
+        for op, options in layout:
+            if op == "conv":
+                W, b = params.pop(0), params.pop(0)
+                pad = options[1]
+                h = jax.lax.conv_general_dilated(h, W, (options[0],) * 2, [(pad, pad)] * 2,
+                                                 dimension_numbers=("NCHW", "OIHW", "NCHW")) + b[None, :, None, None]
+            elif op == "affine":
+                W, b = params.pop(0), params.pop(0)
+                h = h.reshape(h.shape[0], -1) @ W + b
+            elif op == "relu":
+                h = jax.nn.relu(h)
+            elif op == "pool":
+                h = jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+            else:
+                key, sub = jax.random.split(key)
+                h = h * (jax.random.uniform(sub, h.shape) > 0.5)
+        return h
+
+    def loss(params, x, t, key):
+        picked = jnp.take_along_axis(jax.nn.log_softmax(scores(params, x, key)), t[:, None], axis=1)
+        return -jnp.mean(picked)
+
+    def step(params, m, v, it, x, t, key):
+        value, grads = jax.value_and_grad(loss)(params, x, t, key)
+        beta1, beta2 = 0.9, 0.999
+        lr_t = bench.CONV_LR * jnp.sqrt(1 - beta2 ** it) / (1 - beta1 ** it)  # the book's Adam
+        m = tuple(mi + (1 - beta1) * (g - mi) for mi, g in zip(m, grads))
+        v = tuple(vi + (1 - beta2) * (g ** 2 - vi) for vi, g in zip(v, grads))
+        params = tuple(p - lr_t * mi / (jnp.sqrt(vi) + 1e-7) for p, mi, vi in zip(params, m, v))
+        return value, params, m, v
+    return jax.jit(step, donate_argnums=(0, 1, 2))
+
+
+def _jax_convnet_step(batch, hidden, dtype, kind):
+    import jax
+    import jax.numpy as jnp
+    x, t = bench.images(batch, dtype)
+    x, t = jnp.asarray(x), jnp.asarray(t.astype(np.int32))
+    params = tuple(jnp.array(p) for p in bench.net_params(bench.convnet_pair(kind, hidden, dtype)[0]))
+    state = [params, tuple(jnp.zeros_like(p) for p in params), tuple(jnp.zeros_like(p) for p in params), 0]
+    step, key = jax_convnet_step(kind), jax.random.PRNGKey(bench.SEED)
+
+    def run():
+        state[3] += 1
+        loss, state[0], state[1], state[2] = step(state[0], state[1], state[2], state[3], x, t, key)
+        return jax.block_until_ready((loss, *state[0]))
+    return run
+
+
+for _kind in ("simple", "deep"):
+    adapter(TORCH, f"{_kind}_convnet_step", kind=_kind)(_torch_convnet_step)
+    adapter(JAX, f"{_kind}_convnet_step", kind=_kind)(_jax_convnet_step)
 
 
 # --- the products bound ----------------------------------------------------------------------------------------

@@ -91,3 +91,19 @@ class NumericalGradientTraining(_Paired):
         return best_time(self.fastnn, repeat=3) * self.fastnn.iterations / 60
 
     track_projected_minutes.unit = "min"
+
+
+class SimpleConvNetStep(_Paired):
+    """One Adam step of chapter 7's SimpleConvNet on 28x28 images: net.gradient + Adam(lr=0.001).update."""
+    case = "simple_convnet_step"
+    params = ((100,), (100,), DTYPES)
+    number = 1
+    repeat = (1, 5, 20.0)
+
+
+class DeepConvNetStep(_Paired):
+    """One Adam step of chapter 8's DeepConvNet on 28x28 images (dropout on)."""
+    case = "deep_convnet_step"
+    params = ((100,), (50,), DTYPES)
+    number = 1
+    repeat = (1, 3, 30.0)

@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("functions", "gradient", "layers", "optimizer", "trainer", "util", "nets", "multi_layer_net",
                "multi_layer_net_extend", "datasets", "mnist", "io", "reference", "kernels", "bench", "cli", "mlp",
-               "threads", "netgrad", "callbacks", "trainer2")
+               "threads", "netgrad", "callbacks", "trainer2", "convolution", "convnets")
 
 __all__ = ["__version__", "warmup", *_SUBMODULES]
 
@@ -24,8 +24,8 @@ def __getattr__(name):
 
 
 def warmup(dtypes=("float64", "float32")):
-    """Compile (or load from the on-disk cache) the kernels behind the functions, layers, a training step and the
-    Trainer's fused loop, for each dtype, by running them once on tiny inputs."""
+    """Compile (or load from the on-disk cache) the kernels behind the functions, layers, a training step, the
+    Trainer's fused loop and the convolutional layers, for each dtype, by running them once on tiny inputs."""
     import numpy as np
 
     from . import nets
@@ -63,3 +63,9 @@ def _warm(dtypes):
             optimizer.SGD().update(net.params, net.gradient(x, labels))
             net.accuracy(x, labels)
         trainer.Trainer(net, x, labels, x, labels, epochs=1, mini_batch_size=3, verbose=False).train()
+        # chapter 7's net on 26x26 images: 24x24 convolution planes take the direct-loop paths too
+        images = np.linspace(0, 1, 3 * 26 * 26, dtype=dtype).reshape(3, 1, 26, 26)
+        convnet = nets.SimpleConvNet((1, 26, 26), {"filter_num": 2, "filter_size": 3, "pad": 0, "stride": 1},
+                                     hidden_size=3, output_size=4, dtype=dtype)
+        optimizer.Adam().update(convnet.params, convnet.gradient(images, labels))
+        convnet.accuracy(images, labels)

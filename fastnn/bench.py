@@ -97,7 +97,8 @@ def adopt_params(net, params):
     ``params`` entry is replaced, and so is every layer attribute that held the old array (the book's layers hold
     the arrays themselves), so that the net's code keeps seeing one set of arrays."""
     held = {id(array): key for key, array in net.params.items()}
-    for layer in getattr(net, "layers", {}).values():
+    layers = getattr(net, "layers", {})
+    for layer in layers.values() if isinstance(layers, dict) else layers:  # the book's DeepConvNet has a list
         for attr, value in list(vars(layer).items()):
             if id(value) in held:
                 setattr(layer, attr, params[held[id(value)]])
@@ -148,6 +149,54 @@ def step_pair(batch, width, dtype, input_size=PIXELS, book=False, depth=1):
 case("train_step", "TwoLayerNet(784, hidden, 10): one SGD step, net.gradient(x, t) + SGD(lr=0.1).update(net.params, "
      "grads), x: rows of 784 pixel-like values, integer labels; shape batch x hidden", shapes=STEP_SHAPES,
      pure=False)(step_pair)
+
+
+# --- convolutional networks --------------------------------------------------------------------------------------
+CONV_LR = 0.001  # chapter 7's and 8's training scripts: Adam(lr=0.001)
+IMAGE = (1, 28, 28)
+
+
+def images(rows, dtype):
+    """(x, t): rows of 1x28x28 pixel-like images in [0, 1) and integer labels in [0, 10)."""
+    x, t = pixels(rows, PIXELS, dtype)
+    return x.reshape(rows, *IMAGE), t
+
+
+def convnet_pair(kind, hidden, dtype):
+    """(fastnn net, reference net) of chapter 7's SimpleConvNet or chapter 8's DeepConvNet (``kind``: "simple" or
+    "deep") for 28x28 images with this hidden width, with the same initial parameters (as nets_pair)."""
+    from . import convnets
+    from .reference import convnets as ref_convnets
+
+    np.random.seed(SEED)
+    name = "SimpleConvNet" if kind == "simple" else "DeepConvNet"
+    fast = getattr(convnets, name)(IMAGE, hidden_size=hidden, dtype=dtype)
+    ref = getattr(ref_convnets, name)(IMAGE, hidden_size=hidden)
+    adopt_params(ref, {key: array.copy() for key, array in fast.params.items()})
+    return fast, ref
+
+
+def convnet_step_pair(batch, hidden, dtype, kind="simple"):
+    """(fastnn_fn, reference_fn): each call is one training step of the book's chapter 7/8 scripts on one fixed
+    batch, ``net.gradient(x, t)`` + ``Adam(lr=0.001).update``, and returns the parameters (dropout masks, for the
+    deep net, are drawn from np.random by both sides)."""
+    x, t = images(batch, dtype)
+    fast_net, ref_net = convnet_pair(kind, hidden, dtype)
+
+    def stepper(net, adam):
+        def run():
+            adam.update(net.params, net.gradient(x, t))
+            return net_params(net)
+        return run
+    return stepper(fast_net, optimizer.Adam(lr=CONV_LR)), stepper(ref_net, ref_optimizer.Adam(lr=CONV_LR))
+
+
+case("simple_convnet_step", "chapter 7's SimpleConvNet (28x28 images, 30 filters 5x5, pool 2x2, hidden, 10): one "
+     "step, net.gradient(x, t) + Adam(lr=0.001).update; shape batch x hidden", shapes=((100, 100),),
+     pure=False)(convnet_step_pair)
+case("deep_convnet_step", "chapter 8's DeepConvNet (28x28 images, six 3x3 convolutions, three poolings, hidden, "
+     "dropout): one step, net.gradient(x, t) + Adam(lr=0.001).update; shape batch x hidden", shapes=((100, 50),),
+     pure=False)(lambda batch, hidden, dtype: convnet_step_pair(batch, hidden, dtype, kind="deep"))
 
 
 # --- timing ----------------------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """Command line: ``fastnn train`` (the main job), ``fastnn gradcheck`` (backprop vs numerical gradients),
 ``fastnn bench`` (side-by-side timings).
 
-``fastnn train`` trains a MultiLayerNet with the book's Trainer on the bundled optdigits set by default, or on an
-MNIST-format directory (``--data DIR``) or the Debian-packaged Fashion-MNIST (``--dataset fashion-mnist``), prints
-per-epoch loss and accuracy with a progress bar, saves the weights (.npz) and, when matplotlib is installed, a
-learning-curve PNG.
+``fastnn train`` trains a MultiLayerNet (or, with ``--model simple-convnet``, chapter 7's SimpleConvNet) with the
+book's Trainer on the bundled optdigits set by default, or on an MNIST-format directory (``--data DIR``) or the
+Debian-packaged Fashion-MNIST (``--dataset fashion-mnist``), prints per-epoch loss and accuracy with a progress bar,
+saves the weights (.npz) and, when matplotlib is installed, a learning-curve PNG.
 """
 import argparse
 import json
@@ -15,6 +15,8 @@ import numpy as np
 
 DATASETS = ("digits", "fashion-mnist", "mnist")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+MODELS = ("mlp", "simple-convnet")
+SMALL_IMAGE = 16  # images narrower than this (the 8x8 digits) get 3x3 filters by default, others the book's 5x5
 
 
 def _train_parser(sub):
@@ -24,7 +26,15 @@ def _train_parser(sub):
                    help="bundled 'digits', Debian's 'fashion-mnist', or 'mnist' (needs --data or FASTNN_MNIST_DIR)")
     p.add_argument("--data", metavar="DIR", help="an MNIST-format directory of IDX files (MNIST, Fashion-MNIST, "
                                                  "KMNIST); implies the MNIST loader")
-    p.add_argument("--hidden", type=int, nargs="+", default=[100], metavar="N", help="hidden layer widths")
+    p.add_argument("--model", choices=MODELS, default="mlp",
+                   help="'mlp': MultiLayerNet; 'simple-convnet': chapter 7's conv-relu-pool-affine-relu-affine")
+    p.add_argument("--hidden", type=int, nargs="+", default=[100], metavar="N",
+                   help="hidden layer widths (simple-convnet: one width, its hidden Affine layer)")
+    p.add_argument("--filters", type=int, default=30, help="simple-convnet: number of convolution filters")
+    p.add_argument("--filter-size", type=int, default=None,
+                   help=f"simple-convnet: filter side (default 3 for images under {SMALL_IMAGE} pixels, else 5)")
+    p.add_argument("--eval-samples", type=int, default=None, metavar="N",
+                   help="evaluate each epoch's accuracies on the first N rows only (default: all)")
     p.add_argument("--activation", choices=("relu", "sigmoid"), default="relu")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
     p.add_argument("--lr", type=float, default=0.1, help="learning rate")
@@ -43,13 +53,35 @@ def _train_parser(sub):
 def _load(args):
     from . import datasets
 
+    flatten = args.model == "mlp"  # the convolutional net takes (N, 1, H, W) images
     if args.data:
-        return datasets.load_mnist(normalize=True, flatten=True, path=args.data), "mnist-format:" + args.data
+        return datasets.load_mnist(normalize=True, flatten=flatten, path=args.data), "mnist-format:" + args.data
     if args.dataset == "fashion-mnist":
-        return datasets.load_fashion_mnist(normalize=True, flatten=True), "fashion-mnist"
+        return datasets.load_fashion_mnist(normalize=True, flatten=flatten), "fashion-mnist"
     if args.dataset == "mnist":
-        return datasets.load_mnist(normalize=True, flatten=True), "mnist"
-    return datasets.load_digits(normalize=True, flatten=True), "digits (bundled optdigits)"
+        return datasets.load_mnist(normalize=True, flatten=flatten), "mnist"
+    return datasets.load_digits(normalize=True, flatten=flatten), "digits (bundled optdigits)"
+
+
+def _network(args, x_train, n_classes):
+    """The network --model asks for, and its one-line description."""
+    from .convnets import SimpleConvNet
+    from .nets import MultiLayerNet
+
+    if args.model == "mlp":
+        net = MultiLayerNet(x_train.shape[1], args.hidden, n_classes, activation=args.activation,
+                            weight_init_std=args.activation, weight_decay_lambda=args.weight_decay,
+                            dtype=args.dtype)
+        return net, f"MultiLayerNet({x_train.shape[1]}, {args.hidden}, {n_classes}, activation={args.activation!r})"
+    if len(args.hidden) != 1:
+        raise SystemExit(f"fastnn train: --model simple-convnet has one hidden layer; got --hidden {args.hidden}")
+    if args.weight_decay:
+        raise SystemExit("fastnn train: --model simple-convnet has no weight decay (the book's net has none)")
+    size = args.filter_size or (3 if x_train.shape[-1] < SMALL_IMAGE else 5)
+    conv = {"filter_num": args.filters, "filter_size": size, "pad": 0, "stride": 1}
+    net = SimpleConvNet(x_train.shape[1:], conv, args.hidden[0], n_classes, dtype=args.dtype)
+    return net, f"SimpleConvNet(input_dim={x_train.shape[1:]}, {args.filters} filters {size}x{size}, " \
+                f"hidden {args.hidden[0]}, {n_classes} classes)"
 
 
 def _whole_batches(x, t, batch_size):
@@ -85,11 +117,10 @@ def _plot(trainer, path):
 
 
 def train(args):
-    """``fastnn train``: load the data, build the MultiLayerNet, train it with the book's Trainer (an epoch line
+    """``fastnn train``: load the data, build the network, train it with the book's Trainer (an epoch line
     per evaluation, a progress bar unless --no-progress), save the weights, history and plot; returns the exit
     status 0."""
     from .callbacks import ProgressBar
-    from .nets import MultiLayerNet
     from .trainer import Trainer
 
     np.random.seed(args.seed)
@@ -97,14 +128,14 @@ def train(args):
     x_train, x_test = x_train.astype(args.dtype), x_test.astype(args.dtype)
     x_train, t_train = _whole_batches(x_train, t_train, args.batch_size)
     n_classes = int(max(t_train.max(), t_test.max())) + 1
-    net = MultiLayerNet(x_train.shape[1], args.hidden, n_classes, activation=args.activation,
-                        weight_init_std=args.activation, weight_decay_lambda=args.weight_decay, dtype=args.dtype)
-    print(f"data: {name}: {len(x_train)} train / {len(x_test)} test samples, {x_train.shape[1]} features, "
+    net, described = _network(args, x_train, n_classes)
+    print(f"data: {name}: {len(x_train)} train / {len(x_test)} test samples of shape {x_train.shape[1:]}, "
           f"{n_classes} classes")
-    print(f"net: MultiLayerNet({x_train.shape[1]}, {args.hidden}, {n_classes}, activation={args.activation!r}), "
-          f"{args.dtype}; optimizer {args.optimizer} lr {args.lr}, batch {args.batch_size}, {args.epochs} epochs")
+    print(f"net: {described}, {args.dtype}; optimizer {args.optimizer} lr {args.lr}, batch {args.batch_size}, "
+          f"{args.epochs} epochs")
     trainer = Trainer(net, x_train, t_train, x_test, t_test, epochs=args.epochs, mini_batch_size=args.batch_size,
-                      optimizer=args.optimizer, optimizer_param={"lr": args.lr}, verbose=False,
+                      optimizer=args.optimizer, optimizer_param={"lr": args.lr},
+                      evaluate_sample_num_per_epoch=args.eval_samples, verbose=False,
                       callbacks=[_print_epoch] + ([] if args.no_progress else [ProgressBar()]))
     start = time.perf_counter()
     trainer.train()
@@ -112,7 +143,7 @@ def train(args):
     test_acc = net.accuracy(x_test, t_test)
     print(f"final test accuracy {test_acc:.4f} ({seconds:.2f} s training)")
     net.save_params(args.out)
-    print(f"weights: {args.out} (load with MultiLayerNet(...).load_params({args.out!r}))")
+    print(f"weights: {args.out} (load with {type(net).__name__}(...).load_params({args.out!r}))")
     if args.history_json:
         with open(args.history_json, "w") as f:
             json.dump({"test_acc": float(test_acc), "history": trainer.history}, f, default=float)

@@ -5,6 +5,11 @@ the previous file intact.
 The first book's Trainer checkpoint is such a file too (:func:`save_checkpoint`, :func:`load_checkpoint`): the
 arrays under names like ``params/0``, ``optimizer/m/1``, ``history/test_acc``, and one JSON ``meta`` entry that
 describes them (no pickle).
+
+Reading also takes the pickles the book ships its trained weights in (``ch03/sample_weight.pkl``, ...):
+:func:`load_pickle` reads a pickled dict of numeric arrays through a restricted unpickler that runs no code from
+the file (fastnn/_pickle.py), and :func:`load_arrays` and :func:`load_into` tell the two formats apart by content.
+Writing is .npz only.
 """
 import json
 import os
@@ -16,9 +21,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _pickle
+from ._pickle import UnsafePickleError
 
-__all__ = ["save_arrays", "load_arrays", "load_into", "save_checkpoint", "load_checkpoint"]
+__all__ = ["save_arrays", "load_arrays", "load_into", "load_pickle", "UnsafePickleError", "save_checkpoint",
+           "load_checkpoint"]
 
 
 def _saveable(arrays):
@@ -57,20 +64,47 @@ def save_arrays(file_name, arrays):
         raise
 
 
+def load_pickle(file_name):
+    """Returns the arrays of a pickle file holding a dict of NumPy arrays (the book's weight files, or
+    ``pickle.dump(params, f)`` of numeric arrays at any protocol; empty arrays at protocols 0-2 are not read, as
+    their pickle calls ``builtins.bytes``) as a plain dict {str: ndarray}, with the file's shapes and dtypes
+    (writable copies), read without running any code from the file.
+
+    The unpickler admits only NumPy's array reconstruction, through fastnn's own checked stand-ins (NumPy's
+    reconstruction functions are never called; the arrays are np.frombuffer copies of checked bytes):
+    ``numpy.core.multiarray._reconstruct`` with class ``numpy.ndarray`` only, ``numpy.core.numeric._frombuffer``
+    (protocol 5), both also as ``numpy._core``; ``numpy.dtype`` of bool, integer, float and complex codes;
+    ``_codecs.encode(str, 'latin1')`` (bytes at protocols 0-2); ``collections.OrderedDict()``. Refused with
+    :class:`UnsafePickleError` (a ValueError and a pickle.UnpicklingError) before any of it runs: every other
+    global (``os.system``, ``builtins.eval``, an ndarray subclass, NumPy scalars, ...); object, structured and
+    subarray dtypes; the opcodes INST, OBJ, NEWOBJ, NEWOBJ_EX, persistent ids, extension codes, sets and
+    out-of-band buffers. A top level that is not a dict of str -> array, and a truncated or damaged file, raise
+    ValueError; every error names the file."""
+    return _pickle.read(_checks.path(file_name, "file_name"))
+
+
 def load_arrays(file_name):
-    """Returns the dict of arrays saved by :func:`save_arrays` in ``file_name`` (object arrays are refused, never
-    unpickled)."""
+    """Returns the dict of arrays in ``file_name``: saved by :func:`save_arrays` (.npz; object arrays are refused,
+    never unpickled), or a pickle of a dict of arrays such as the book's weight files, read by :func:`load_pickle`
+    (no code from the file runs). The format is told by the content (zip or pickle), not by the name."""
+    path = _checks.path(file_name, "file_name")
     # a truncated or damaged zip raises BadZipFile/zlib.error, which are not ValueErrors
     try:
-        data = np.load(_checks.path(file_name, "file_name"), allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):  # a single .npy array
-            raise ValueError(f"it holds one {type(data).__name__}, not a set of named arrays")
-        with data:
-            arrays = {k: data[k] for k in data.files}
+        with open(path, "rb") as f:
+            head = f.read(4)
+        pickled = head != b"PK\x03\x04" and _pickle.is_pickle(head)  # b"P" is also a protocol-0 opcode
+        if not pickled:
+            data = np.load(path, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):  # a single .npy array
+                raise ValueError(f"it holds one {type(data).__name__}, not a set of named arrays")
+            with data:
+                arrays = {k: data[k] for k in data.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
         raise ValueError(f"file_name {file_name!r} is not a readable fastnn parameter file (.npz): {exc}") from None
+    if pickled:
+        return load_pickle(path)
     for key, value in arrays.items():
         if not isinstance(value, np.ndarray):  # NpzFile returns raw bytes for a member that is not .npy
             raise ValueError(f"file_name {file_name!r}: entry {key!r} is not a saved array")
@@ -78,8 +112,8 @@ def load_arrays(file_name):
 
 
 def load_into(params, file_name):
-    """Copy saved arrays into the existing ``params`` arrays in place, after checking that the file holds exactly
-    the same keys with the same shapes and dtypes; returns None."""
+    """Copy saved arrays (a .npz file or a pickle, as for :func:`load_arrays`) into the existing ``params`` arrays in
+    place, after checking that the file holds exactly the same keys with the same shapes and dtypes; returns None."""
     if not isinstance(params, Mapping):
         raise TypeError(f"params must be a dict of name -> array; got {type(params).__name__}")
     saved = load_arrays(file_name)

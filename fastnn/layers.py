@@ -16,12 +16,14 @@ import numpy as np
 
 from . import _checks
 from ._constants import BN_EPS, CE_DELTA
+from .convolution import Convolution, Pooling
 from .kernels import activations, affine
 from .functions import cross_entropy_error
 from .kernels import softmax as softmax_kernels
 
 __all__ = ["Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization", "MatMul", "Softmax",
-           "SigmoidWithLoss", "Embedding", "np"]  # np: the book's star import of this module gives it too
+           "SigmoidWithLoss", "Embedding", "Convolution", "Pooling",
+           "np"]  # np: the book's star import of this module gives it too
 
 
 def _parameter(p, name, ndim):

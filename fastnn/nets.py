@@ -1,6 +1,7 @@
 """The books' networks: same constructors, ``params`` keys and order, layer names, RNG draws and results as the
 book's code, each call of ``predict``/``loss``/``accuracy``/``gradient`` one compiled pass over the whole stack
-(fastnn.engine).
+(fastnn.engine). The convolutional nets of chapters 7 and 8 (SimpleConvNet, DeepConvNet) are exported here too;
+they live in fastnn.convnets and run layer by layer (see there why).
 
 fastnn adds: a keyword-only ``dtype`` (float64 like the books, or float32 end to end), validation of every
 argument, ``save_params``/``load_params`` (.npz, atomic), ``loss_and_gradient`` (the loss of the forward pass that
@@ -16,10 +17,11 @@ import numpy as np
 from . import _checks, functions, gradient, io, layers
 from .engine import Engine, LayerSpec
 from .kernels import network as nk
+from .convnets import DeepConvNet, SimpleConvNet  # noqa: F401 - chapters 7 and 8, layer by layer (see there)
 from .mlp import NeuralNetMLP  # noqa: F401 - Raschka's network lives with its kernels
 
 __all__ = ["SimpleNet", "simpleNet", "TwoLayerNet", "TwoLayerNetCh4", "TwoLayerNetBook2", "MultiLayerNet",
-           "MultiLayerNetExtend", "NeuralNetMLP"]
+           "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "NeuralNetMLP"]
 
 
 ACCURACY_CHUNK = 8192  # rows per forward pass in accuracy()

@@ -4,14 +4,23 @@
   ``np.random.permutation`` exactly as the book does, so a seeded script shuffles the same way.
 * ``clip_grads`` and ``remove_duplicate`` come from the second book and are what its ``Trainer.fit`` calls every
   iteration; both work in place on the gradient arrays, like the book.
+* ``conv_output_size``, ``im2col`` and ``col2im`` come from the first book (chapter 7); im2col/col2im run compiled
+  kernels (fastnn.kernels.conv), the others are a handful of whole-array NumPy calls, which Numba would not beat.
 
-These helpers are not compiled: each is a handful of whole-array NumPy calls, which Numba would not beat.
+Where im2col/col2im differ from the book: float32 input stays float32 (the book's im2col always returns float64;
+integer and bool input becomes float64, float16 float32), the results are new C-contiguous arrays (the book's
+col2im returns a view into a larger padded array), and a window geometry the book would silently floor (an output
+size that is not a whole number) or fail on later is refused with a ValueError before any compiled code runs.
 """
+import numbers
+
 import numpy as np
 
 from . import _checks
+from .kernels import conv as _conv
 
-__all__ = ["smooth_curve", "shuffle_dataset", "clip_grads", "remove_duplicate", "np"]  # np: as the book's star import
+__all__ = ["smooth_curve", "shuffle_dataset", "clip_grads", "remove_duplicate", "conv_output_size", "im2col",
+           "col2im", "np"]  # np: as the book's star import
 
 SMOOTH_WINDOW = 11  # the book's Kaiser window: 11 points, beta 2
 SMOOTH_BETA = 2
@@ -131,3 +140,87 @@ def remove_duplicate(params, grads):
             del params[j], grads[j]  # the next candidate moved into position j
         i += 1
     return params, grads
+
+
+# --- chapter 7: convolution helpers --------------------------------------------------------------------------------
+def conv_output_size(input_size, filter_size, stride=1, pad=0):
+    """The book's ``(input_size + 2*pad - filter_size) / stride + 1``: the number of window positions along one
+    axis, returned as a Python float (true division, as the book's code computes it in Python 3, e.g. 24.0 for
+    (28, 5)) and not checked for being whole: a fractional or negative value is returned as it is (im2col, col2im
+    and the layers refuse such a geometry). Arguments are integers, stride >= 1, pad >= 0."""
+    input_size = _checks.integer(input_size, "input_size", minimum=0)
+    filter_size = _checks.integer(filter_size, "filter_size", minimum=1)
+    stride = _checks.integer(stride, "stride", minimum=1)
+    pad = _checks.integer(pad, "pad", minimum=0)
+    return (input_size + 2 * pad - filter_size) / stride + 1
+
+
+def _window_size(size, filter_size, stride, pad, name, what, filter_name):
+    """The whole number of window positions along one axis, or a ValueError that says which arguments clash."""
+    span = size + 2 * pad - filter_size
+    if span < 0:
+        raise ValueError(f"{filter_name} ({filter_size}) must not exceed the padded {what} of {name} "
+                         f"({size} + 2*pad = {size + 2 * pad}, pad={pad})")
+    if span % stride:
+        raise ValueError(f"{name}'s {what} {size} gives a non-integer output {what}: ({what} + 2*pad - "
+                         f"{filter_name}) / stride + 1 = ({size} + {2 * pad} - {filter_size}) / {stride} + 1 = "
+                         f"{span / stride + 1:g}; choose stride, pad or {filter_name} so that stride divides "
+                         f"{what} + 2*pad - {filter_name} (the book would round the output size down)")
+    return span // stride + 1
+
+
+def _window_geometry(shape, filter_h, filter_w, stride, pad, name, filter_names=("filter_h", "filter_w")):
+    """(filter_h, filter_w, stride, pad, out_h, out_w) as ints for an input of 4-D ``shape`` (N, C, H, W) named
+    ``name``, each argument checked (integers, filters >= 1, stride >= 1, pad >= 0, the filter within the padded
+    input, whole output sizes); shared by im2col/col2im and fastnn.convolution."""
+    filter_h = _checks.integer(filter_h, filter_names[0], minimum=1)
+    filter_w = _checks.integer(filter_w, filter_names[1], minimum=1)
+    stride = _checks.integer(stride, "stride", minimum=1)
+    pad = _checks.integer(pad, "pad", minimum=0)
+    out_h = _window_size(shape[2], filter_h, stride, pad, name, "height", filter_names[0])
+    out_w = _window_size(shape[3], filter_w, stride, pad, name, "width", filter_names[1])
+    return filter_h, filter_w, stride, pad, out_h, out_w
+
+
+def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
+    """The book's im2col: returns a new 2-D array ``col`` of shape (N*out_h*out_w, C*filter_h*filter_w) whose row
+    (n, oy, ox) holds the window of sample n at output position (oy, ox), columns in (c, ky, kx) order, over
+    input_data (N, C, H, W) zero-padded by ``pad`` on each side, windows ``stride`` apart. float32 stays float32
+    (the book returns float64); see the module docstring for what is refused."""
+    x = _checks.float_array(input_data, "input_data", ndim=4)
+    fh, fw, stride, pad, oh, ow = _window_geometry(x.shape, filter_h, filter_w, stride, pad, "input_data")
+    n, c = x.shape[:2]
+    col = np.empty((n * oh * ow, c * fh * fw), dtype=x.dtype)
+    if col.size:
+        _conv.im2col(x, fh, fw, stride, pad, col.reshape(n, oh * ow, c * fh * fw))
+    return col
+
+
+def _input_shape(input_shape):
+    if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__len__") or len(input_shape) != 4:
+        raise ValueError(f"input_shape must be the 4-D shape (N, C, H, W) of the image; got {input_shape!r}")
+    for i, v in enumerate(input_shape):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"input_shape[{i}] must be an integer; got {type(v).__name__}")
+        if v < 0:
+            raise ValueError(f"input_shape[{i}] must be >= 0; got {v}")
+    return tuple(int(v) for v in input_shape)
+
+
+def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
+    """The book's col2im, im2col's adjoint: returns a new array of ``input_shape`` (N, C, H, W) where each pixel is
+    the sum of the col entries that im2col would have read from it (overlapping windows add up; entries that fall
+    in the padding are dropped). ``col`` must have im2col's shape (N*out_h*out_w, C*filter_h*filter_w); its
+    float dtype is kept (integer input becomes float64)."""
+    shape = _input_shape(input_shape)
+    col = _checks.float_array(col, "col", ndim=2)
+    fh, fw, stride, pad, oh, ow = _window_geometry(shape, filter_h, filter_w, stride, pad, "input_shape")
+    n, c = shape[:2]
+    expected = (n * oh * ow, c * fh * fw)
+    if col.shape != expected:
+        raise ValueError(f"col must have shape {expected} (N*out_h*out_w, C*filter_h*filter_w) for input_shape "
+                         f"{shape}, filter {fh}x{fw}, stride {stride}, pad {pad}; got {col.shape}")
+    img = np.zeros(shape, dtype=col.dtype)
+    if col.size:
+        _conv.col2im(col.reshape(n, oh * ow, c * fh * fw), fh, fw, stride, pad, img)
+    return img

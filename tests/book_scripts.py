@@ -126,6 +126,8 @@ NETS_CH4 = "from fastnn.nets import TwoLayerNetCh4 as TwoLayerNet"
 NETS_CH5 = "from fastnn.nets import TwoLayerNet"
 NETS_BOOK2 = "from fastnn.nets import TwoLayerNetBook2 as TwoLayerNet"
 LOCAL_NET = "from two_layer_net import TwoLayerNet"
+LOCAL_CONVNET, NETS_CONVNET = "from simple_convnet import SimpleConvNet", "from fastnn.nets import SimpleConvNet"
+LOCAL_DEEPNET, NETS_DEEPNET = "from deep_convnet import DeepConvNet", "from fastnn.nets import DeepConvNet"
 GRADIENT_CHECK_TOL = ("the printed values are mean |backprop - numerical| gradients (1e-9..1e-7), differences of "
                       "nearly equal numbers: two correct implementations agree only to the numerical gradient's "
                       "rounding, about 1e-16 * loss / 2h = 1e-12 per element (measured: 1e-4 relative)")
@@ -202,6 +204,41 @@ SCRIPTS = (
                  "print('numerical_gradient keys:', ' '.join(grad_numerical.keys()))"),
     Script("book1/ch06/weight_init_activation_histogram.py", variants=("fastnn-nets",),
            nets={"ch06/weight_init_activation_histogram.py": [override("sigmoid", "fastnn.functions")]}),
+    # --- chapter 7 (the chapter-local simple_convnet.py; fastnn-nets: fastnn.nets.SimpleConvNet) --------------
+    Script("book1/ch07/train_convnet.py", mnist=True, slow=True,
+           reduce=(("#x_train, t_train = x_train[:5000], t_train[:5000]",
+                    "x_train, t_train = x_train[:5000], t_train[:5000]"),
+                   ("#x_test, t_test = x_test[:1000], t_test[:1000]", "x_test, t_test = x_test[:1000], t_test[:1000]"),
+                   ("max_epochs = 20", "max_epochs = 1")),
+           reduce_why="the script's own commented-out reduction to 5000/1000 images, 20 -> 1 epoch: the first 50 "
+                      "iterations (their losses, the epoch and final accuracies)",
+           nets={"ch07/train_convnet.py": [(LOCAL_CONVNET, NETS_CONVNET)]}),
+    Script("book1/ch07/gradient_check.py", rtol=1e-3, tol_why=GRADIENT_CHECK_TOL,
+           nets={"ch07/gradient_check.py": [(LOCAL_CONVNET, NETS_CONVNET)]}),
+    # the book's trained filters (params.pkl, read by pickle in the chapter's net, by fastnn's restricted
+    # unpickler in fastnn-nets), drawn with imshow: the images are compared
+    Script("book1/ch07/visualize_filter.py", nets={"ch07/visualize_filter.py": [(LOCAL_CONVNET, NETS_CONVNET)]}),
+    Script("book1/ch07/apply_filter.py", slow=True,
+           nets={"ch07/apply_filter.py": [(LOCAL_CONVNET, NETS_CONVNET)]}),
+    # --- chapter 8 (the chapter-local deep_convnet.py; fastnn-nets: fastnn.nets.DeepConvNet) --------------------
+    Script("book1/ch08/train_deepnet.py", mnist=True, slow=True, timeout=600.0,
+           reduce=(("network = DeepConvNet()", "x_train, t_train = x_train[:5000], t_train[:5000]\n"
+                                               "x_test, t_test = x_test[:1000], t_test[:1000]\n"
+                                               "network = DeepConvNet()"),
+                   ("epochs=20", "epochs=1")),
+           reduce_why="5000 training / 1000 test images, 20 -> 1 epoch: the first 50 iterations (dropout draws "
+                      "included) and the accuracies",
+           nets={"ch08/train_deepnet.py": [(LOCAL_DEEPNET, NETS_DEEPNET)]}),
+    # the book's trained DeepConvNet (deep_convnet_params.pkl) on Fashion-MNIST test images: predictions compared
+    Script("book1/ch08/misclassified_mnist.py", mnist=True, slow=True,
+           reduce=(("#sampled = 1000\n#x_test = x_test[:sampled]\n#t_test = t_test[:sampled]",
+                    "sampled = 1000\nx_test = x_test[:sampled]\nt_test = t_test[:sampled]"),),
+           reduce_why="the script's own commented-out reduction to 1000 test images",
+           nets={"ch08/misclassified_mnist.py": [(LOCAL_DEEPNET, NETS_DEEPNET)]}),
+    Script("book1/ch08/half_float_network.py", mnist=True, slow=True,
+           reduce=(("sampled = 10000", "sampled = 1000"),),
+           reduce_why="10000 -> 1000 test images, in float64 and rounded to float16",
+           nets={"ch08/half_float_network.py": [(LOCAL_DEEPNET, NETS_DEEPNET)]}),
     # --- the second book, chapter 1 -----------------------------------------------------------------------------
     Script("book2/ch01/forward_net.py", variants=("fastnn-nets",),
            nets={"ch01/forward_net.py": [override("Sigmoid", "fastnn.layers"), override("Affine", "fastnn.layers")]}),
@@ -226,11 +263,15 @@ NOT_RUN = {
     "book1/ch05/buy_apple.py": "uses only ch05/layer_naive.py (MulLayer, AddLayer), which fastnn has no counterpart "
                                "of: the three variants would be the same text",
     "book1/ch05/buy_apple_orange.py": "as buy_apple.py",
+    "book1/ch07/simple_convnet.py": "chapter-local module: run by every other ch07 script",
+    "book1/ch08/deep_convnet.py": "chapter-local module: run by ch08/train_deepnet.py, misclassified_mnist.py and "
+                                  "half_float_network.py",
+    "book1/ch08/awesome_net.py": "one comment line, no code",
     "book2/ch01/two_layer_net.py": "chapter-local module: run by ch01/train.py and ch01/train_custom_loop.py",
     "book2/ch01/show_spiral_dataset.py": "uses no common module and no fastnn counterpart: it prints and plots the "
                                          "book's own dataset/spiral.py data",
 }
-CHAPTERS = ("book1/ch03", "book1/ch04", "book1/ch05", "book1/ch06", "book2/ch01")
+CHAPTERS = ("book1/ch03", "book1/ch04", "book1/ch05", "book1/ch06", "book1/ch07", "book1/ch08", "book2/ch01")
 
 
 def find_script(name):
@@ -390,6 +431,7 @@ PRELUDE = NO_NETWORK + textwrap.dedent("""\
             axes = []
             for ax in plt.figure(num).axes:
                 items = [["line", _array(l.get_xdata()), _array(l.get_ydata())] for l in ax.get_lines()]
+                items += [["image", _array(im.get_array())] for im in ax.images]  # imshow: filters, feature maps
                 items += [["bar", [p.get_x(), p.get_width(), p.get_height()]] for p in ax.patches
                           if hasattr(p, "get_height")]
                 for c in ax.collections:

@@ -229,6 +229,139 @@ def weighted_cubes_gradient(x):
     return np.arange(1, x.size + 1).reshape(x.shape) * x ** 2
 
 
+# chapter 7: convolution and max pooling, straight from the definitions, one element at a time in float64.
+# Input pixel (iy, ix) = (oy*stride + ky - pad, ox*stride + kx - pad); outside the image it is a padding zero.
+def _pixel(x, n, c, iy, ix):
+    """x[n, c, iy, ix] as a Python float, 0.0 in the zero padding."""
+    if 0 <= iy < x.shape[2] and 0 <= ix < x.shape[3]:
+        return float(x[n, c, iy, ix])
+    return 0.0
+
+
+def _out_size(size, filter_size, stride, pad):
+    return (size + 2 * pad - filter_size) // stride + 1
+
+
+def conv_forward(x, W, b, stride=1, pad=0):
+    """out[n, f, oy, ox] = b[f] + sum over c, ky, kx of W[f, c, ky, kx] * x[n, c, iy, ix]."""
+    N, C, H, Wd = x.shape
+    FN, _, FH, FW = W.shape
+    OH, OW = _out_size(H, FH, stride, pad), _out_size(Wd, FW, stride, pad)
+    out = np.empty((N, FN, OH, OW))
+    for n in range(N):
+        for f in range(FN):
+            for oy in range(OH):
+                for ox in range(OW):
+                    terms = [float(W[f, c, ky, kx]) * _pixel(x, n, c, oy * stride + ky - pad, ox * stride + kx - pad)
+                             for c in range(C) for ky in range(FH) for kx in range(FW)]
+                    out[n, f, oy, ox] = math.fsum(terms) + float(b[f])
+    return out
+
+
+def conv_backward(x, W, dout, stride=1, pad=0):
+    """(dx, dW, db) of sum(out * dout): each product W[f,c,ky,kx] * x[n,c,iy,ix] of the forward sends
+    dout[n,f,oy,ox] * W to dx[n,c,iy,ix] (dropped in the padding) and dout * x to dW[f,c,ky,kx]."""
+    N, C, H, Wd = x.shape
+    FN, _, FH, FW = W.shape
+    OH, OW = dout.shape[2], dout.shape[3]
+    dx_terms = {}
+    dW_terms = {}
+    for n in range(N):
+        for f in range(FN):
+            for oy in range(OH):
+                for ox in range(OW):
+                    d = float(dout[n, f, oy, ox])
+                    for c in range(C):
+                        for ky in range(FH):
+                            for kx in range(FW):
+                                iy, ix = oy * stride + ky - pad, ox * stride + kx - pad
+                                dW_terms.setdefault((f, c, ky, kx), []).append(d * _pixel(x, n, c, iy, ix))
+                                if 0 <= iy < H and 0 <= ix < Wd:
+                                    dx_terms.setdefault((n, c, iy, ix), []).append(d * float(W[f, c, ky, kx]))
+    dx = np.zeros(x.shape)
+    for key, terms in dx_terms.items():
+        dx[key] = math.fsum(terms)
+    dW = np.zeros(W.shape)
+    for key, terms in dW_terms.items():
+        dW[key] = math.fsum(terms)
+    db = np.array([math.fsum(float(v) for v in dout[:, f].reshape(-1)) for f in range(FN)])
+    return dx, dW, db
+
+
+def im2col(x, filter_h, filter_w, stride=1, pad=0):
+    """Row (n, oy, ox), column (c, ky, kx) = x[n, c, iy, ix] (0 in the padding)."""
+    N, C, H, W = x.shape
+    OH, OW = _out_size(H, filter_h, stride, pad), _out_size(W, filter_w, stride, pad)
+    col = np.empty((N * OH * OW, C * filter_h * filter_w))
+    for n in range(N):
+        for oy in range(OH):
+            for ox in range(OW):
+                row = (n * OH + oy) * OW + ox
+                for c in range(C):
+                    for ky in range(filter_h):
+                        for kx in range(filter_w):
+                            col[row, (c * filter_h + ky) * filter_w + kx] = _pixel(
+                                x, n, c, oy * stride + ky - pad, ox * stride + kx - pad)
+    return col
+
+
+def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
+    """Pixel (n, c, iy, ix) = the sum of the col entries im2col reads from it; entries from the padding dropped."""
+    N, C, H, W = input_shape
+    OH, OW = _out_size(H, filter_h, stride, pad), _out_size(W, filter_w, stride, pad)
+    terms = {}
+    for n in range(N):
+        for oy in range(OH):
+            for ox in range(OW):
+                row = (n * OH + oy) * OW + ox
+                for c in range(C):
+                    for ky in range(filter_h):
+                        for kx in range(filter_w):
+                            iy, ix = oy * stride + ky - pad, ox * stride + kx - pad
+                            if 0 <= iy < H and 0 <= ix < W:
+                                v = float(col[row, (c * filter_h + ky) * filter_w + kx])
+                                terms.setdefault((n, c, iy, ix), []).append(v)
+    img = np.zeros(input_shape)
+    for key, vals in terms.items():
+        img[key] = math.fsum(vals)
+    return img
+
+
+def maxpool_forward(x, pool_h, pool_w, stride=2, pad=0):
+    """(out, arg_max): out[n, c, oy, ox] = the largest of the window's values, padding zeros included, NaN if
+    any is NaN; arg_max[((n*OH + oy)*OW + ox)*C + c] = ky*pool_w + kx of its first maximum (first NaN)."""
+    N, C, H, W = x.shape
+    OH, OW = _out_size(H, pool_h, stride, pad), _out_size(W, pool_w, stride, pad)
+    out = np.empty((N, C, OH, OW))
+    arg_max = np.empty(N * OH * OW * C, dtype=np.intp)
+    for n in range(N):
+        for c in range(C):
+            for oy in range(OH):
+                for ox in range(OW):
+                    window = [_pixel(x, n, c, oy * stride + ky - pad, ox * stride + kx - pad)
+                              for ky in range(pool_h) for kx in range(pool_w)]
+                    k = argmax(window)
+                    out[n, c, oy, ox] = window[k]
+                    arg_max[((n * OH + oy) * OW + ox) * C + c] = k
+    return out, arg_max
+
+
+def maxpool_backward(dout, arg_max, input_shape, pool_h, pool_w, stride=2, pad=0):
+    """dx: dout[n, c, oy, ox] added at the pixel of its window's arg_max; nothing for a padding position."""
+    N, C, H, W = input_shape
+    OH, OW = dout.shape[2], dout.shape[3]
+    dx = np.zeros(input_shape)
+    for n in range(N):
+        for c in range(C):
+            for oy in range(OH):
+                for ox in range(OW):
+                    k = int(arg_max[((n * OH + oy) * OW + ox) * C + c])
+                    iy, ix = oy * stride + k // pool_w - pad, ox * stride + k % pool_w - pad
+                    if 0 <= iy < H and 0 <= ix < W:
+                        dx[n, c, iy, ix] += float(dout[n, c, oy, ox])
+    return dx
+
+
 # --- 2. tolerances --------------------------------------------------------------------------------------------------
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 

@@ -790,6 +790,106 @@ for label, n, exc in (("0", 0, ValueError), ("float", 1.5, TypeError), ("str", "
     add("threads.threads", f"n {label}", lambda v=n: _enter_threads(v), exc, "n")
 
 
+# --- convolution (chapters 7 and 8): im2col/col2im, Convolution, Pooling, SimpleConvNet, DeepConvNet ----------
+IMG = np.ones((2, 3, 5, 5))  # N, C, H, W
+CONV_W, CONV_B = np.ones((4, 3, 3, 3)), np.zeros(4)
+for label, thunk, exc, name in (
+        ("stride 0", lambda: U.conv_output_size(5, 3, 0), ValueError, "stride"),
+        ("input_size str", lambda: U.conv_output_size("5", 3), TypeError, "input_size")):
+    add("util.conv_output_size", label, thunk, exc, name)
+for label, thunk, exc, name in (
+        ("3-D", lambda: U.im2col(np.ones((3, 5, 5)), 3, 3), ValueError, "input_data"),
+        ("strings", lambda: U.im2col(np.full((1, 1, 3, 3), "a"), 3, 3), TypeError, "input_data"),
+        ("filter larger than the padded input", lambda: U.im2col(IMG, 8, 3, pad=1), ValueError, "filter_h"),
+        ("stride 0", lambda: U.im2col(IMG, 3, 3, stride=0), ValueError, "stride"),
+        ("non-integer output size", lambda: U.im2col(IMG, 2, 2, stride=2), ValueError, "stride")):
+    add("util.im2col", label, thunk, exc, name)
+for label, thunk, exc, name in (
+        ("col shape", lambda: U.col2im(np.ones((18, 26)), (2, 3, 5, 5), 3, 3), ValueError, "col"),
+        ("input_shape 3-D", lambda: U.col2im(np.ones((18, 27)), (3, 5, 5), 3, 3), ValueError, "input_shape")):
+    add("util.col2im", label, thunk, exc, name)
+
+
+def _conv(stride=1, pad=0):
+    return L.Convolution(CONV_W.copy(), CONV_B.copy(), stride, pad)
+
+
+for label, thunk, exc, name in (
+        ("W 3-D", lambda: L.Convolution(np.ones((4, 3, 3)), CONV_B.copy()), ValueError, "W"),
+        ("b of the wrong length", lambda: L.Convolution(CONV_W.copy(), np.zeros(3)), ValueError, "b"),
+        ("b str", lambda: L.Convolution(CONV_W.copy(), "0"), TypeError, "b"),
+        ("stride 0", lambda: _conv(stride=0), ValueError, "stride"),
+        ("pad -1", lambda: _conv(pad=-1), ValueError, "pad")):
+    add("convolution.Convolution", label, thunk, exc, name)
+for label, x, exc, name in (
+        ("x 2-D", np.ones((2, 75)), ValueError, "x"),
+        ("x channels do not match W", np.ones((2, 2, 5, 5)), ValueError, "x"),
+        ("x smaller than the filter", np.ones((2, 3, 2, 2)), ValueError, "x"),
+        ("x strings", np.full((2, 3, 5, 5), "a"), TypeError, "x")):
+    add("convolution.Convolution.forward", label, method(_conv, "forward", x), exc, name)
+add("convolution.Convolution.forward", "non-integer output size", method(lambda: _conv(stride=2), "forward",
+                                                                          np.ones((2, 3, 6, 6))), ValueError, "stride")
+add("convolution.Convolution.backward", "before forward", method(_conv, "backward", np.ones((2, 4, 3, 3))),
+    RuntimeError, "forward")
+add("convolution.Convolution.backward", "dout shape", method(after(_conv, "forward", IMG), "backward",
+                                                                     np.ones((2, 4, 2, 3))),
+    ValueError, "dout")
+for label, thunk, exc, name in (
+        ("pool_h 0", lambda: L.Pooling(0, 2), ValueError, "pool_h"),
+        ("stride 0", lambda: L.Pooling(2, 2, stride=0), ValueError, "stride"),
+        ("pool_w float", lambda: L.Pooling(2, 2.5), TypeError, "pool_w")):
+    add("convolution.Pooling", label, thunk, exc, name)
+add("convolution.Pooling.forward", "x 3-D", method(lambda: L.Pooling(2, 2), "forward", np.ones((3, 4, 4))),
+    ValueError, "x")
+add("convolution.Pooling.forward", "non-integer output size", method(lambda: L.Pooling(2, 2), "forward", IMG),
+    ValueError, "stride")
+add("convolution.Pooling.backward", "before forward", method(lambda: L.Pooling(2, 2), "backward", np.ones(4)),
+    RuntimeError, "forward")
+add("convolution.Pooling.backward", "dout shape",
+    method(after(lambda: L.Pooling(2, 2), "forward", np.ones((1, 1, 4, 4))), "backward", np.ones((1, 1, 3, 2))),
+    ValueError, "dout")
+
+SMALL_CONVNETS = {
+    "SimpleConvNet": lambda: N.SimpleConvNet((1, 8, 8), {"filter_num": 2, "filter_size": 3, "pad": 0, "stride": 1},
+                                             hidden_size=3, output_size=4),
+    "DeepConvNet": lambda: N.DeepConvNet((1, 12, 12), hidden_size=3, output_size=4),
+}
+CONV_X, CONV_T = {"SimpleConvNet": np.ones((2, 1, 8, 8)), "DeepConvNet": np.ones((2, 1, 12, 12))}, np.array([0, 3])
+add("convnets.SimpleConvNet", "conv_param stride 0", lambda: N.SimpleConvNet(
+    conv_param={"filter_num": 3, "filter_size": 5, "pad": 0, "stride": 0}), ValueError, "stride")
+add("convnets.SimpleConvNet", "filter larger than the input", lambda: N.SimpleConvNet(
+    (1, 4, 4), {"filter_num": 3, "filter_size": 5, "pad": 0, "stride": 1}), ValueError, "convolution")
+add("convnets.DeepConvNet", "input_dim 2 numbers", lambda: N.DeepConvNet((28, 28)), ValueError, "input_dim")
+add("convnets.DeepConvNet", "conv_param_3 missing pad", lambda: N.DeepConvNet(
+    conv_param_3={"filter_num": 3, "filter_size": 3, "stride": 1}), ValueError, "conv_param_3")
+for net_name, make in SMALL_CONVNETS.items():
+    x = CONV_X[net_name]
+    entry = f"convnets.{net_name}"
+    for meth in ("predict", "loss", "gradient", "loss_and_gradient", "accuracy") + (
+            ("numerical_gradient",) if net_name == "SimpleConvNet" else ()):
+        args = (x[:, :, :5],) if meth == "predict" else (x[:, :, :5], CONV_T)
+        add(f"{entry}.{meth}", "x of another image size", method(make, meth, *args), ValueError, "x")
+        if meth != "predict":
+            add(f"{entry}.{meth}", "t out of range", method(make, meth, x, np.array([0, 4])), ValueError, "t")
+    add(f"{entry}.accuracy", "batch_size 0", method(make, "accuracy", x, CONV_T, batch_size=0), ValueError,
+        "batch_size")
+    add(f"{entry}.save_params", "directory missing", method(make, "save_params", MISSING), FileNotFoundError,
+        "file_name")
+    add(f"{entry}.load_params", "file missing", method(make, "load_params", MISSING), FileNotFoundError,
+        "nonexistent-fastnn-dir")
+
+
+def _write_bytes(name, data):
+    with open(name, "wb") as f:
+        f.write(data)
+    return name
+
+
+add("io.load_pickle", "a pickle calling os.system", lambda: IO.load_pickle(_write_bytes(
+    "evil.pkl", b"cos\nsystem\n(S'true'\ntR.")), IO.UnsafePickleError, "os.system")
+add("io.load_pickle", "file missing", lambda: IO.load_pickle(MISSING), FileNotFoundError, "nonexistent-fastnn-dir")
+
+
 # --- networks: accuracy with bad x/t, chapter 4's empty batches, unknown dtype ------------------------------------
 NET_CASES = []
 for net_name, (make, onehot) in NETS.items():

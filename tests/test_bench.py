@@ -62,7 +62,8 @@ def _scale(name, batch, width, dtype, want):
 
 
 # --- fastnn bench: what stays in the package --------------------------------------------------------------------
-PACKAGE_CASES = ["sigmoid", "relu", "softmax", "cross_entropy_error", "softmax_loss", "train_step"]
+PACKAGE_CASES = ["sigmoid", "relu", "softmax", "cross_entropy_error", "softmax_loss", "train_step",
+                 "simple_convnet_step", "deep_convnet_step"]
 
 
 def test_package_cases_are_fastnns_against_its_reference():
@@ -81,7 +82,7 @@ def test_package_bench_compiles_nothing_itself():
     source = (ROOT / "fastnn" / "bench.py").read_text()
     assert "import numba" not in source and "njit" not in source
     code = [line for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
-    assert len(code) <= 250
+    assert len(code) <= 300  # (the convolutional steps added ~45 lines)
 
 
 def test_fastnn_bench_command_prints_the_table(capsys):
@@ -752,3 +753,18 @@ def test_latency_table_runs_the_timeraw_benchmarks_code():
                                                              "(numba)", "| first softmax_loss call",
                                                              "| then first training step (gradient+SGD+loss)"]
     assert all(re.fullmatch(r"\| .+ \| \d+\.\d{3} s \| \d+\.\d{3} s \|", line) for line in lines[2:])
+
+
+@pytest.mark.slow  # (28x28 images: minutes with NUMBA_DISABLE_JIT=1)
+@pytest.mark.parametrize("name", ["simple_convnet_step", "deep_convnet_step"])
+def test_convnet_step_cases_update_like_the_reference(name):
+    """Both sides start from the same parameters and take the same Adam step (the same dropout masks: the global
+    RNG is seeded before each side's call)."""
+    fast, ref = CASES[name].make(2, 5, np.dtype("float64"))
+    np.random.seed(1)
+    got = [p.copy() for p in fast()]
+    np.random.seed(1)
+    want = ref()
+    assert len(got) == len(want) == (6 if name.startswith("simple") else 16)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-9, atol=1e-12)

@@ -3,6 +3,7 @@ plus the second book's ``params``/``grads`` lists, with gradients written into `
 import numpy as np
 
 from .functions import cross_entropy_error, sigmoid, softmax
+from .util import col2im, im2col
 
 
 class Relu:
@@ -238,3 +239,70 @@ class Embedding:
         dW[...] = 0
         np.add.at(dW, self.idx, dout)
         return None
+
+
+class Convolution:
+    """The first book's common/layers.py Convolution layer: im2col, one matrix product with the filters, the bias.
+
+    ``params``/``grads`` as the other reference layers (dW and db written in place); ``x``, ``col`` and ``col_W``
+    as the book keeps them for backward."""
+
+    def __init__(self, W, b, stride=1, pad=0):
+        self.W, self.b = W, b
+        self.stride, self.pad = stride, pad
+        self.x = self.col = self.col_W = None
+        self.dW, self.db = np.zeros_like(W), np.zeros_like(b)
+        self.params, self.grads = [W, b], [self.dW, self.db]
+
+    def forward(self, x):
+        """Returns the (N, FN, OH, OW) convolution of x (a transposed view, as in the book)."""
+        n_filters, _, filter_h, filter_w = self.W.shape
+        n, _, h, w = x.shape
+        out_h = (h + 2 * self.pad - filter_h) // self.stride + 1
+        out_w = (w + 2 * self.pad - filter_w) // self.stride + 1
+        self.x = x
+        self.col = im2col(x, filter_h, filter_w, self.stride, self.pad)
+        self.col_W = self.W.reshape(n_filters, -1).T
+        out = np.dot(self.col, self.col_W) + self.b
+        return out.reshape(n, out_h, out_w, -1).transpose(0, 3, 1, 2)
+
+    def backward(self, dout):
+        """Writes dW and db in place and returns dx, the gradient with respect to x."""
+        n_filters, _, filter_h, filter_w = self.W.shape
+        dout = dout.transpose(0, 2, 3, 1).reshape(-1, n_filters)
+        self.db[...] = np.sum(dout, axis=0)
+        self.dW[...] = np.dot(self.col.T, dout).T.reshape(self.W.shape)
+        dcol = np.dot(dout, self.col_W.T)
+        return col2im(dcol, self.x.shape, filter_h, filter_w, self.stride, self.pad)
+
+
+class Pooling:
+    """The first book's common/layers.py Pooling layer (max pooling) with ``x`` and ``arg_max`` kept for backward.
+
+    The output size counts the padding (the book's Pooling leaves it out and so fails for pad > 0)."""
+
+    def __init__(self, pool_h, pool_w, stride=2, pad=0):
+        self.pool_h, self.pool_w = pool_h, pool_w
+        self.stride, self.pad = stride, pad
+        self.x = self.arg_max = None
+        self.params, self.grads = [], []
+
+    def forward(self, x):
+        """Returns the (N, C, OH, OW) window maxima of x."""
+        n, c, h, w = x.shape
+        out_h = (h + 2 * self.pad - self.pool_h) // self.stride + 1
+        out_w = (w + 2 * self.pad - self.pool_w) // self.stride + 1
+        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad).reshape(-1, self.pool_h * self.pool_w)
+        self.x = x
+        self.arg_max = np.argmax(col, axis=1)
+        out = np.max(col, axis=1)
+        return out.reshape(n, out_h, out_w, c).transpose(0, 3, 1, 2)
+
+    def backward(self, dout):
+        """Returns dx: each dout entry added at its window's arg_max pixel."""
+        pool_size = self.pool_h * self.pool_w
+        dout = dout.transpose(0, 2, 3, 1)
+        dmax = np.zeros((dout.size, pool_size), dtype=dout.dtype)
+        dmax[np.arange(self.arg_max.size), self.arg_max] = dout.reshape(-1)
+        dcol = dmax.reshape(dout.shape[0] * dout.shape[1] * dout.shape[2], -1)
+        return col2im(dcol, self.x.shape, self.pool_h, self.pool_w, self.stride, self.pad)

@@ -1,0 +1,283 @@
+"""The restricted unpickler behind fastnn.io.load_pickle, in the manner of ``torch.load(weights_only=True)``: it
+reads a pickled dict of numeric NumPy arrays (the book's weight files) and runs no code from the file.
+
+How: the file is first scanned opcode by opcode with pickletools (which only parses): an opcode outside _OPCODES, or a
+GLOBAL outside _ADMITTED, is refused before the unpickler starts. While unpickling, find_class admits only the names
+of _ADMITTED, and these resolve to fastnn's own stand-ins, never to NumPy's functions: the stand-ins check their
+arguments and collect each array's shape, dtype and bytes in inert records (_Dtype, _Array). No NumPy object and no
+class is ever on the unpickler's stack, so REDUCE, BUILD and the container opcodes reach only the stand-ins (which
+refuse BUILD, or check its state). The arrays are made afterwards, by np.frombuffer on checked bytes of a checked
+bool/int/uint/float/complex dtype.
+"""
+import collections
+import math
+import pickle
+import pickletools
+import re
+import reprlib
+from io import BytesIO
+
+import numpy as np
+
+
+class UnsafePickleError(pickle.UnpicklingError, ValueError):
+    """A pickle that fastnn.io.load_pickle refuses to read: it names a global, an opcode or a dtype that a dict of
+    numeric NumPy arrays does not need. Both a ValueError and a pickle.UnpicklingError."""
+
+
+_OPCODES = frozenset("""PROTO FRAME STOP MARK POP POP_MARK DUP PUT BINPUT LONG_BINPUT MEMOIZE GET BINGET LONG_BINGET
+    NONE NEWTRUE NEWFALSE INT BININT BININT1 BININT2 LONG LONG1 LONG4 FLOAT BINFLOAT STRING BINSTRING SHORT_BINSTRING
+    UNICODE BINUNICODE SHORT_BINUNICODE BINUNICODE8 BINBYTES SHORT_BINBYTES BINBYTES8 BYTEARRAY8 EMPTY_TUPLE TUPLE
+    TUPLE1 TUPLE2 TUPLE3 EMPTY_LIST LIST APPEND APPENDS EMPTY_DICT DICT SETITEM SETITEMS GLOBAL STACK_GLOBAL REDUCE
+    BUILD""".split())
+# the first byte of a protocol 0/1 pickle: an opcode that pushes a value onto the empty stack (protocols 2-5 start
+# with PROTO, b"\x80")
+_STARTS = frozenset(op.code.encode("latin-1") for op in pickletools.opcodes
+                    if op.proto <= 1 and not op.stack_before and op.stack_after)
+_NUMERIC_CODE = re.compile(r"[biufc][0-9]{1,2}")  # numpy.dtype's first argument for a numeric dtype: 'f8', 'b1', ...
+
+
+def is_pickle(head):
+    """Whether ``head``, a file's first bytes, starts a pickle (protocol 2+: PROTO; protocol 0/1: an opcode that
+    pushes a value). Callers check for zip's b"PK\\x03\\x04" first: b"P" is also protocol 0's PERSID."""
+    return head[:1] == b"\x80" or head[:1] in _STARTS
+
+
+class _Repr(reprlib.Repr):
+    """reprlib's short repr, bytes included (an array's data can be large)."""
+
+    def repr_bytes(self, x, level):
+        return repr(x[:self.maxstring]) + ("..." if len(x) > self.maxstring else "")
+
+    repr_bytearray = repr_bytes
+
+
+_REPR = _Repr()
+_REPR.maxstring = _REPR.maxother = 60
+
+
+def _what(value):
+    """A short description of a value the pickle passed, for error messages."""
+    if isinstance(value, _Admitted):
+        return f"the global {value!r}"
+    if isinstance(value, (_Array, _Dtype)):
+        return f"an object the pickle built ({value!r})"
+    return f"{type(value).__name__} {_REPR.repr(value)}"
+
+
+class _Admitted:
+    """What find_class returns for an admitted global: a callable stand-in (for numpy.ndarray, a token that only
+    _reconstruct accepts), which refuses BUILD so that no pickle can change it."""
+    __slots__ = ("name", "function")
+
+    def __init__(self, name, function=None):
+        self.name, self.function = name, function
+
+    def __repr__(self):
+        return self.name
+
+    def __call__(self, *args):
+        if self.function is None:
+            raise UnsafePickleError(f"the pickle calls {self.name}, which is admitted only as the class argument of "
+                                    f"numpy.core.multiarray._reconstruct")
+        return self.function(*args)
+
+    def __setstate__(self, state):
+        raise UnsafePickleError(f"the pickle sets state on {self.name} (BUILD)")
+
+
+class _Dtype:
+    """A numeric dtype: numpy.dtype's arguments (checked by _dtype) and optional state (checked here)."""
+    __slots__ = ("dtype", "has_state")
+
+    def __init__(self, dtype):
+        self.dtype, self.has_state = dtype, False
+
+    def __repr__(self):
+        return f"dtype {self.dtype}"
+
+    def __setstate__(self, state):
+        if self.has_state:
+            raise UnsafePickleError(f"the pickle sets the state of a {self!r} twice")
+        self.has_state = True
+        # NumPy writes (3, byte order, subarray, names, fields, elsize, alignment, flags) for a numeric dtype
+        if (not isinstance(state, tuple) or len(state) != 8 or type(state[0]) is not int or state[0] != 3
+                or state[1] not in ("<", ">", "|", "=") or state[2:5] != (None, None, None)
+                or not all(type(v) is int for v in state[5:]) or state[5:] != (-1, -1, 0)):
+            raise UnsafePickleError(f"the state of a {self!r} is {_what(state)}, not that of a numeric dtype "
+                                    f"(subarray, structured and object dtypes are refused)")
+        if state[1] in ("<", ">"):
+            self.dtype = self.dtype.newbyteorder(state[1])
+
+
+class _Array:
+    """An array's shape, dtype, memory order and bytes, from _reconstruct and the state BUILD gives it (or from
+    _frombuffer), made into an ndarray by :meth:`array` once unpickling is over."""
+    __slots__ = ("shape", "dtype", "order", "axes", "data")
+
+    def __init__(self):
+        self.shape = self.dtype = self.order = self.axes = self.data = None
+
+    def __repr__(self):
+        return "array without data" if self.data is None else f"array {self.dtype} {self.shape}"
+
+    def fill(self, shape, dtype, order, data, axes=None):
+        """Check and keep the array's description (``order`` 'C' or 'F', or 'K' with ``axes``); returns self."""
+        if self.data is not None:
+            raise UnsafePickleError(f"the pickle sets the contents of an {self!r} twice")
+        if (not isinstance(shape, tuple) or len(shape) > 64
+                or not all(type(n) is int and 0 <= n < 2 ** 62 for n in shape)):
+            raise UnsafePickleError(f"an array's shape is {_what(shape)}, not a tuple of sizes")
+        if not isinstance(dtype, _Dtype):
+            raise UnsafePickleError(f"an array's dtype is {_what(dtype)}, not a numpy.dtype of this pickle")
+        if order == "K" and not (isinstance(axes, tuple) and all(type(i) is int for i in axes)
+                                 and sorted(axes) == list(range(len(shape)))):
+            raise UnsafePickleError(f"an array's axis order is {_what(axes)}, not a permutation of its axes")
+        if isinstance(data, str):  # Python 2's str, unpickled as latin-1
+            try:
+                data = data.encode("latin-1")
+            except UnicodeEncodeError:
+                pass
+        if not isinstance(data, (bytes, bytearray)):
+            raise UnsafePickleError(f"an array's data is {_what(data)}, not bytes (object arrays are refused)")
+        if len(data) != math.prod(shape) * dtype.dtype.itemsize:
+            raise UnsafePickleError(f"an array of shape {shape} and dtype {dtype.dtype} has {len(data)} bytes of "
+                                    f"data")
+        # bytes(): a copy, since the pickle could still change a bytearray
+        self.shape, self.dtype, self.order, self.axes, self.data = shape, dtype.dtype, order, axes, bytes(data)
+        return self
+
+    def __setstate__(self, state):
+        # ndarray.__reduce__'s state: (1, shape, dtype, is_fortran, data); NumPy < 1.0: without the version
+        if isinstance(state, tuple) and len(state) == 5 and type(state[0]) is int and state[0] == 1:
+            state = state[1:]
+        if not (isinstance(state, tuple) and len(state) == 4 and type(state[2]) in (bool, int)
+                and state[2] in (0, 1)):
+            raise UnsafePickleError(f"the pickle sets the state of an {self!r} to {_what(state)}")
+        shape, dtype, fortran, data = state
+        self.fill(shape, dtype, "F" if fortran else "C", data)
+
+    def array(self):
+        """The ndarray: writable, a copy of the pickle's bytes."""
+        a = np.frombuffer(self.data, self.dtype).reshape(self.shape, order="C" if self.order == "K" else self.order)
+        return (a if self.axes is None else a.transpose(self.axes)).copy(order="K")
+
+
+def _reconstruct(cls, shape, typecode):
+    """numpy.core.multiarray._reconstruct(numpy.ndarray, (0,), b'b'), as ndarray.__reduce__ writes it: an _Array
+    that BUILD fills."""
+    if cls is not _NDARRAY:
+        raise UnsafePickleError(f"the pickle calls numpy.core.multiarray._reconstruct with class {_what(cls)}; only "
+                                f"numpy.ndarray is admitted")
+    if shape != (0,) or type(shape[0]) is not int or typecode not in (b"b", "b"):
+        raise UnsafePickleError(f"the pickle calls numpy.core.multiarray._reconstruct with {_what(shape)}, "
+                                f"{_what(typecode)}; NumPy writes (0,), b'b'")
+    return _Array()
+
+
+def _frombuffer(buf, dtype, shape, order, axes=None):
+    """numpy.core.numeric._frombuffer(data, dtype, shape, order[, axis order]), as protocol 5 writes an array: an
+    _Array."""
+    if order not in ("C", "F", "K") or (order != "K" and axes is not None):
+        raise UnsafePickleError(f"the pickle calls numpy.core.numeric._frombuffer with order {_what(order)}, axis "
+                                f"order {_what(axes)}")
+    return _Array().fill(shape, dtype, order, buf, axes)
+
+
+def _dtype(code, align=False, copy=True):
+    """numpy.dtype(code, align, copy) for a numeric code: a _Dtype; anything else is refused."""
+    if not (isinstance(code, str) and _NUMERIC_CODE.fullmatch(code)
+            and all(type(v) in (bool, int) and v in (0, 1) for v in (align, copy))):
+        raise UnsafePickleError(f"the pickle calls numpy.dtype with {_what(code)}: only bool, integer, float and "
+                                f"complex dtypes are read (object, structured and other dtypes are refused)")
+    try:
+        dtype = np.dtype(code)
+    except TypeError:
+        dtype = None
+    if dtype is None or dtype.kind not in "biufc":
+        raise UnsafePickleError(f"the pickle calls numpy.dtype with {code!r}, not a numeric dtype of this platform")
+    return _Dtype(dtype)
+
+
+def _latin1(text, encoding):
+    """_codecs.encode(text, 'latin1'), as protocols 0-2 write bytes: the bytes."""
+    if not isinstance(text, str) or encoding != "latin1":
+        raise UnsafePickleError(f"the pickle calls _codecs.encode with {_what(text)}, {_what(encoding)}; only "
+                                f"(str, 'latin1') is admitted")
+    return text.encode("latin-1")
+
+
+def _ordered_dict(*args):
+    """collections.OrderedDict(), as a pickle of one calls it: an empty OrderedDict (SETITEMS fills it)."""
+    if args:
+        raise UnsafePickleError(f"the pickle calls collections.OrderedDict with {_what(args)}; only () is admitted")
+    return collections.OrderedDict()
+
+
+_NDARRAY = _Admitted("numpy.ndarray")
+_ADMITTED = {("numpy", "ndarray"): _NDARRAY, ("numpy", "dtype"): _Admitted("numpy.dtype", _dtype),
+             ("_codecs", "encode"): _Admitted("_codecs.encode", _latin1),
+             ("collections", "OrderedDict"): _Admitted("collections.OrderedDict", _ordered_dict)}
+for _core in ("numpy.core", "numpy._core"):  # NumPy 1's and NumPy 2's spellings (nothing is imported from them)
+    _ADMITTED[f"{_core}.multiarray", "_reconstruct"] = _Admitted(f"{_core}.multiarray._reconstruct", _reconstruct)
+    _ADMITTED[f"{_core}.numeric", "_frombuffer"] = _Admitted(f"{_core}.numeric._frombuffer", _frombuffer)
+ADMITTED = tuple(sorted(f"{module}.{name}" for module, name in _ADMITTED))
+
+
+def _refused_global(name):
+    return f"the pickle references {name[:200]}, which is refused (admitted: {', '.join(ADMITTED)})"
+
+
+class _Unpickler(pickle.Unpickler):
+    """pickle.Unpickler whose only globals are the stand-ins of _ADMITTED, and which refuses persistent ids."""
+
+    def find_class(self, module, name):
+        """The stand-in for module.name, or UnsafePickleError."""
+        try:
+            return _ADMITTED[module, name]
+        except KeyError:
+            raise UnsafePickleError(_refused_global(f"{module}.{name}")) from None
+
+    def persistent_load(self, pid):
+        """Refuses every persistent id (UnsafePickleError)."""
+        raise UnsafePickleError(f"the pickle holds a persistent id ({_what(pid)}), which is refused")
+
+
+def _scan(data):
+    """Refuse (UnsafePickleError) an opcode outside _OPCODES or a GLOBAL outside _ADMITTED; a pickle that does not
+    parse (truncated, say) raises pickletools' ValueError."""
+    for op, arg, pos in pickletools.genops(data):
+        if op.name not in _OPCODES:
+            detail = f" {arg.replace(' ', '.', 1)}" if op.name == "INST" else ""
+            raise UnsafePickleError(f"the pickle holds opcode {op.name}{detail} at byte {pos}, which is refused (class "
+                                    f"instances, persistent ids, extension codes, sets and out-of-band buffers are "
+                                    f"never needed for arrays)")
+        if op.name == "GLOBAL" and tuple(arg.split(" ", 1)) not in _ADMITTED:
+            raise UnsafePickleError(_refused_global(arg.replace(" ", ".", 1)))
+
+
+def read(file_name):
+    """The dict {str: ndarray} pickled in ``file_name`` (a str path), or UnsafePickleError / ValueError (see
+    fastnn.io.load_pickle)."""
+    with open(file_name, "rb") as f:
+        data = f.read()
+    try:
+        _scan(data)
+        result = _Unpickler(BytesIO(data), encoding="latin1").load()
+    except UnsafePickleError as exc:
+        raise UnsafePickleError(f"file_name {file_name!r}: {exc}") from None
+    except Exception as exc:  # only the stand-ins ran: any other error is a damaged file
+        raise ValueError(f"file_name {file_name!r} is not a readable pickle of arrays ({type(exc).__name__}: "
+                         f"{exc})") from None
+    if not isinstance(result, dict):
+        raise ValueError(f"file_name {file_name!r} holds {_what(result)}, not a dict of arrays")
+    arrays = {}
+    for key, value in result.items():
+        if not isinstance(key, str) or not isinstance(value, _Array) or value.data is None:
+            raise ValueError(f"file_name {file_name!r}: entry {key!r} is {_what(value)}, not a NumPy array of "
+                             f"numbers under a str key")
+        try:
+            arrays[key] = value.array()
+        except ValueError as exc:  # a shape NumPy cannot make (a dimension too large)
+            raise ValueError(f"file_name {file_name!r}: entry {key!r}: {exc}") from None
+    return arrays

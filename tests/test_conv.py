@@ -1,0 +1,609 @@
+"""fastnn's chapter-7 code (fastnn.util.im2col/col2im/conv_output_size, fastnn.convolution.Convolution/Pooling)
+against the plain-loop oracles in tests/naive.py, the NumPy reference (fastnn.reference) and central differences.
+
+Shapes come from hypothesis: batch 1-3, 1-4 channels and filters, filters 1-4 wide, stride 1-3, pad 0-2, odd
+sizes, input sizes fitted so that the output size is whole (the only geometry fastnn accepts), C-ordered,
+Fortran-ordered, transposed and sliced views, both dtypes. Convolution runs through each of its two methods
+(im2col + BLAS and direct loops) and through the per-shape rule.
+"""
+import math
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from numba.core.errors import NumbaError
+
+import naive
+from fastnn import convolution, util
+from fastnn.kernels import conv as conv_kernels
+from fastnn.reference import layers as rl
+from fastnn.reference import util as ru
+from fastnn.reference.functions import numerical_gradient
+
+DTYPES = [np.dtype(np.float64), np.dtype(np.float32)]
+RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
+NUM_TOL = dict(rtol=1e-6, atol=1e-7)  # backward vs central differences (h = 1e-4, float64)
+METHODS = [None, convolution.GEMM, convolution.DIRECT]  # None: the per-shape rule
+BOOK = Path(__file__).resolve().parents[1].parent / "shared" / "book1"
+
+
+# --- helpers ----------------------------------------------------------------------------------------------------
+def close(actual, expected, dtype, scale=None):
+    """actual is in dtype and within the dtype's rounding of expected: |a - e| <= rtol * (|e| + scale), scale the
+    same computation on absolute values (the size of the terms that cancelled); NaN where expected is NaN."""
+    actual = np.asarray(actual)
+    assert actual.dtype == np.dtype(dtype)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape
+    a = actual.astype(np.float64)
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(expected))
+    scale = np.abs(expected) if scale is None else np.abs(expected) + np.abs(scale)
+    ok = np.isnan(expected) | (np.abs(a - expected) <= RTOL[np.dtype(dtype)] * scale + np.finfo(dtype).tiny)
+    assert ok.all(), f"max error {np.nanmax(np.abs(a - expected))} at {np.argwhere(~ok)[0]}"
+
+
+def values(bound=3.0):
+    """Floats exactly representable in float32, so both dtypes see the same input."""
+    return st.floats(-bound, bound, width=32)
+
+
+def relayout(base, layout):
+    """base's values in another memory layout: a copy (C, F), a transposed view or a sliced view."""
+    if layout == "F":
+        return np.asfortranarray(base)
+    if layout == "transposed":  # NCHW view of an NHWC array
+        return np.ascontiguousarray(base.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    if layout == "sliced":  # every other column of an array twice as wide
+        wide = np.zeros(base.shape[:-1] + (2 * base.shape[-1],), dtype=base.dtype)
+        wide[..., ::2] = base
+        return wide[..., ::2]
+    return base
+
+
+@st.composite
+def images(draw, shape, dtype, elements=None):
+    base = draw(hnp.arrays(dtype, shape, elements=elements if elements is not None else values()))
+    out = relayout(base, draw(st.sampled_from(["C", "F", "transposed", "sliced"])))
+    np.testing.assert_array_equal(out, base)
+    return out
+
+
+def fitted_size(draw, filter_size, stride, pad):
+    """An input size >= 1 that the filter fits (with the padding) a whole number of times."""
+    size = draw(st.integers(max(1, filter_size - 2 * pad), 9))
+    return size + (-(size + 2 * pad - filter_size)) % stride
+
+
+@st.composite
+def geometries(draw, max_channels=4):
+    """(N, C, H, W, FH, FW, stride, pad) with whole output sizes."""
+    fh, fw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 2))
+    h, w = fitted_size(draw, fh, stride, pad), fitted_size(draw, fw, stride, pad)
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, max_channels))
+    return n, c, h, w, fh, fw, stride, pad
+
+
+def out_size(size, filter_size, stride, pad):
+    return (size + 2 * pad - filter_size) // stride + 1
+
+
+def abs_conv(x, W, b, stride, pad):
+    """The scale of the forward sums: the convolution of |x| with |W| plus |b|."""
+    return naive.conv_forward(np.abs(x), np.abs(W), np.abs(b), stride, pad)
+
+
+# --- conv_output_size, im2col, col2im ---------------------------------------------------------------------------
+@given(st.integers(0, 40), st.integers(1, 9), st.integers(1, 4), st.integers(0, 3))
+def test_conv_output_size_is_the_books_float(size, filter_size, stride, pad):
+    value = util.conv_output_size(size, filter_size, stride, pad)
+    assert type(value) is float
+    assert value == ru.conv_output_size(size, filter_size, stride, pad) == (size + 2 * pad - filter_size) / stride + 1
+
+
+def test_conv_output_size_by_hand():
+    assert util.conv_output_size(28, 5) == 24.0
+    assert util.conv_output_size(28, 3, 1, 1) == 28.0
+    assert util.conv_output_size(24, 2, 2) == 12.0
+    assert util.conv_output_size(7, 2, 2) == 3.5  # returned as the book computes it; im2col refuses it
+    assert util.conv_output_size(np.int64(8), 3, stride=np.int32(1)) == 6.0
+
+
+@given(st.data(), geometries(), st.sampled_from(DTYPES))
+def test_im2col_matches_naive_and_reference(data, geometry, dtype):
+    n, c, h, w, fh, fw, stride, pad = geometry
+    x = data.draw(images((n, c, h, w), dtype))
+    col = util.im2col(x, fh, fw, stride, pad)
+    expected = naive.im2col(x, fh, fw, stride, pad)
+    assert col.dtype == dtype and col.flags.c_contiguous
+    assert col.shape == (n * out_size(h, fh, stride, pad) * out_size(w, fw, stride, pad), c * fh * fw)
+    np.testing.assert_array_equal(col, expected)  # a copy: exact
+    ref = ru.im2col(x, fh, fw, stride, pad)
+    assert ref.dtype == dtype
+    np.testing.assert_array_equal(ref, expected)
+
+
+@given(st.data(), geometries(), st.sampled_from(DTYPES))
+def test_col2im_matches_naive_and_reference(data, geometry, dtype):
+    n, c, h, w, fh, fw, stride, pad = geometry
+    shape = (n * out_size(h, fh, stride, pad) * out_size(w, fw, stride, pad), c * fh * fw)
+    col = data.draw(hnp.arrays(dtype, shape, elements=values()))
+    if data.draw(st.booleans()):
+        col = np.asfortranarray(col)
+    img = util.col2im(col, (n, c, h, w), fh, fw, stride, pad)
+    assert img.shape == (n, c, h, w) and img.flags.c_contiguous
+    expected = naive.col2im(col, (n, c, h, w), fh, fw, stride, pad)
+    scale = naive.col2im(np.abs(col), (n, c, h, w), fh, fw, stride, pad)
+    close(img, expected, dtype, scale)
+    close(ru.col2im(col, (n, c, h, w), fh, fw, stride, pad), expected, dtype, scale)
+
+
+def test_im2col_and_col2im_by_hand():
+    x = np.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+    np.testing.assert_array_equal(util.im2col(x, 2, 2), [[1, 2, 4, 5], [2, 3, 5, 6], [4, 5, 7, 8], [5, 6, 8, 9]])
+    np.testing.assert_array_equal(util.im2col(x, 3, 3, stride=2, pad=1)[0], [0, 0, 0, 0, 1, 2, 0, 4, 5])
+    # every pixel gets one 1 per window that covers it: the corner 1, the edges 2, the centre 4
+    np.testing.assert_array_equal(util.col2im(np.ones((4, 4)), (1, 1, 3, 3), 2, 2)[0, 0],
+                                  [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
+    # what lands in the padding is dropped: one 3x3 window over a 1x1 image padded by 1 keeps its centre only
+    np.testing.assert_array_equal(util.col2im(np.arange(9.0).reshape(1, 9), (1, 1, 1, 1), 3, 3, pad=1), [[[[4]]]])
+
+
+def test_im2col_dtypes_and_extreme_values():
+    x = np.array([[[[1e30, -1e30, np.nan], [np.inf, 0.0, -0.0]]]])
+    for dtype in (np.float64, np.float32):
+        col = util.im2col(x.astype(dtype), 1, 2, pad=1)
+        assert col.dtype == dtype
+        np.testing.assert_array_equal(col, naive.im2col(x.astype(dtype), 1, 2, 1, 1))
+    assert util.im2col(np.ones((1, 1, 2, 2), dtype=np.int32), 2, 2).dtype == np.float64  # integers: float64
+    assert util.im2col([[[[1, 2], [3, 4]]]], 2, 2).tolist() == [[1.0, 2.0, 3.0, 4.0]]  # nested lists
+    summed = util.col2im(np.array([[1e30, 1e30, -1e30, np.nan]]), (1, 1, 2, 2), 2, 2)
+    np.testing.assert_array_equal(summed, [[[[1e30, 1e30], [-1e30, np.nan]]]])
+
+
+@pytest.mark.skipif(not (BOOK / "common" / "util.py").exists(), reason="the book's code is not beside the repo")
+def test_im2col_col2im_and_layers_equal_the_books_own_code():
+    sys.path.insert(0, str(BOOK))
+    try:
+        from common import layers as book_layers
+        from common import util as book_util
+    finally:
+        sys.path.remove(str(BOOK))
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 7, 9))
+    col = util.im2col(x, 3, 3, 2, 1)
+    np.testing.assert_array_equal(col, book_util.im2col(x, 3, 3, 2, 1))
+    np.testing.assert_allclose(util.col2im(col, x.shape, 3, 3, 2, 1), book_util.col2im(col, x.shape, 3, 3, 2, 1),
+                               rtol=1e-12)
+    W, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    ours, book = convolution.Convolution(W, b, 2, 1), book_layers.Convolution(W, b, 2, 1)
+    np.testing.assert_allclose(ours.forward(x), book.forward(x), rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal((2, 4, 4, 5))
+    np.testing.assert_allclose(ours.backward(dout), book.backward(dout), rtol=1e-12, atol=1e-12)
+    for name in ("col", "col_W", "dW", "db"):
+        np.testing.assert_allclose(getattr(ours, name), getattr(book, name), rtol=1e-12, atol=1e-12)
+    pool, book_pool = convolution.Pooling(2, 2), book_layers.Pooling(2, 2)
+    x = rng.standard_normal((2, 3, 6, 8))
+    np.testing.assert_array_equal(pool.forward(x), book_pool.forward(x))
+    np.testing.assert_array_equal(pool.arg_max, book_pool.arg_max)
+    dout = rng.standard_normal((2, 3, 3, 4))
+    np.testing.assert_array_equal(pool.backward(dout), book_pool.backward(dout))
+
+
+# --- Convolution --------------------------------------------------------------------------------------------------
+@given(st.data(), geometries(), st.integers(1, 4), st.sampled_from(DTYPES), st.sampled_from(METHODS))
+def test_convolution_matches_naive_and_reference(data, geometry, n_filters, dtype, method):
+    n, c, h, w, fh, fw, stride, pad = geometry
+    x = data.draw(images((n, c, h, w), dtype))
+    W = data.draw(hnp.arrays(dtype, (n_filters, c, fh, fw), elements=values()))
+    b = data.draw(hnp.arrays(dtype, (n_filters,), elements=values()))
+    layer = convolution.Convolution(W, b, stride, pad)
+    layer._method = method
+    out = layer.forward(x)
+    oh, ow = out_size(h, fh, stride, pad), out_size(w, fw, stride, pad)
+    assert out.shape == (n, n_filters, oh, ow) and out.flags.c_contiguous
+    close(out, naive.conv_forward(x, W, b, stride, pad), dtype, abs_conv(x, W, b, stride, pad))
+    ref = rl.Convolution(W, b, stride, pad)
+    close(ref.forward(x), naive.conv_forward(x, W, b, stride, pad), dtype, abs_conv(x, W, b, stride, pad))
+
+    assert layer.x.dtype == dtype and layer.x.shape == x.shape
+    np.testing.assert_array_equal(layer.col, naive.im2col(x, fh, fw, stride, pad))
+    np.testing.assert_array_equal(layer.col, ref.col)
+    np.testing.assert_array_equal(layer.col_W, W.reshape(n_filters, -1).T)
+    assert layer.col.dtype == layer.col_W.dtype == dtype
+
+    dout = data.draw(images((n, n_filters, oh, ow), dtype))
+    dx = layer.backward(dout)
+    ndx, ndW, ndb = naive.conv_backward(x, W, dout, stride, pad)
+    sdx, sdW, sdb = naive.conv_backward(np.abs(x), np.abs(W), np.abs(dout), stride, pad)
+    close(dx, ndx, dtype, sdx)
+    close(layer.dW, ndW, dtype, sdW)
+    close(layer.db, ndb, dtype, sdb)
+    close(ref.backward(dout), ndx, dtype, sdx)
+    close(ref.dW, ndW, dtype, sdW)
+    close(ref.db, ndb, dtype, sdb)
+
+
+@given(st.data(), geometries(max_channels=2), st.integers(1, 3), st.sampled_from(METHODS))
+def test_convolution_gradients_match_central_differences(data, geometry, n_filters, method):
+    n, c, h, w, fh, fw, stride, pad = geometry
+    x = data.draw(hnp.arrays(np.float64, (n, c, h, w), elements=values()))
+    W = data.draw(hnp.arrays(np.float64, (n_filters, c, fh, fw), elements=values()))
+    b = data.draw(hnp.arrays(np.float64, (n_filters,), elements=values()))
+    layer = convolution.Convolution(W, b, stride, pad)
+    layer._method = method
+    weights = data.draw(hnp.arrays(np.float64, (n, n_filters, out_size(h, fh, stride, pad),
+                                                out_size(w, fw, stride, pad)), elements=values()))
+    f = lambda _: float(np.sum(layer.forward(x) * weights))  # noqa: E731  (W and b are perturbed in place)
+    layer.forward(x)
+    dx = layer.backward(weights)
+    np.testing.assert_allclose(dx, numerical_gradient(f, x), **NUM_TOL)
+    np.testing.assert_allclose(layer.dW, numerical_gradient(f, W), **NUM_TOL)
+    np.testing.assert_allclose(layer.db, numerical_gradient(f, b), **NUM_TOL)
+
+
+def test_convolution_extreme_values():
+    rng = np.random.default_rng(5)
+    x = rng.choice([1e30, -1e30, 1.0, -2.0], size=(2, 2, 6, 5))
+    W, b = rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(3)
+    dout = rng.choice([1e30, -1e30, 0.5], size=(2, 3, 6, 6))
+    for dtype in DTYPES:
+        xd, Wd, bd, dd = (a.astype(dtype) for a in (x, W, b, dout))
+        for method in METHODS:
+            layer = convolution.Convolution(Wd, bd, 1, 1)
+            layer._method = method
+            close(layer.forward(xd), naive.conv_forward(xd, Wd, bd, 1, 1), dtype, abs_conv(xd, Wd, bd, 1, 1))
+            ndx, ndW, ndb = naive.conv_backward(xd, Wd, dd, 1, 1)
+            sdx, sdW, sdb = naive.conv_backward(np.abs(xd), np.abs(Wd), np.abs(dd), 1, 1)
+            close(layer.backward(dd), ndx, dtype, sdx)
+            close(layer.db, ndb, dtype, sdb)
+            # dW's products reach 1e60: finite in float64, inf in float32 as in any float32 code
+            if dtype == np.float64:
+                close(layer.dW, ndW, dtype, sdW)
+
+
+def test_convolution_params_are_kept_by_reference_and_grads_overwritten_in_place(rng):
+    W, b = rng.standard_normal((2, 3, 3, 3)), rng.standard_normal(2)
+    layer = convolution.Convolution(W, b, pad=1)
+    assert layer.params[0] is W and layer.params[1] is b and layer.W is W and layer.b is b
+    dW, db = layer.grads
+    assert layer.dW is dW and layer.db is db
+    x = rng.standard_normal((2, 3, 5, 5))
+    out = layer.forward(x)
+    layer.backward(np.ones_like(out))
+    first = dW.copy()
+    assert layer.grads[0] is dW and layer.grads[1] is db and not np.all(dW == 0)
+    layer.forward(2 * x)
+    layer.backward(np.ones_like(out))
+    assert layer.grads[0] is dW and layer.dW is dW
+    np.testing.assert_allclose(dW, 2 * first, rtol=1e-12)  # overwritten (not accumulated) in place
+
+    W -= 0.5  # an optimizer's in-place step is seen by the next forward
+    np.testing.assert_allclose(layer.forward(x), naive.conv_forward(x, W, b, 1, 1), rtol=1e-12, atol=1e-12)
+
+    new_W = rng.standard_normal((2, 3, 3, 3))
+    layer.W = new_W  # the book's load_params
+    assert layer.params[0] is new_W and layer.grads[0] is dW  # same shape and dtype: the buffer is kept
+    np.testing.assert_allclose(layer.forward(x), naive.conv_forward(x, new_W, b, 1, 1), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(layer.col_W, new_W.reshape(2, -1).T)
+
+    wider, wider_b = rng.standard_normal((4, 3, 1, 1)), np.zeros(4)
+    layer.W, layer.b = wider, wider_b
+    assert layer.params == [wider, wider_b] and layer.dW.shape == (4, 3, 1, 1) and layer.db.shape == (4,)
+    assert layer.forward(x).shape == (2, 4, 7, 7)
+
+
+def test_convolution_takes_parameters_in_any_memory_layout(rng):
+    W = np.asfortranarray(rng.standard_normal((3, 2, 2, 2)))
+    b = rng.standard_normal(6)[::2]  # a strided view
+    layer = convolution.Convolution(W, b)
+    x = rng.standard_normal((2, 2, 4, 5))
+    np.testing.assert_allclose(layer.forward(x), naive.conv_forward(x, W, b), rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal((2, 3, 3, 4))
+    ndx, ndW, ndb = naive.conv_backward(x, W, dout)
+    np.testing.assert_allclose(layer.backward(dout), ndx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.dW, ndW, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.db, ndb, rtol=1e-12, atol=1e-12)
+    assert layer.params[0] is W and layer.params[1] is b
+    np.testing.assert_array_equal(layer.col_W, W.reshape(3, -1).T)
+
+
+def test_convolution_computes_in_W_dtype(rng):
+    W32, b32 = rng.standard_normal((2, 1, 2, 2)).astype(np.float32), np.zeros(2, np.float32)
+    layer = convolution.Convolution(W32, b32)
+    out = layer.forward(rng.standard_normal((1, 1, 4, 4)))  # float64 input: cast once to W's dtype
+    assert out.dtype == layer.x.dtype == layer.col.dtype == np.float32
+    assert layer.backward(np.ones_like(out)).dtype == np.float32
+    assert convolution.Convolution(W32.astype(np.float64), b32.astype(np.float64)).forward(
+        np.ones((1, 1, 4, 4), dtype=np.int64)).dtype == np.float64
+
+
+def test_convolution_need_dx_false_skips_dx_only(rng):
+    W, b = rng.standard_normal((3, 2, 2, 2)), rng.standard_normal(3)
+    x = rng.standard_normal((2, 2, 5, 5))
+    full, first = convolution.Convolution(W, b), convolution.Convolution(W, b)
+    dout = rng.standard_normal(full.forward(x).shape)
+    first.forward(x)
+    assert full.backward(dout) is not None
+    assert first.backward(dout, need_dx=False) is None
+    np.testing.assert_array_equal(first.dW, full.dW)
+    np.testing.assert_array_equal(first.db, full.db)
+    assert first._backward(dout, need_dx=False) is None
+
+
+def test_convolution_col_is_computed_on_first_read_after_a_direct_forward(rng):
+    W, b = rng.standard_normal((2, 1, 3, 3)), rng.standard_normal(2)
+    x = rng.standard_normal((2, 1, 26, 26))  # one channel, a 24 x 24 output: the rule's direct forward
+    layer = convolution.Convolution(W, b)
+    out = layer._forward(np.ascontiguousarray(x), train_flg=False)
+    assert layer._col is None  # not built
+    np.testing.assert_allclose(out, naive.conv_forward(x, W, b), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(layer.col, util.im2col(x, 3, 3))
+    dout = rng.standard_normal(out.shape)
+    layer.forward(x)  # a training forward builds it; backward after a direct forward builds it too
+    reference = convolution.Convolution(W, b)
+    reference._method = convolution.GEMM
+    reference.forward(x)
+    layer._forward(np.ascontiguousarray(x), train_flg=False)
+    np.testing.assert_allclose(layer.backward(dout), reference.backward(dout), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(layer.dW, reference.dW, rtol=1e-12, atol=1e-12)
+
+
+def test_convolution_col_buffer_is_reused_by_the_next_forward_of_the_same_shape(rng):
+    layer = convolution.Convolution(rng.standard_normal((2, 1, 2, 2)), np.zeros(2))
+    layer._method = convolution.GEMM
+    x1, x2 = rng.standard_normal((1, 1, 3, 3)), rng.standard_normal((1, 1, 3, 3))
+    layer.forward(x1)
+    kept = layer.col
+    layer.forward(x2)
+    assert layer.col is kept  # documented: copy col to keep it
+    np.testing.assert_array_equal(kept, util.im2col(x2, 2, 2))
+    layer.forward(rng.standard_normal((2, 1, 3, 3)))
+    assert layer.col is not kept and layer.col.shape == (8, 4)
+
+
+def test_the_rule():
+    """The module docstring's rule, written out."""
+    G, D = convolution.GEMM, convolution.DIRECT
+    assert convolution._plan(1, 576, 1, True) == (G, G, D)  # SimpleConvNet's conv on MNIST, training
+    assert convolution._plan(1, 576, 1, False) == (D, G, D)  # ... predicting
+    assert convolution._plan(16, 784, 1, True) == (G, G, G)  # DeepConvNet's second conv
+    assert convolution._plan(16, 784, 1, False) == (D, G, G)
+    assert convolution._plan(1, 575, 1, False) == (G, G, G)  # small planes (the digits' 6 x 6) stay on BLAS
+    assert convolution._plan(1, 900, 2, False) == (G, G, G)  # so does any stride > 1
+
+
+# --- Pooling ------------------------------------------------------------------------------------------------------
+SPECIAL = st.sampled_from([1e30, -1e30, np.nan, 0.0, -0.0, -1.0])
+
+
+def pool_values():
+    """Elements with repeats (ties), negatives (so padding zeros can win), 1e30, -1e30 and NaN."""
+    return st.one_of(st.sampled_from([-2.0, -1.0, -0.5, 0.5, 1.0]), values(), SPECIAL)
+
+
+@given(st.data(), geometries(), st.sampled_from(DTYPES))
+def test_pooling_matches_naive_and_reference(data, geometry, dtype):
+    n, c, h, w, ph, pw, stride, pad = geometry
+    x = data.draw(images((n, c, h, w), dtype, elements=pool_values() if data.draw(st.booleans()) else None))
+    layer = convolution.Pooling(ph, pw, stride, pad)
+    out = layer.forward(x)
+    expected, arg_max = naive.maxpool_forward(x, ph, pw, stride, pad)
+    assert out.dtype == dtype and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(layer.arg_max, arg_max)
+    assert layer.arg_max.dtype == np.intp and layer.x.dtype == dtype
+    ref = rl.Pooling(ph, pw, stride, pad)
+    np.testing.assert_array_equal(ref.forward(x), expected)
+    np.testing.assert_array_equal(ref.arg_max, arg_max)
+
+    dout = data.draw(images(out.shape, dtype))
+    dx = layer.backward(dout)
+    ndx = naive.maxpool_backward(dout, arg_max, x.shape, ph, pw, stride, pad)
+    sdx = naive.maxpool_backward(np.abs(dout), arg_max, x.shape, ph, pw, stride, pad)
+    close(dx, ndx, dtype, sdx)
+    close(ref.backward(dout), ndx, dtype, sdx)
+
+
+def test_pooling_by_hand():
+    x = np.array([[[[1.0, 3.0, 2.0, 2.0], [3.0, 0.0, 2.0, np.nan], [-1.0, -2.0, 5.0, 5.0], [-3.0, -4.0, 5.0, 1.0]]]])
+    layer = convolution.Pooling(2, 2)
+    np.testing.assert_array_equal(layer.forward(x), [[[[3.0, np.nan], [-1.0, 5.0]]]])
+    assert layer.arg_max.tolist() == [1, 3, 0, 0]  # the first 3; the NaN; the first 5
+    np.testing.assert_array_equal(layer.backward(np.array([[[[10.0, 20.0], [30.0, 40.0]]]])),
+                                  [[[[0, 10, 0, 0], [0, 0, 0, 20], [30, 0, 40, 0], [0, 0, 0, 0]]]])
+    padded = convolution.Pooling(2, 2, stride=2, pad=1)  # all negative: the padding zeros are the maxima
+    out = padded.forward(-np.ones((1, 1, 2, 2)))
+    np.testing.assert_array_equal(out, np.zeros((1, 1, 2, 2)))
+    assert padded.arg_max.tolist() == [0, 0, 0, 1]  # each window's first padding zero
+    np.testing.assert_array_equal(padded.backward(np.ones((1, 1, 2, 2))), np.zeros((1, 1, 2, 2)))  # dropped
+    overlapping = convolution.Pooling(2, 2, stride=1)  # one maximum in four windows gets all four
+    overlapping.forward(np.array([[[[0.0, 0.0, 0.0], [0.0, 9.0, 0.0], [0.0, 0.0, 0.0]]]]))
+    assert overlapping.backward(np.ones((1, 1, 2, 2)))[0, 0, 1, 1] == 4.0
+
+
+@pytest.mark.parametrize("ph, pw, stride, pad", [(2, 2, 2, 0), (2, 2, 2, 1), (3, 3, 3, 0), (3, 3, 1, 1),
+                                                   (2, 3, 2, 0), (1, 1, 1, 0)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_pooling_special_values_on_every_kernel_path(ph, pw, stride, pad, dtype):
+    """The 2 x 2 stride-2 path, the general path and the tiling backward, with NaN, inf and -inf sprinkled over
+    ties and negatives (the windows the running sum flags are redone exactly)."""
+    rng = np.random.default_rng(7)
+    h, w = (6 * stride + (k - stride) - 2 * pad if stride > 1 else 7 for k in (ph, pw))
+    x = rng.choice([-2.0, -1.0, 0.0, 1.0, 1.0, np.nan, np.inf, -np.inf], size=(2, 3, h, w)).astype(dtype)
+    x[0, 0] = rng.standard_normal((h, w))  # one plane with nothing special: no window is redone
+    layer = convolution.Pooling(ph, pw, stride, pad)
+    out = layer.forward(x)
+    expected, arg_max = naive.maxpool_forward(x, ph, pw, stride, pad)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(layer.arg_max, arg_max)
+    assert layer.arg_max is layer.arg_max  # the book's layout is made once per forward
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    np.testing.assert_allclose(layer.backward(dout), naive.maxpool_backward(dout, arg_max, x.shape, ph, pw,
+                                                                            stride, pad), rtol=1e-5, atol=1e-6)
+    assert convolution.Pooling(ph, pw).arg_max is None
+
+
+@given(st.data(), geometries(max_channels=2))
+def test_pooling_gradient_matches_central_differences(data, geometry):
+    n, c, h, w, ph, pw, stride, pad = geometry
+    count = n * c * h * w
+    # distinct values at least 0.01 apart and away from the padding's 0: no maximum changes within h = 1e-4
+    steps = data.draw(st.permutations(range(count)))
+    sign = data.draw(st.sampled_from([1.0, -1.0]))
+    x = sign * (np.array(steps, dtype=np.float64) * 0.01 + 0.005).reshape(n, c, h, w)
+    layer = convolution.Pooling(ph, pw, stride, pad)
+    out = layer.forward(x)
+    weights = data.draw(hnp.arrays(np.float64, out.shape, elements=values()))
+    dx = layer.backward(weights)
+    np.testing.assert_allclose(dx, numerical_gradient(lambda _: float(np.sum(layer.forward(x) * weights)), x),
+                               **NUM_TOL)
+
+
+def test_pooling_keeps_float32_and_casts_integers():
+    assert convolution.Pooling(2, 2).forward(np.ones((1, 1, 2, 2), np.float32)).dtype == np.float32
+    layer = convolution.Pooling(2, 2)
+    assert layer.forward(np.arange(4).reshape(1, 1, 2, 2)).tolist() == [[[[3.0]]]]
+    assert layer.x.dtype == np.float64 and layer.params == [] and layer.grads == []
+    assert convolution.Pooling(2, 2)._backward(np.ones((1, 1, 1, 1)), need_dx=False) is None
+    assert convolution.Pooling(3, 3).stride == 2  # the book's default
+
+
+# --- bad input --------------------------------------------------------------------------------------------------
+def _conv(W_shape=(2, 3, 3, 3), b_shape=(2,), **kw):
+    return convolution.Convolution(np.ones(W_shape), np.ones(b_shape), **kw)
+
+
+def _forwarded(layer, x):
+    """A layer after one forward (built before the kernels are replaced)."""
+    layer.forward(x)
+    return layer
+
+
+def _set(obj, name, value):
+    setattr(obj, name, value)
+    return obj
+
+
+X = np.ones((2, 3, 5, 5))
+CONV_AFTER_FORWARD = lambda: _forwarded(_conv(), X)  # noqa: E731  (its output: (2, 2, 3, 3))
+POOL_AFTER_FORWARD = lambda: _forwarded(convolution.Pooling(2, 2), np.ones((1, 1, 4, 4)))  # noqa: E731
+# (id, make: builds the object with the real kernels or None, act: the call that must be refused, type, argument)
+BAD = [
+    # conv_output_size, im2col, col2im
+    ("conv_output_size stride 0", None, lambda _: util.conv_output_size(5, 3, 0), ValueError, "stride"),
+    ("conv_output_size float size", None, lambda _: util.conv_output_size(5.0, 3), TypeError, "input_size"),
+    ("conv_output_size pad -1", None, lambda _: util.conv_output_size(5, 3, 1, -1), ValueError, "pad"),
+    ("im2col 3-D", None, lambda _: util.im2col(np.ones((3, 5, 5)), 3, 3), ValueError, "input_data"),
+    ("im2col 5-D", None, lambda _: util.im2col(np.ones((1, 1, 3, 5, 5)), 3, 3), ValueError, "input_data"),
+    ("im2col strings", None, lambda _: util.im2col(np.full((1, 1, 3, 3), "a"), 3, 3), TypeError, "input_data"),
+    ("im2col complex", None, lambda _: util.im2col(np.ones((1, 1, 3, 3), complex), 3, 3), TypeError,
+     "input_data"),
+    ("im2col ragged", None, lambda _: util.im2col([[[[1, 2], [3]]]], 1, 1), ValueError, "input_data"),
+    ("im2col filter too high", None, lambda _: util.im2col(X, 6, 3), ValueError, "filter_h"),
+    ("im2col filter too wide", None, lambda _: util.im2col(X, 3, 8, pad=1), ValueError, "filter_w"),
+    ("im2col filter 0", None, lambda _: util.im2col(X, 0, 3), ValueError, "filter_h"),
+    ("im2col filter float", None, lambda _: util.im2col(X, 3, 2.0), TypeError, "filter_w"),
+    ("im2col stride 0", None, lambda _: util.im2col(X, 3, 3, stride=0), ValueError, "stride"),
+    ("im2col pad -1", None, lambda _: util.im2col(X, 3, 3, pad=-1), ValueError, "pad"),
+    ("im2col non-integer output size", None, lambda _: util.im2col(X, 2, 2, stride=2), ValueError, "stride"),
+    ("col2im col shape", None, lambda _: util.col2im(np.ones((9, 26)), (1, 3, 5, 5), 3, 3), ValueError, "col"),
+    ("col2im col 1-D", None, lambda _: util.col2im(np.ones(243), (1, 3, 5, 5), 3, 3), ValueError, "col"),
+    ("col2im col strings", None, lambda _: util.col2im(np.full((9, 27), "a"), (1, 3, 5, 5), 3, 3), TypeError,
+     "col"),
+    ("col2im input_shape 3-D", None, lambda _: util.col2im(np.ones((9, 27)), (3, 5, 5), 3, 3), ValueError,
+     "input_shape"),
+    ("col2im input_shape float", None, lambda _: util.col2im(np.ones((9, 27)), (1, 3, 5.0, 5), 3, 3), TypeError,
+     "input_shape"),
+    ("col2im input_shape negative", None, lambda _: util.col2im(np.ones((9, 27)), (1, 3, -5, 5), 3, 3),
+     ValueError, "input_shape"),
+    ("col2im filter too large", None, lambda _: util.col2im(np.ones((9, 27)), (1, 3, 5, 5), 7, 3), ValueError,
+     "filter_h"),
+    ("col2im stride 0", None, lambda _: util.col2im(np.ones((9, 27)), (1, 3, 5, 5), 3, 3, 0), ValueError,
+     "stride"),
+    ("col2im non-integer output size", None, lambda _: util.col2im(np.ones((4, 12)), (1, 3, 5, 5), 2, 2, 2),
+     ValueError, "stride"),
+    # Convolution
+    ("Convolution W 3-D", None, lambda _: _conv(W_shape=(2, 3, 3)), ValueError, "W"),
+    ("Convolution W empty", None, lambda _: _conv(W_shape=(2, 0, 3, 3)), ValueError, "W"),
+    ("Convolution W int", None, lambda _: convolution.Convolution(np.ones((2, 1, 2, 2), int), np.ones(2, int)),
+     TypeError, "W"),
+    ("Convolution W list", None, lambda _: convolution.Convolution([[[[1.0]]]], np.ones(1)), TypeError, "W"),
+    ("Convolution b shape", None, lambda _: _conv(b_shape=(3,)), ValueError, "b"),
+    ("Convolution b dtype", None, lambda _: convolution.Convolution(np.ones((2, 1, 2, 2)), np.ones(2, np.float32)),
+     ValueError, "b"),
+    ("Convolution stride 0", None, lambda _: _conv(stride=0), ValueError, "stride"),
+    ("Convolution stride float", None, lambda _: _conv(stride=1.5), TypeError, "stride"),
+    ("Convolution pad -1", None, lambda _: _conv(pad=-1), ValueError, "pad"),
+    ("Convolution.forward x 3-D", _conv, lambda c: c.forward(np.ones((3, 5, 5))), ValueError, "x"),
+    ("Convolution.forward x channels", _conv, lambda c: c.forward(np.ones((2, 2, 5, 5))), ValueError, "x"),
+    ("Convolution.forward x empty batch", _conv, lambda c: c.forward(np.ones((0, 3, 5, 5))), ValueError, "x"),
+    ("Convolution.forward x strings", _conv, lambda c: c.forward(np.full((1, 3, 5, 5), "a")), TypeError, "x"),
+    ("Convolution.forward filter larger than padded x", lambda: _conv(pad=1),
+     lambda c: c.forward(np.ones((1, 3, 5, 0))), ValueError, "W"),
+    ("Convolution.forward non-integer output size", lambda: _conv(stride=2),
+     lambda c: c.forward(np.ones((1, 3, 6, 5))), ValueError, "stride"),
+    ("Convolution.forward stride set to 0", _conv, lambda c: _set(c, "stride", 0).forward(X), ValueError, "stride"),
+    ("Convolution W rebound to 3-D", _conv, lambda c: _set(c, "W", np.ones((2, 3, 3))), ValueError, "W"),
+    ("Convolution.forward b no longer matching", _conv, lambda c: _set(c, "b", np.ones(5)).forward(X), ValueError,
+     "b"),
+    ("Convolution.backward before forward", _conv, lambda c: c.backward(np.ones((2, 2, 3, 3))), RuntimeError,
+     "forward"),
+    ("Convolution.backward dout shape", CONV_AFTER_FORWARD, lambda c: c.backward(np.ones((2, 2, 3, 4))),
+     ValueError, "dout"),
+    ("Convolution.backward dout strings", CONV_AFTER_FORWARD, lambda c: c.backward(np.full((2, 2, 3, 3), "a")),
+     TypeError, "dout"),
+    ("Convolution.backward W replaced", CONV_AFTER_FORWARD,
+     lambda c: _set(c, "W", np.ones((3, 3, 3, 3))).backward(np.ones((2, 2, 3, 3))), ValueError, "W"),
+    # Pooling
+    ("Pooling pool_h 0", None, lambda _: convolution.Pooling(0, 2), ValueError, "pool_h"),
+    ("Pooling pool_w float", None, lambda _: convolution.Pooling(2, 2.0), TypeError, "pool_w"),
+    ("Pooling stride 0", None, lambda _: convolution.Pooling(2, 2, 0), ValueError, "stride"),
+    ("Pooling pad -1", None, lambda _: convolution.Pooling(2, 2, 2, -1), ValueError, "pad"),
+    ("Pooling.forward x 2-D", None, lambda _: convolution.Pooling(2, 2).forward(np.ones((4, 4))), ValueError, "x"),
+    ("Pooling.forward x empty batch", None, lambda _: convolution.Pooling(2, 2).forward(np.ones((0, 1, 4, 4))),
+     ValueError, "x"),
+    ("Pooling.forward x object", None, lambda _: convolution.Pooling(2, 2).forward(np.array([[[[None]]]])),
+     TypeError, "x"),
+    ("Pooling.forward window larger than padded x", None,
+     lambda _: convolution.Pooling(3, 3).forward(np.ones((1, 1, 2, 4))), ValueError, "pool_h"),
+    ("Pooling.forward non-integer output size", None,
+     lambda _: convolution.Pooling(2, 2).forward(np.ones((1, 1, 5, 4))), ValueError, "stride"),
+    ("Pooling.backward before forward", None, lambda _: convolution.Pooling(2, 2).backward(np.ones((1, 1, 2, 2))),
+     RuntimeError, "forward"),
+    ("Pooling.backward dout shape", POOL_AFTER_FORWARD, lambda p: p.backward(np.ones((1, 1, 2, 3))), ValueError,
+     "dout"),
+]
+
+
+@pytest.mark.parametrize("make, act, exc, name", [pytest.param(*row[1:], id=row[0]) for row in BAD])
+def test_bad_input_is_refused_before_any_kernel(make, act, exc, name, monkeypatch):
+    obj = make() if make is not None else None
+
+    def ran(*args):
+        raise AssertionError("a compiled kernel ran before the input was refused")
+    for kernel_name in dir(conv_kernels):  # from here on, every kernel of fastnn.kernels.conv fails the test
+        if kernel_name in {"im2col", "col2im"} or kernel_name.startswith(("conv_", "maxpool_")):
+            monkeypatch.setattr(conv_kernels, kernel_name, ran)
+    with pytest.raises(Exception) as info:
+        act(obj)
+    error = info.value
+    assert not isinstance(error, NumbaError), f"a numba error escaped: {error!r}"
+    assert type(error) is exc, f"expected {exc.__name__}, got {type(error).__name__}: {error}"
+    assert re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", str(error)), f"{name!r} not named in: {error}"
+
+
+def test_star_import_exports_the_layers():
+    namespace = {}
+    exec("from fastnn.layers import *", namespace)  # the book's ch07 scripts import this way
+    assert namespace["Convolution"] is convolution.Convolution
+    assert namespace["Pooling"] is convolution.Pooling
+    namespace = {}
+    exec("from fastnn.util import *", namespace)
+    assert {"im2col", "col2im", "conv_output_size"} <= set(namespace)
+    assert math.isclose(namespace["conv_output_size"](28, 5), 24.0)
