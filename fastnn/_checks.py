@@ -66,6 +66,17 @@ def float_array(x, name, *, dtype=None, ndim=None, min_ndim=0, allow_empty=True)
     return np.asarray(a, dtype=target, order="C")  # (ascontiguousarray would turn 0-D into 1-D)
 
 
+def network_dtype(dtype):
+    """The dtype a network computes in: float32 or float64 exactly (nothing is cast), else TypeError."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype must be float32 or float64; got {dtype!r} ({exc})") from None
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float32 or float64; got {dt}")
+    return dt
+
+
 def common_float_dtype(*arrays):
     """NumPy's result dtype for arithmetic between already-checked float arrays."""
     return np.result_type(*arrays)

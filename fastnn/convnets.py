@@ -39,13 +39,6 @@ POOL = 2  # both nets pool 2x2 with stride 2
 
 
 # --- argument checks ----------------------------------------------------------------------------------------------
-def _dtype(dtype):
-    dt = _checks.float_dtype(dtype, "dtype")
-    if dt != np.dtype(dtype):
-        raise TypeError(f"dtype must be float32 or float64; got {np.dtype(dtype)}")
-    return dt
-
-
 def _input_dim(input_dim):
     if isinstance(input_dim, (str, bytes)) or not hasattr(input_dim, "__len__") or len(input_dim) != 3:
         raise ValueError(f"input_dim must be (channels, height, width); got {input_dim!r}")
@@ -188,7 +181,7 @@ class SimpleConvNet(_ConvNet):
     def __init__(self, input_dim=(1, 28, 28),
                  conv_param={"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1},  # noqa: B006 (book's)
                  hidden_size=100, output_size=10, weight_init_std=0.01, *, dtype=np.float64):
-        self.dtype = _dtype(dtype)
+        self.dtype = _checks.network_dtype(dtype)
         self.input_dim = _input_dim(input_dim)
         p = _conv_param(conv_param, "conv_param")
         hidden_size = _checks.integer(hidden_size, "hidden_size", minimum=1)
@@ -247,7 +240,7 @@ class DeepConvNet(_ConvNet):
                  conv_param_3=DEEP_CONV_PARAMS[2], conv_param_4=DEEP_CONV_PARAMS[3],
                  conv_param_5=DEEP_CONV_PARAMS[4], conv_param_6=DEEP_CONV_PARAMS[5], hidden_size=50,
                  output_size=10, *, dtype=np.float64):
-        self.dtype = _dtype(dtype)
+        self.dtype = _checks.network_dtype(dtype)
         self.input_dim = _input_dim(input_dim)
         conv_params = [_conv_param(p, f"conv_param_{i}") for i, p in enumerate(
             (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5, conv_param_6), start=1)]

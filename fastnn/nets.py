@@ -29,14 +29,7 @@ _INIT_NAMES = ("relu", "he", "sigmoid", "xavier")
 
 
 # --- argument checks ----------------------------------------------------------------------------------------------
-def _dtype(dtype):
-    try:
-        dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"dtype must be float32 or float64; got {dtype!r} ({exc})") from None
-    if dt not in _checks.FLOAT_DTYPES:
-        raise TypeError(f"dtype must be float32 or float64; got {dt}")
-    return dt
+_dtype = _checks.network_dtype  # (fastnn.warmup and fastnn.convnets use the same check)
 
 
 def _size(v, name):
