@@ -67,8 +67,12 @@ clearly faster (within ~10% either way at 8x8, up to 3.8x slower for Simple f64 
 Rule: im2col + BLAS everywhere except, for stride 1 and output planes of at least 576 pixels (24 x 24,
 ``BIG_PLANE``): the forward uses direct loops when no backward follows (``_forward(x, train_flg=False)``: in
 training, the weight gradient needs ``col`` anyway and its BLAS product beats the direct loops 2-7x at every
-shape, so the forward might as well build ``col`` with BLAS), and the input gradient uses direct loops when the layer has
-one input channel. The direct weight gradient is never chosen (kept for the tests and for measuring).
+shape, so the forward might as well build ``col`` with BLAS), and the input gradient uses direct loops when the
+layer has one input channel. The direct weight gradient is never chosen (kept for the tests and for measuring).
+
+Inside the convolutional nets a convolution followed by ReLU and 2 x 2 max pooling has a third backward,
+``_backward_pooled``: from the pooled gradient, only the one pixel per window that the pooling and ReLU let
+through enters the products (fastnn.convnets explains and measures it).
 """
 import numpy as np
 
@@ -294,6 +298,27 @@ class Convolution:
         return dx
 
 
+    def _backward_pooled(self, dpool, pool, need_dx=True):
+        """Backward (dW, db written; dx returned, or None) when this layer's output went through the fused relu -
+        pooling ``pool`` (2 x 2 windows, stride 2, no pad, tiling this output) and dpool is that pooling's output
+        gradient: this layer's dout is nonzero at one pixel per window at most, so only those pixels' rows of the
+        products are computed."""
+        W = self.params[0]
+        FN, C, FH, FW = W.shape
+        stride, pad, oh, ow = self._geometry
+        N = dpool.shape[0]
+        dW, db = self.grads
+        aside = not (dW.flags.c_contiguous and db.flags.c_contiguous)
+        gW, gb = (np.empty(dW.shape, dW.dtype), np.empty(db.shape, db.dtype)) if aside else (dW, db)
+        dx = np.empty_like(self.x) if need_dx else np.empty((0, 0, 0, 0), W.dtype)
+        conv.conv_backward_pooled(self.col.reshape(N, oh * ow, -1), dpool, pool._relu_out, pool._where, ow,
+                                  np.ascontiguousarray(W).reshape(FN, -1), FH, FW, stride, pad, gW.reshape(FN, -1),
+                                  gb, dx)
+        if aside:
+            dW[...], db[...] = gW, gb
+        return dx if need_dx else None
+
+
 class Pooling:
     """The book's max pooling: each pool_h x pool_w window of x (zero-padded by ``pad``; windows ``stride`` apart)
     gives its maximum; backward passes dout to the window's first maximum. Computes in x's float dtype."""
@@ -306,6 +331,19 @@ class Pooling:
         self.x = self._where = self._arg_max = None
         self.params, self.grads = [], []
         self._geometry = None  # (pool_h, pool_w, stride, pad, OH, OW) of the last forward
+        self._relu_out = None  # after _forward_relu: its output, which tells the backward where relu let through
+
+    @property
+    def x(self):
+        """The forward input (None before forward); after _forward_relu, relu of the kept input, made on first
+        read."""
+        if self._x is None and self._x_before_relu is not None:
+            self._x = np.where(self._x_before_relu <= 0, self._x_before_relu.dtype.type(0), self._x_before_relu)
+        return self._x
+
+    @x.setter
+    def x(self, value):
+        self._x, self._x_before_relu = value, None
 
     def forward(self, x):
         """Returns the window maxima, a new (N, C, OH, OW) array in x's float dtype; keeps x and arg_max."""
@@ -323,6 +361,23 @@ class Pooling:
         where = np.empty((N, C, oh, ow), dtype=np.intp)
         conv.maxpool_forward(x, ph, pw, stride, pad, out, where)
         self.x, self._where, self._arg_max, self._geometry = x, where, None, (ph, pw, stride, pad, oh, ow)
+        self._relu_out = None
+        return out
+
+    def _forward_relu(self, x, relu):
+        """The Relu layer ``relu`` then this pooling on checked x, in one pass that never makes relu(x) (the
+        convolutional nets' relu - pool); both layers then show the book's state (relu.mask, self.x and arg_max),
+        made from x on first read."""
+        ph, pw, stride, pad = self.pool_h, self.pool_w, self.stride, self.pad
+        N, C, H, W = x.shape
+        oh, ow = (H + 2 * pad - ph) // stride + 1, (W + 2 * pad - pw) // stride + 1
+        out = np.empty((N, C, oh, ow), dtype=x.dtype)
+        where = np.empty((N, C, oh, ow), dtype=np.intp)
+        conv.relu_maxpool_forward(x, ph, pw, stride, pad, out, where)
+        relu._defer_mask(x)
+        self._x, self._x_before_relu = None, x
+        self._where, self._arg_max, self._geometry = where, None, (ph, pw, stride, pad, oh, ow)
+        self._relu_out = out
         return out
 
     @property

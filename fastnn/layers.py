@@ -54,6 +54,22 @@ class Relu:
         self.mask = None
         self.params, self.grads = [], []
 
+    @property
+    def mask(self):
+        """Where the forward input was <= 0 (None before forward). After a convolutional net ran this layer
+        fused into the pooling that follows it, the mask is computed from the kept input on first read."""
+        if self._mask is None and self._mask_of is not None:
+            self._mask = self._mask_of <= 0
+        return self._mask
+
+    @mask.setter
+    def mask(self, value):
+        self._mask, self._mask_of = value, None
+
+    def _defer_mask(self, x):
+        """The forward ran elsewhere (fused) on x: keep x, make the mask on first read."""
+        self._mask, self._mask_of = None, x
+
     def forward(self, x):
         """Returns max(0, x) (a new array) and keeps the mask of x <= 0 for backward."""
         return self._forward(_checks.float_array(x, "x"))

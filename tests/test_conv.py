@@ -19,7 +19,7 @@ from hypothesis.extra import numpy as hnp
 from numba.core.errors import NumbaError
 
 import naive
-from fastnn import convolution, util
+from fastnn import convolution, layers, util
 from fastnn.kernels import conv as conv_kernels
 from fastnn.reference import layers as rl
 from fastnn.reference import util as ru
@@ -447,6 +447,62 @@ def test_pooling_special_values_on_every_kernel_path(ph, pw, stride, pad, dtype)
     np.testing.assert_allclose(layer.backward(dout), naive.maxpool_backward(dout, arg_max, x.shape, ph, pw,
                                                                             stride, pad), rtol=1e-5, atol=1e-6)
     assert convolution.Pooling(ph, pw).arg_max is None
+
+
+@given(st.data(), geometries(), st.sampled_from(DTYPES))
+def test_fused_relu_pooling_forward_is_relu_then_pooling(data, geometry, dtype):
+    """The convolutional nets' relu - pool in one pass: the same output and book state of both layers as the
+    book's Relu then Pooling (plain loops), with ties, zeros, windows all <= 0, NaN and +-1e30."""
+    n, c, h, w, ph, pw, stride, pad = geometry
+    x = data.draw(images((n, c, h, w), dtype, elements=pool_values() if data.draw(st.booleans()) else None))
+    relu, layer = layers.Relu(), convolution.Pooling(ph, pw, stride, pad)
+    out = layer._forward_relu(np.ascontiguousarray(x), relu)  # the nets' unchecked path takes checked arrays
+    after_relu = np.where(x <= 0, dtype.type(0), x)  # the book's Relu: out[x <= 0] = 0
+    expected, arg_max = naive.maxpool_forward(after_relu, ph, pw, stride, pad)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(layer.arg_max, arg_max)
+    np.testing.assert_array_equal(layer.x, after_relu)
+    np.testing.assert_array_equal(relu.mask, x <= 0)
+    dout = data.draw(images(out.shape, dtype))
+    np.testing.assert_allclose(layer.backward(dout), naive.maxpool_backward(dout, arg_max, x.shape, ph, pw, stride,
+                                                                            pad), rtol=1e-6)  # Pooling alone
+
+
+@given(st.data(), st.sampled_from(DTYPES), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3),
+       st.integers(1, 2), st.integers(0, 2), st.booleans())
+def test_fused_conv_relu_pooling_backward_is_the_chain(data, dtype, n, c, fn, stride, pad, integers):
+    """Convolution._backward_pooled (conv - relu - 2 x 2 pool backward in one pass) against the reference's
+    Convolution, Relu and Pooling backward in turn; small integers make ties, zeros and all-negative windows."""
+    f = data.draw(st.integers(1, 3))
+    oh, ow = 2 * data.draw(st.integers(1, 3)), 2 * data.draw(st.integers(1, 3))
+    h, w = ((size - 1) * stride + f - 2 * pad for size in (oh, ow))
+    if min(h, w) < 1:
+        return
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    draw = (lambda shape: rng.integers(-2, 3, shape).astype(dtype)) if integers else \
+        (lambda shape: rng.standard_normal(shape).astype(dtype))
+    x, W, b = draw((n, c, h, w)), draw((fn, c, f, f)), draw(fn)
+    conv_layer, relu, pool = convolution.Convolution(W.copy(), b.copy(), stride, pad), layers.Relu(), \
+        convolution.Pooling(2, 2, 2)
+    pool._forward_relu(conv_layer._forward(x), relu)
+    dpool = draw(pool._relu_out.shape)
+    dx = conv_layer._backward_pooled(dpool, pool, need_dx=True)
+
+    refs = [rl.Convolution(W.astype(np.float64), b.astype(np.float64), stride, pad), rl.Relu(), rl.Pooling(2, 2, 2)]
+    h_ = x.astype(np.float64)
+    for layer in refs:
+        h_ = layer.forward(h_)
+    np.testing.assert_allclose(pool._relu_out, h_, rtol=RTOL[dtype] * 10, atol=RTOL[dtype] * 10)
+    d = dpool.astype(np.float64)
+    for layer in reversed(refs):
+        d = layer.backward(d)
+    tol = dict(rtol=RTOL[dtype] * 10, atol=RTOL[dtype] * 10 * (1 + np.abs(d).max()))
+    np.testing.assert_allclose(dx, d, **tol)
+    np.testing.assert_allclose(conv_layer.dW, refs[0].dW, **tol)
+    np.testing.assert_allclose(conv_layer.db, refs[0].db, **tol)
+    conv_layer.grads[0][...] = 0
+    assert conv_layer._backward_pooled(dpool, pool, need_dx=False) is None
+    np.testing.assert_allclose(conv_layer.dW, refs[0].dW, **tol)
 
 
 @given(st.data(), geometries(max_channels=2))

@@ -119,6 +119,26 @@ def test_nets_match_the_reference(kind, kwargs, dtype):
     assert fast.accuracy(x, t, batch_size=2) == ref.accuracy(x, t, batch_size=2) == fast.accuracy(x, onehot)
 
 
+@pytest.mark.parametrize("kind, kwargs", [("simple", SMALL_SIMPLE), ("deep", SMALL_DEEP)])
+def test_layers_show_the_books_state_after_gradient(kind, kwargs):
+    """Relu - Pooling run fused inside the nets; each layer still shows what the book's shows after gradient."""
+    fast, ref = pair(kind, **kwargs)
+    x, t = batch(fast, n=4)
+    np.random.seed(5)
+    fast.gradient(x, t)
+    np.random.seed(5)
+    ref.gradient(x, t)
+    fast_layers = fast.layers.values() if kind == "simple" else fast.layers
+    ref_layers = ref.layers.values() if kind == "simple" else ref.layers
+    checked = set()
+    for a, b in zip(fast_layers, ref_layers):
+        for attr in ("mask", "x", "arg_max", "col"):
+            if getattr(b, attr, None) is not None:
+                close(np.asarray(getattr(a, attr), float), np.asarray(getattr(b, attr), float), np.float64)
+                checked.add((type(b).__name__, attr))
+    assert {("Relu", "mask"), ("Pooling", "x"), ("Pooling", "arg_max"), ("Convolution", "col")} <= checked
+
+
 def test_accuracy_counts_a_last_partial_batch():
     fast, _ = pair("simple", **SMALL_SIMPLE)
     x, _ = batch(fast, n=7)

@@ -453,3 +453,63 @@ def maxpool_backward(dout, where, ph, pw, stride, pad, dx):
                         dst[j] = src[j + pad]
             else:
                 _maxpool_scatter(dout[n, c], where[n, c], ph, pw, stride, off, dx[n, c])
+
+
+# --- ReLU then max pooling, fused (the convolutional nets' conv - relu - pool) ------------------------------------
+@kernel
+def relu_maxpool_forward(x, ph, pw, stride, pad, out, where):
+    """maxpool_forward of relu(x) (the book's relu: 0 where x <= 0) without making relu(x): relu is monotone, so
+    each window's maximum is relu(max(x)); a window whose maximum is <= 0 is all zeros after relu, whose first
+    maximum is tap 0. NaN windows keep their NaN and its tap, as in relu(x)."""
+    maxpool_forward(x, ph, pw, stride, pad, out, where)
+    o = out.reshape(out.size)
+    w = where.reshape(where.size)
+    for i in range(o.size):
+        if o[i] <= 0:
+            o[i] = 0
+            w[i] = 0
+
+
+@kernel
+def conv_backward_pooled(col3, dpool, out, where, conv_w, W2, fh, fw, stride, pad, dW2, db, dx):
+    """The backward of a convolution followed by relu_maxpool_forward with 2 x 2 windows, stride 2 and no pad,
+    straight from the pooled gradient dpool (N, FN, PH, PW) (out, where: that pooling's; conv_w: the
+    convolution's output width OW): dW2 (FN, K), db and, unless dx has no samples, dx (N, C, H, W).
+
+    The convolution's dout is zero but at one pixel per window (where relu let it through, out != 0), so its
+    products with col3 (N, OH*OW, K) and W2 (FN, K) reduce to one row each per such pixel: dW2[f] += v * col
+    row, and the dcol row += v * W2[f] (then col2im), a quarter of the dense products' work, no dout plane."""
+    N, FN, PH, PW = dpool.shape
+    K = dW2.shape[1]
+    need_dx = dx.shape[0] > 0
+    oh = col3.shape[1] // conv_w
+    dcol2 = np.empty((col3.shape[1] if need_dx else 0, K), dW2.dtype)
+    gp = _padded(dx, pad) if need_dx else np.empty((0, 0, 0), dW2.dtype)
+    dW2[:] = 0
+    db[:] = 0
+    for n in range(N):  # sample-major: one sample's col rows stay in cache for every filter
+        rows = col3[n]
+        dcol2[:] = 0
+        for f in range(FN):
+            acc = dW2[f]
+            w2 = W2[f]
+            s = db[f]
+            for oy in range(PH):
+                for ox in range(PW):
+                    if out[n, f, oy, ox] != 0:
+                        v = dpool[n, f, oy, ox]
+                        k = where[n, f, oy, ox]
+                        pos = (2 * oy + (k >> 1)) * conv_w + 2 * ox + (k & 1)
+                        row = rows[pos]
+                        for j in range(K):
+                            acc[j] += v * row[j]
+                        if need_dx:
+                            drow = dcol2[pos]
+                            for j in range(K):
+                                drow[j] += v * w2[j]
+                        s += v
+            db[f] = s
+        if need_dx:
+            gp[:] = 0
+            _col2im_sample(dcol2, fh, fw, stride, oh, conv_w, gp)
+            _crop_sample(gp, pad, dx, n)
