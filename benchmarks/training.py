@@ -107,3 +107,20 @@ class DeepConvNetStep(_Paired):
     params = ((100,), (50,), DTYPES)
     number = 1
     repeat = (1, 3, 30.0)
+
+
+class SklearnMLPDigits(_Paired):
+    """fastnn.sklearn.MLPClassifier((50,), batch_size=32) fit, 10 epochs of the digits; reference: scikit-learn's
+    (skipped without scikit-learn)."""
+    case = "sklearn_mlp_digits"
+    params = ((32,), (50,), DTYPES)
+    number = 1
+    repeat = (1, 5, 20.0)
+
+
+class SklearnMLPFashionMNIST(_Paired):
+    """The same fit on Fashion-MNIST ((100,), batch_size 200, float64; skipped without the data)."""
+    case = "sklearn_mlp_fashion_mnist"
+    params = ((200,), (100,), ("float64",))
+    number = 1
+    repeat = (1, 2, 120.0)

@@ -1,5 +1,5 @@
 """``fastnn bench`` (or ``python -m fastnn.bench``): fastnn against its own NumPy reference (``fastnn.reference``,
-the books' code), side by side in one process.
+the books' code), side by side in one process; and fastnn.sklearn against scikit-learn (fastnn.bench_sklearn).
 
     fastnn bench [--quick] [--repeat N] [--case NAME] [--shape BATCHxWIDTH] [--dtype D] [--threads N] [--list]
 
@@ -364,6 +364,8 @@ def main(argv=None):
     print("\n".join(["", format_text(header, lines), *(f"* {name}: {note}" for name, note in notes.items())]))
     return 0
 
+
+from . import bench_sklearn  # noqa: E402, F401 - registers the scikit-learn cases after the package's own
 
 if __name__ == "__main__":
     sys.exit(main())
