@@ -1,5 +1,5 @@
 """Command line: ``fastnn train`` (the main job), ``fastnn gradcheck`` (backprop vs numerical gradients),
-``fastnn bench`` (side-by-side timings).
+``fastnn bench`` (side-by-side timings), ``fastnn sweep`` (hyper-parameter search on Dask, fastnn.sweep_cli).
 
 ``fastnn train`` trains a MultiLayerNet (or, with ``--model simple-convnet``, chapter 7's SimpleConvNet) with the
 book's Trainer on the bundled optdigits set by default, or on an MNIST-format directory (``--data DIR``) or the
@@ -12,6 +12,8 @@ import sys
 import time
 
 import numpy as np
+
+from . import sweep_cli
 
 DATASETS = ("digits", "fashion-mnist", "mnist")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
@@ -202,9 +204,12 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _gradcheck_parser(sub)
+    sweep_cli.add_parser(sub)
     sub.add_parser("bench", help="timings of fastnn vs its NumPy reference (fastnn bench --help; python -m "
                                  "benchmarks.compare in a checkout adds PyTorch, JAX, scikit-learn)")
     args = parser.parse_args(argv)
+    if args.command == "sweep":
+        return sweep_cli.main(args)
     return gradcheck(args) if args.command == "gradcheck" else train(args)
 
 
