@@ -221,3 +221,33 @@ def test_grid_search_cv_runs_on_the_dask_backend(cluster_processes):
         distributed = search(-1)
     assert distributed.best_params_ == serial.best_params_
     np.testing.assert_array_equal(distributed.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"])
+
+
+@pytest.mark.slow  # trains networks: the compiled pass only
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, workers):
+    """SIGINT (Ctrl-C) after the first recorded trial: exit status 130, the results file complete with the trials
+    finished so far, and --resume runs exactly the rest."""
+    out = tmp_path / "int.jsonl"
+    cmd = [str(BIN / "fastnn"), "sweep", "--trials", "30", "--epochs", "3", "--workers", workers, "--out", str(out),
+           "--best", str(tmp_path / "b.npz"), "--no-progress"]
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    try:
+        while not (out.exists() and out.read_text().strip()):
+            assert run.poll() is None and time.monotonic() < deadline, "no trial finished"
+            time.sleep(0.05)
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 130, stderr
+    assert "--resume continues" in stderr
+    kept = sw.read_results(out)
+    assert 1 <= len(kept) < 30 and len({r["trial"] for r in kept}) == len(kept)
+    resumed = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    records = sw.read_results(out)
+    assert sorted(r["trial"] for r in records) == list(range(30))
+    assert records[:len(kept)] == kept
