@@ -84,15 +84,18 @@ def _training_set(args):
 
 def main(args):
     """Run ``fastnn sweep`` with parsed ``args``; returns the exit status (130 after Ctrl-C)."""
-    space = parse_space(args.space)
-    x, t = _training_set(args)
     try:
+        space = parse_space(args.space)
+        x, t = _training_set(args)
         records = sw.sweep(x, t, space=space, trials=args.trials, epochs=args.epochs, seed=args.seed,
                            scheduler=args.scheduler, workers=args.workers, out=args.out, resume=args.resume,
                            best_params=args.best, progress=not args.no_progress)
     except KeyboardInterrupt:
         print(f"\ninterrupted: {args.out} holds the trials finished so far (--resume continues)", file=sys.stderr)
         return 130
+    except (argparse.ArgumentTypeError, ValueError, TypeError, OSError) as exc:  # bad options, files, data
+        print(f"fastnn sweep: error: {exc}", file=sys.stderr)
+        return 2
     print("=========== Hyper-Parameter Optimization Result ===========")
     for i, r in enumerate(sw.best_records(records), start=1):
         s = r["settings"]

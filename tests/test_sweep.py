@@ -60,6 +60,17 @@ def test_a_space_of_lists_is_a_grid_and_specs_parse():
         sw.make_trials({"lr": []})
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--trials", "0"], "n_trials must be"), (["--epochs", "0"], "epochs must be"),
+    (["--space", "lr=log10:a:b"], "cannot read"), (["--space", "depth=3"], "expected KEY=SPEC"),
+    (["--data", "/nonexistent"], "does not exist"),
+])
+def test_cli_refuses_bad_options_with_a_message(argv, message, tmp_path, capsys):
+    assert cli.main(["sweep", "--workers", "0", "--out", str(tmp_path / "x.jsonl"), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.jsonl").exists()
+
+
 def test_the_split_is_the_books_twenty_percent():
     x, t = digits(100)
     x_tr, t_tr, x_val, t_val = sw.split(x, t, seed=1)

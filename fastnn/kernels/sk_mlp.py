@@ -81,6 +81,7 @@ def _pairwise(a, lo, n):
     the two sums. Its recursion runs here on explicit stacks (numba cannot cache recursive kernels)."""
     if n <= 128:
         return _block_sum(a, lo, n)
+    # each level down the tree leaves at most two entries behind: 64 entries hold any n below 2**38
     starts, sizes, opened = np.empty(64, np.int64), np.empty(64, np.int64), np.empty(64, np.bool_)
     sums = np.empty(64, a.dtype)
     top, done = 0, 0
