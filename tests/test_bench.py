@@ -563,7 +563,9 @@ def test_header_says_whether_openblas_tuning_is_set(monkeypatch):
     assert compare._openblas_env() == "OPENBLAS_CORETYPE=Haswell"
 
 
-QUICK_CASES = [n for n in CASES if "fashion" not in n and n != "numerical_gradient_net"]  # (whole data sets)
+# whole-data-set cases (Fashion-MNIST epochs, scikit-learn fits) take minutes as plain Python (NUMBA_DISABLE_JIT=1)
+QUICK_CASES = [n for n in CASES if "fashion" not in n and not n.startswith("sklearn_")
+               and n != "numerical_gradient_net"]
 
 
 def test_quick_run_writes_json_and_markdown(tmp_path):
