@@ -563,9 +563,11 @@ def test_header_says_whether_openblas_tuning_is_set(monkeypatch):
     assert compare._openblas_env() == "OPENBLAS_CORETYPE=Haswell"
 
 
-# whole-data-set cases (Fashion-MNIST epochs, scikit-learn fits) take minutes as plain Python (NUMBA_DISABLE_JIT=1)
+# whole-data-set cases (Fashion-MNIST epochs, scikit-learn fits) take minutes as plain Python (NUMBA_DISABLE_JIT=1),
+# and so do the convolutional steps' per-window loops: without the JIT those are left to tests/test_conv*.py
+_PLAIN_PYTHON = os.environ.get("NUMBA_DISABLE_JIT") == "1"
 QUICK_CASES = [n for n in CASES if "fashion" not in n and not n.startswith("sklearn_")
-               and n != "numerical_gradient_net"]
+               and n != "numerical_gradient_net" and not (_PLAIN_PYTHON and "convnet" in n)]
 
 
 def test_quick_run_writes_json_and_markdown(tmp_path):
