@@ -354,29 +354,29 @@ class Pooling:
     def _forward(self, x, train_flg=True):
         """Forward on checked x: C-contiguous 4-D float32/float64, the window fitting (``train_flg`` is accepted
         for a call like Convolution's and changes nothing)."""
+        out = self._pool(x, conv.maxpool_forward)
+        self.x, self._relu_out = x, None
+        return out
+
+    def _pool(self, x, kernel):
+        """Run the pooling ``kernel`` (maxpool_forward or relu_maxpool_forward) on checked x; keeps where and the
+        geometry, returns the new (N, C, OH, OW) output."""
         ph, pw, stride, pad = self.pool_h, self.pool_w, self.stride, self.pad
         N, C, H, W = x.shape
         oh, ow = (H + 2 * pad - ph) // stride + 1, (W + 2 * pad - pw) // stride + 1
         out = np.empty((N, C, oh, ow), dtype=x.dtype)
         where = np.empty((N, C, oh, ow), dtype=np.intp)
-        conv.maxpool_forward(x, ph, pw, stride, pad, out, where)
-        self.x, self._where, self._arg_max, self._geometry = x, where, None, (ph, pw, stride, pad, oh, ow)
-        self._relu_out = None
+        kernel(x, ph, pw, stride, pad, out, where)
+        self._where, self._arg_max, self._geometry = where, None, (ph, pw, stride, pad, oh, ow)
         return out
 
     def _forward_relu(self, x, relu):
         """The Relu layer ``relu`` then this pooling on checked x, in one pass that never makes relu(x) (the
         convolutional nets' relu - pool); both layers then show the book's state (relu.mask, self.x and arg_max),
         made from x on first read."""
-        ph, pw, stride, pad = self.pool_h, self.pool_w, self.stride, self.pad
-        N, C, H, W = x.shape
-        oh, ow = (H + 2 * pad - ph) // stride + 1, (W + 2 * pad - pw) // stride + 1
-        out = np.empty((N, C, oh, ow), dtype=x.dtype)
-        where = np.empty((N, C, oh, ow), dtype=np.intp)
-        conv.relu_maxpool_forward(x, ph, pw, stride, pad, out, where)
+        out = self._pool(x, conv.relu_maxpool_forward)
         relu._defer_mask(x)
         self._x, self._x_before_relu = None, x
-        self._where, self._arg_max, self._geometry = where, None, (ph, pw, stride, pad, oh, ow)
         self._relu_out = out
         return out
 
