@@ -87,6 +87,7 @@ class _Paired:
     params = ((100, 10000, 100000), (10, 100), ("float32", "float64"))
     param_names = ("batch", "width", "dtype")
     timeout = 300
+    pairs = bench.REPEAT  # interleaved (fastnn, reference) samples behind track_speedup
 
     def setup(self, *params):
         size, width, dtype = params[:3]
@@ -109,7 +110,7 @@ class _Paired:
         scale = getattr(self.reference, "scale", 1.0)
         if measure_pair is None:
             return best_time(self.reference, repeat=3) * scale / best_time(self.fastnn, repeat=3)
-        fast, reference = measure_pair(self.fastnn, self.reference, bench.REPEAT, bench.MIN_SAMPLE_S)
+        fast, reference = measure_pair(self.fastnn, self.reference, self.pairs, bench.MIN_SAMPLE_S)
         return statistics.median(reference) * scale / statistics.median(fast)
 
     track_speedup.unit = "x"
