@@ -11,6 +11,7 @@ comparison (more cases, PyTorch, JAX and scikit-learn columns, the step table, e
 Markdown) is ``python -m benchmarks.compare`` in a source checkout; it and the asv suite build on this module.
 """
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -33,6 +34,14 @@ PIXELS = 784  # one 28x28 image: the input width of the MNIST-style cases
 STEP_SHAPES = ((100, 100), (1, 50), (1000, 100))  # train_step's (batch, hidden)
 REPEAT = 7  # samples per figure
 MIN_SAMPLE_S = 5e-3  # a sample repeats a short call until it lasts this long
+# A smoke run's cap on the rows of the real data sets (CI's asv step sets it: each benchmark runs once, only to
+# show that it runs, and whole Fashion-MNIST epochs and fits cost minutes there); unset: all rows, as published.
+MAX_ROWS = int(os.environ.get("FASTNN_BENCH_MAX_ROWS", "0")) or None
+
+
+def capped(*arrays):
+    """The first MAX_ROWS rows of each array (all of them when FASTNN_BENCH_MAX_ROWS is unset)."""
+    return tuple(a[:MAX_ROWS] for a in arrays)
 
 
 @dataclass(frozen=True)
@@ -360,6 +369,8 @@ def main(argv=None):
         return list_cases(CASES)
     with threads(args.threads):
         print(f"threads: {args.threads} (numba and BLAS); BLAS: {blas_libraries()}", flush=True)
+        if MAX_ROWS:
+            print(f"real data sets cut to their first {MAX_ROWS} rows (FASTNN_BENCH_MAX_ROWS): a smoke run", flush=True)
         header, lines, notes = table(timing_rows(CASES, plan(args, CASES), args))
     print("\n".join(["", format_text(header, lines), *(f"* {name}: {note}" for name, note in notes.items())]))
     return 0

@@ -85,11 +85,13 @@ def test_package_bench_compiles_nothing_itself():
     assert len(code) <= 300  # (the convolutional steps added ~45 lines)
 
 
-def test_fastnn_bench_command_prints_the_table(capsys):
+def test_fastnn_bench_command_prints_the_table(capsys, monkeypatch):
+    monkeypatch.setattr(bench, "MAX_ROWS", 300)  # FASTNN_BENCH_MAX_ROWS=300: the fits take 300 rows, not 60000
     argv = ["--quick", "--shape", "5x4", "--repeat", "1", "--dtype", "float32"]
     assert cli.main(["bench", *argv]) == 0  # fastnn bench: the CLI subcommand
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("threads: 1 (numba and BLAS); BLAS: ")
+    assert out.splitlines()[1] == "real data sets cut to their first 300 rows (FASTNN_BENCH_MAX_ROWS): a smoke run"
     lines = [line.split() for line in out.splitlines() if line.split() and line.split()[0] in PACKAGE_CASES]
     assert [line[0] for line in lines] == [name for name in PACKAGE_CASES if "float32" in bench.CASES[name].dtypes]
     for line in lines:
@@ -97,6 +99,16 @@ def test_fastnn_bench_command_prints_the_table(capsys):
     assert bench.main(["--list"]) == 0
     listed = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in listed] == PACKAGE_CASES
+
+
+def test_max_rows_caps_only_a_smoke_run(monkeypatch):
+    rows = np.arange(10)
+    monkeypatch.setattr(bench, "MAX_ROWS", 4)
+    first, second = bench.capped(rows, rows[::-1])
+    np.testing.assert_array_equal(first, [0, 1, 2, 3])
+    np.testing.assert_array_equal(second, [9, 8, 7, 6])
+    monkeypatch.setattr(bench, "MAX_ROWS", None)
+    assert [len(a) for a in bench.capped(rows, rows)] == [10, 10]
 
 
 def test_fastnn_bench_runs_as_a_module_and_pins_threads():
