@@ -99,6 +99,32 @@ def test_book_visible_state_after_gradient():
     assert fast.last_layer.loss == pytest.approx(book.last_layer.loss, rel=1e-13)
 
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_row_gradient(dtype):
+    """At batch 1 the weight gradients are outer products written by a loop (GEMM from two rows on): the book's
+    values in both dtypes, from a non-contiguous row, for every layer and for the Trainer's fused steps too."""
+    np.random.seed(2)
+    fast = nets.MultiLayerNet(7, [6, 5], 4, activation="sigmoid", dtype=dtype)
+    np.random.seed(2)
+    book = rn.MultiLayerNet(7, [6, 5], 4, activation="sigmoid")
+    x = np.random.default_rng(3).random((1, 14))[:, ::2]
+    t = np.array([2])
+    grads, want = fast.gradient(x.astype(dtype), t), book.gradient(x, t)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for key in want:
+        assert np.abs(want[key]).max() > 1e-6, key  # not a comparison of zeros
+        np.testing.assert_allclose(grads[key], want[key], rtol=rtol, atol=rtol * np.abs(want[key]).max(),
+                                   err_msg=key)
+    np.testing.assert_allclose(grads["W1"], np.outer(x, want["b1"]), rtol=rtol)  # dW1 = x.T @ dout1 by hand
+    xs, ts = _data(12, 7, 4)
+    fused = trainer.Trainer(fast, xs.astype(dtype), ts, xs, ts, epochs=1, mini_batch_size=1, verbose=False)
+    stepwise = rt.Trainer(book, xs, ts, xs, ts, epochs=1, mini_batch_size=1, verbose=False)
+    for tr in (fused, stepwise):  # the same batches: np.random.choice after the same seed
+        np.random.seed(4)
+        tr.train()
+    np.testing.assert_allclose(fused.train_loss_list, stepwise.train_loss_list, rtol=100 * rtol)
+
 def test_replaced_parameters_and_statistics_take_effect():
     net = nets.MultiLayerNetExtend(6, [5], 3, use_batchnorm=True)
     x, t = _data(4, 6, 3)
