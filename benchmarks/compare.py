@@ -202,7 +202,7 @@ def machine_info(torch=None, sklearn=None, jax=None, threads=1):
             "openblas_env": _openblas_env(),
             "jit": "disabled (NUMBA_DISABLE_JIT=1)" if numba.config.DISABLE_JIT else "enabled"}
     if bench.MAX_ROWS:
-        info["real_data_rows"] = f"first {bench.MAX_ROWS} (FASTNN_BENCH_MAX_ROWS: a smoke run)"
+        info["real_data"] = bench.cut_note()
     if hasattr(os, "sched_getaffinity"):
         info["cores_usable"] = len(os.sched_getaffinity(0))
     if torch is not None:
@@ -226,7 +226,7 @@ def machine_line(machine):
              + (f", torch {machine['torch_threads']}" if "torch" in machine else "")
              + (f", jax {machine['jax_threads']}" if "jax" in machine else "")
              + f"; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE: {machine['openblas_env']}"
-             + (f"; real data sets: {machine['real_data_rows']} rows" if "real_data_rows" in machine else "") + ".")
+             + (f"; {machine['real_data']}" if "real_data" in machine else "") + ".")
     return line
 
 

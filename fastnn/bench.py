@@ -44,6 +44,13 @@ def capped(*arrays):
     return tuple(a[:MAX_ROWS] for a in arrays)
 
 
+def cut_note():
+    """The header sentence saying that the real data sets are cut (None when they are not)."""
+    if not MAX_ROWS:
+        return None
+    return f"real data sets cut to their first {MAX_ROWS} rows (FASTNN_BENCH_MAX_ROWS): a smoke run"
+
+
 @dataclass(frozen=True)
 class Case:
     """A timed case: ``make(batch, width, dtype) -> (fastnn_fn, reference_fn)`` and the shapes it runs at."""
@@ -370,7 +377,7 @@ def main(argv=None):
     with threads(args.threads):
         print(f"threads: {args.threads} (numba and BLAS); BLAS: {blas_libraries()}", flush=True)
         if MAX_ROWS:
-            print(f"real data sets cut to their first {MAX_ROWS} rows (FASTNN_BENCH_MAX_ROWS): a smoke run", flush=True)
+            print(cut_note(), flush=True)
         header, lines, notes = table(timing_rows(CASES, plan(args, CASES), args))
     print("\n".join(["", format_text(header, lines), *(f"* {name}: {note}" for name, note in notes.items())]))
     return 0

@@ -14,9 +14,23 @@ def affine_forward(x, W, b, out):
 
 
 @kernel
+def weight_gradient(inp, d, out):
+    """out = inp.T @ d. For one row this is an outer product, written once by a loop: BLAS's GEMM with an inner
+    dimension of 1 took 11.2 us (float32) and 15.9 us (float64) at 784 x 50 where the loop takes 7.1 and 10.3 (Intel
+    Xeon, AVX-512); from two rows on GEMM is faster (2 rows: 12.9 us against a loop's 36.2)."""
+    if inp.shape[0] != 1:
+        np.dot(inp.T, d, out)
+        return
+    for i in range(inp.shape[1]):
+        xi = inp[0, i]
+        for j in range(d.shape[1]):
+            out[i, j] = xi * d[0, j]
+
+
+@kernel
 def affine_backward_params(x, dout, dW, db):
     """dW = x.T @ dout, db = column sums of dout."""
-    np.dot(x.T, dout, dW)
+    weight_gradient(x, dout, dW)
     db[:] = 0
     for i in range(dout.shape[0]):
         for j in range(dout.shape[1]):

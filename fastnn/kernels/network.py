@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from .._jit import kernel
+from .affine import weight_gradient
 from .fastexp import vexp
 from .optim import adagrad, adam, momentum, nesterov, rmsprop, sgd
 from .softmax import (softmax_cross_entropy_backward_labels, softmax_cross_entropy_backward_onehot,
@@ -232,20 +233,6 @@ def _batchnorm_backward(arena, scratch, row, d, dx):
 
 
 @kernel
-def _weight_gradient(inp, d, out):
-    """out = inp.T @ d. For one row this is an outer product, written once by a loop: BLAS's GEMM with an inner
-    dimension of 1 took 11.2 us (float32) and 15.9 us (float64) at 784 x 50 where the loop takes 7.1 and 10.3 (Intel
-    Xeon, AVX-512); from two rows on GEMM is faster (2 rows: 12.9 us against a loop's 36.2)."""
-    if inp.shape[0] != 1:
-        np.dot(inp.T, d, out)
-        return
-    for i in range(inp.shape[1]):
-        xi = inp[0, i]
-        for j in range(d.shape[1]):
-            out[i, j] = xi * d[0, j]
-
-
-@kernel
 def backward(table, arena, scratch, bmask, x, dy, ping, pong, need_dx):
     """Every layer's backward pass from dy (the loss layer's dx); writes the layers' gradients into the arena.
     Returns the input gradient (a view of ping or pong) when need_dx, else dy."""
@@ -258,7 +245,7 @@ def backward(table, arena, scratch, bmask, x, dy, ping, pong, need_dx):
         other = _mat(pong if d.ctypes.data == ping.ctypes.data else ping, 0, n, w_in)
         if code == AFFINE:
             inp = _layer_input(table, scratch, x, k, n)
-            _weight_gradient(inp, d, _mat(arena, row[COL_G0], w_in, w_out))
+            weight_gradient(inp, d, _mat(arena, row[COL_G0], w_in, w_out))
             _colsum(d, _vec(arena, row[COL_G1], w_out))
             if k == 0 and not need_dx:
                 return d
