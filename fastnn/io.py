@@ -49,19 +49,46 @@ def save_arrays(file_name, arrays):
     """Write a dict of arrays to ``file_name`` (.npz content, whatever the name) atomically; returns None."""
     file_name = _checks.path(file_name, "file_name")
     arrays = _saveable(arrays)
+    write_atomically(file_name, lambda f: np.savez(f, **arrays))
+
+
+# The process's umask, for the permissions of the files written below (os.umask reads it only by setting it).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def existing_directory(file_name, name="file_name"):
+    """The absolute directory ``file_name`` is to be written in, or FileNotFoundError naming the argument."""
     directory = os.path.dirname(os.path.abspath(file_name))
-    if not os.path.isdir(directory):  # else mkstemp's error would name the temporary file
-        raise FileNotFoundError(f"file_name {file_name!r}: directory {directory!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    if not os.path.isdir(directory):  # else mkstemp's error would name a temporary file
+        raise FileNotFoundError(f"{name} {file_name!r}: directory {directory!r} does not exist")
+    return directory
+
+
+def write_atomically(file_name, write, text=False, name="file_name"):
+    """Write ``file_name`` so that it is never seen half-written; returns None. ``write(f)`` fills a temporary file
+    in the same directory (opened in text mode, UTF-8, when ``text``), which is flushed to disk, given the
+    permissions of an ordinary new file (mkstemp's are private) and renamed over the target; the directory is
+    flushed too, so the rename survives a crash. On any error the temporary file goes and the old file stays.
+    ``name`` is the argument that error messages name."""
+    directory = existing_directory(file_name, name)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(file_name)[1], dir=directory)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+        with os.fdopen(fd, "w" if text else "wb", encoding="utf-8" if text else None) as f:
+            os.chmod(tmp, 0o666 & ~_UMASK)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, file_name)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def load_pickle(file_name):

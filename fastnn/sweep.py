@@ -26,7 +26,6 @@ import math
 import os
 import socket
 import sys
-import tempfile
 import time
 import warnings
 
@@ -42,8 +41,6 @@ __all__ = ["BOOK_SPACE", "make_trials", "run_trial", "split", "sweep", "read_res
 BOOK_SPACE = {"lr": ("log10_uniform", -6.0, -2.0), "weight_decay": ("log10_uniform", -8.0, -4.0)}
 DEFAULTS = {"lr": 0.01, "weight_decay": 0.0, "hidden": [100] * 6, "batch_size": 100, "optimizer": "sgd"}
 VALIDATION_RATE = 0.20  # the book's
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 # --- trials ----------------------------------------------------------------------------------------------------
@@ -147,6 +144,7 @@ class _ResultsFile:
 
     def __init__(self, path, resume):
         self.path = _checks.path(path, "out")
+        io.existing_directory(self.path, "out")
         self.records = read_results(self.path) if resume else []
         if not resume and os.path.exists(self.path):
             raise FileExistsError(f"out {self.path!r} exists: pass resume=True (--resume) to continue that sweep, "
@@ -154,24 +152,8 @@ class _ResultsFile:
 
     def append(self, record):
         self.records.append(record)
-        directory = os.path.dirname(os.path.abspath(self.path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".jsonl", dir=directory)
-        try:
-            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; a results file is an ordinary file
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in self.records)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        io.write_atomically(self.path, lambda f: f.writelines(json.dumps(r, sort_keys=True) + "\n"
+                                                            for r in self.records), text=True, name="out")
 
 
 def _done(records):
