@@ -120,23 +120,23 @@ def class_labels(t, n_rows, n_classes, name="t"):
 def labels_or_onehot(t, y2d, name="t"):
     """Classify targets for scores ``y2d`` of shape (N, C) the book's way: same size as y -> one-hot rows
     (returned as a float array in y's dtype), otherwise integer labels. Returns (kind, array)."""
-    t = as_array(t, name)
     n_rows, n_classes = y2d.shape
-    if t.size == y2d.size:  # the book's rule: same size as the scores means one-hot
+    return labels_or_onehot_for(t, n_rows, n_classes, name, y2d.dtype)
+
+
+def labels_or_onehot_for(t, n_rows, n_classes, name="t", dtype=np.float64):
+    """labels_or_onehot for scores of shape (n_rows, n_classes) in ``dtype`` that need not exist yet; returns
+    (kind, array)."""
+    t = as_array(t, name)
+    if t.size == n_rows * n_classes:  # the book's rule: same size as the scores means one-hot
         if t.dtype.kind not in "biuf":
             raise TypeError(f"{name} must be one-hot rows or integer labels; got dtype {t.dtype}")
         if t.ndim >= 2 and n_rows > 1 and t.shape[-1] != n_classes:  # e.g. transposed one-hot rows
             raise ValueError(f"{name} must be one-hot rows of width {n_classes} (the number of classes) or "
                              f"integer labels; got {_describe(t)}")
-        onehot = np.ascontiguousarray(t.reshape(n_rows, n_classes), dtype=y2d.dtype)
+        onehot = np.ascontiguousarray(t.reshape(n_rows, n_classes), dtype=dtype)
         return "onehot", onehot
     return "labels", class_labels(t, n_rows, n_classes, name)
-
-
-def labels_or_onehot_for(t, n_rows, n_classes, name="t", dtype=np.float64):
-    """labels_or_onehot for scores of shape (n_rows, n_classes) in ``dtype`` that do not exist yet (a broadcast
-    stand-in, nothing allocated); returns (kind, array)."""
-    return labels_or_onehot(t, np.broadcast_to(np.empty(1, dtype), (n_rows, n_classes)), name)
 
 
 def finite(a, name):

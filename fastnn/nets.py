@@ -58,7 +58,7 @@ def _accuracy(scores, t):
     y = np.argmax(scores, axis=1)
     if t.ndim != 1:
         t = np.argmax(t, axis=1)
-    return np.sum(y == t) / float(scores.shape[0])
+    return np.float64(np.count_nonzero(y == t)) / float(scores.shape[0])  # the book's np.sum, 10x faster
 
 
 # --- shared behaviour ---------------------------------------------------------------------------------------------

@@ -357,6 +357,7 @@ def test_accuracy_with_labels_and_one_hot(spec):
     onehot = np.eye(OUT)[labels]
     expected = np.mean(np.argmax(ref.predict(x), axis=1) == labels)
     assert net.accuracy(x, labels) == net.accuracy(x, onehot) == ref.accuracy(x, labels) == expected
+    assert type(net.accuracy(x, labels)) is type(ref.accuracy(x, labels)) is np.float64  # as the book returns
     assert 0 < expected < 1  # a random net on 20 samples: neither all right nor all wrong
 
 
@@ -364,6 +365,7 @@ def test_accuracy_ch4_one_hot():
     net, ref = make("TwoLayerNetCh4", fn, 6), make("TwoLayerNetCh4", rn, 6)
     x, t = batch(6, 20, "TwoLayerNetCh4")
     assert net.accuracy(x, t) == ref.accuracy(x, t)
+    assert type(net.accuracy(x, t)) is type(ref.accuracy(x, t)) is np.float64
 
 
 # --- bad input --------------------------------------------------------------------------------------------------
