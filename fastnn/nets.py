@@ -58,7 +58,8 @@ def _accuracy(scores, t):
     y = np.argmax(scores, axis=1)
     if t.ndim != 1:
         t = np.argmax(t, axis=1)
-    return np.float64(np.count_nonzero(y == t)) / float(scores.shape[0])  # the book's np.sum, 10x faster
+    # the book's np.sum(y == t), as an np.float64 like the book's; count_nonzero is 7 us less at 32 rows
+    return np.float64(np.count_nonzero(y == t)) / float(scores.shape[0])
 
 
 # --- shared behaviour ---------------------------------------------------------------------------------------------

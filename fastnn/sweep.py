@@ -1,5 +1,6 @@
-"""Hyper-parameter sweeps on a Dask cluster: the first book's chapter-6 random search (``hyperparameter_optimization.py``)
-as a library call and ``fastnn sweep``, each trial one training run on ``dask.distributed`` (extra ``fastnn[dask]``).
+"""Hyper-parameter sweeps on a Dask cluster: the first book's chapter-6 random search
+(``hyperparameter_optimization.py``) as a library call and ``fastnn sweep``, each trial one training run on
+``dask.distributed`` (extra ``fastnn[dask]``).
 
 The book's search by default: ``lr = 10**U(-6, -2)``, ``weight_decay = 10**U(-8, -4)``, its network
 (``MultiLayerNet`` with six hidden layers of 100, SGD, batches of 100) and validation split (20% of the training
