@@ -201,8 +201,9 @@ def machine_info(torch=None, sklearn=None, jax=None, threads=1):
             "numba_threads": numba.get_num_threads(), "blas_threads": blas_libraries(),
             "openblas_env": _openblas_env(),
             "jit": "disabled (NUMBA_DISABLE_JIT=1)" if numba.config.DISABLE_JIT else "enabled"}
-    if bench.MAX_ROWS:
-        info["real_data"] = bench.cut_note()
+    note = bench.cut_note()
+    if note:
+        info["real_data"] = note
     if hasattr(os, "sched_getaffinity"):
         info["cores_usable"] = len(os.sched_getaffinity(0))
     if torch is not None:

@@ -376,8 +376,9 @@ def main(argv=None):
         return list_cases(CASES)
     with threads(args.threads):
         print(f"threads: {args.threads} (numba and BLAS); BLAS: {blas_libraries()}", flush=True)
-        if MAX_ROWS:
-            print(cut_note(), flush=True)
+        note = cut_note()
+        if note:
+            print(note, flush=True)
         header, lines, notes = table(timing_rows(CASES, plan(args, CASES), args))
     print("\n".join(["", format_text(header, lines), *(f"* {name}: {note}" for name, note in notes.items())]))
     return 0
