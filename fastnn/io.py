@@ -13,7 +13,7 @@ Writing is .npz only.
 """
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 import zlib
 
@@ -52,30 +52,26 @@ def save_arrays(file_name, arrays):
     write_atomically(file_name, lambda f: np.savez(f, **arrays))
 
 
-# The process's umask, for the permissions of the files written below (os.umask reads it only by setting it).
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
 def existing_directory(file_name, name="file_name"):
     """The absolute directory ``file_name`` is to be written in, or FileNotFoundError naming the argument."""
     directory = os.path.dirname(os.path.abspath(file_name))
-    if not os.path.isdir(directory):  # else mkstemp's error would name a temporary file
+    if not os.path.isdir(directory):  # else the error would name the temporary file
         raise FileNotFoundError(f"{name} {file_name!r}: directory {directory!r} does not exist")
     return directory
 
 
 def write_atomically(file_name, write, text=False, name="file_name"):
     """Write ``file_name`` so that it is never seen half-written; returns None. ``write(f)`` fills a temporary file
-    in the same directory (opened in text mode, UTF-8, when ``text``), which is flushed to disk, given the
-    permissions of an ordinary new file (mkstemp's are private) and renamed over the target; the directory is
-    flushed too, so the rename survives a crash. On any error the temporary file goes and the old file stays.
-    ``name`` is the argument that error messages name."""
+    in the same directory (opened in text mode, UTF-8, when ``text``), created with an ordinary new file's
+    permissions, flushed to disk and renamed over the target; the directory is flushed too, so the rename survives
+    a crash. On any error the temporary file goes and the old file stays. ``name`` is the argument that error
+    messages name."""
     directory = existing_directory(file_name, name)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(file_name)[1], dir=directory)
+    tmp = os.path.join(directory, f".tmp-{secrets.token_hex(8)}{os.path.splitext(file_name)[1]}")
+    # created like any new file (mode 0666, which the kernel reduces by the umask); O_EXCL: never another's file
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w" if text else "wb", encoding="utf-8" if text else None) as f:
-            os.chmod(tmp, 0o666 & ~_UMASK)
             write(f)
             f.flush()
             os.fsync(f.fileno())

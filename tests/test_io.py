@@ -233,22 +233,19 @@ def test_exception_while_saving_keeps_the_old_file(tmp_path, rng, monkeypatch):
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
-def test_saved_files_get_the_umask_permissions_of_an_ordinary_file(tmp_path, rng, umask, monkeypatch):
-    """mkstemp's temporary file is private (0600); the saved file is an ordinary new file: 0666 minus the
-    process's umask (read once at import, hence patched here)."""
-    monkeypatch.setattr(io, "_UMASK", umask)
-    path = tmp_path / "params.npz"
-    io.save_arrays(path, params_dict(rng))
-    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
-    net = fn.TwoLayerNet(4, 3, 2)
-    net.save_params(str(tmp_path / "net.npz"))
-    assert os.stat(tmp_path / "net.npz").st_mode & 0o777 == 0o666 & ~umask
-
-
-def test_the_umask_read_at_import_is_the_process_umask():
-    current = os.umask(0o022)
-    os.umask(current)
-    assert io._UMASK == current
+def test_saved_files_get_the_umask_permissions_of_an_ordinary_file(tmp_path, rng, umask):
+    """The saved file is an ordinary new file: 0666 minus the process's umask (not a private temporary file's
+    0600)."""
+    old_umask = os.umask(umask)
+    try:
+        path = tmp_path / "params.npz"
+        io.save_arrays(path, params_dict(rng))
+        assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+        net = fn.TwoLayerNet(4, 3, 2)
+        net.save_params(str(tmp_path / "net.npz"))
+        assert os.stat(tmp_path / "net.npz").st_mode & 0o777 == 0o666 & ~umask
+    finally:
+        os.umask(old_umask)
 
 
 def test_unsaveable_value_keeps_the_old_file(tmp_path):
