@@ -110,7 +110,7 @@ def test_resume_skips_recorded_trials_and_the_file_is_never_overwritten(tmp_path
     assert both[:3] == first  # the recorded trials untouched
     whole = sw.sweep(x, t, trials=5, epochs=1, workers=0, out=tmp_path / "w.jsonl", progress=False)
     assert comparable(whole) == comparable(both)
-    assert oct(os.stat(out).st_mode & 0o777) != "0o600"  # an ordinary file, not mkstemp's private one
+    assert oct(os.stat(out).st_mode & 0o777) != "0o600"  # an ordinary file, not a private temporary file's 0600
 
 
 @pytest.mark.slow  # trains networks: the compiled pass only
