@@ -25,7 +25,9 @@ import numpy as np
 
 from . import _checks
 from ._identity import IdentityCheck
-from .kernels import network as nk
+from ._dispatch import lazy_kernels
+
+nk = lazy_kernels("network")
 
 _MAX_PLANS = 4  # batch sizes kept (training batch, evaluation chunks, remainder)
 

@@ -5,20 +5,26 @@ bool input is computed in float64 (as NumPy's math functions do), float16 in flo
 """
 import numpy as np
 
-from . import _checks
-from .kernels import activations, losses
-from .kernels import softmax as softmax_kernels
+from . import _checks, _numpy_twins
 from ._constants import CE_DELTA
+from ._dispatch import lazy_kernels, numpy_suffices
+
+activations, losses, softmax_kernels = map(lazy_kernels, ("activations", "losses", "softmax"))
 
 __all__ = ["identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu", "relu_grad", "softmax",
            "sum_squared_error", "mean_squared_error", "cross_entropy_error", "softmax_loss",
            "np"]  # np: the book's star import of this module gives it too, and scripts rely on that
 
 
-def _elementwise(kernel, x, out_dtype=None):
+def _kernels_for(size, kernels):
+    """The kernel module, or the NumPy twins for a small call before numba is loaded (``fastnn._dispatch``)."""
+    return _numpy_twins if numpy_suffices(size) else kernels
+
+
+def _elementwise(name, x, out_dtype=None):
     a = _checks.float_array(x, "x")
     out = np.empty(a.shape, dtype=out_dtype or a.dtype)
-    kernel(a.reshape(-1), out.reshape(-1))
+    getattr(_kernels_for(a.size, activations), name)(a.reshape(-1), out.reshape(-1))
     return out if out.ndim else out[()]
 
 
@@ -29,27 +35,27 @@ def identity_function(x):
 
 def step_function(x):
     """Returns 1 where x > 0, else 0, as an integer array (the book's ``np.array(x > 0, dtype=int)``)."""
-    return _elementwise(activations.step, x, out_dtype=np.int_)
+    return _elementwise("step", x, out_dtype=np.int_)
 
 
 def sigmoid(x):
     """Returns 1 / (1 + exp(-x)) elementwise, computed without overflow for large |x|."""
-    return _elementwise(activations.sigmoid_forward, x)
+    return _elementwise("sigmoid_forward", x)
 
 
 def sigmoid_grad(x):
     """Returns the sigmoid's derivative at x, (1 - sigmoid(x)) * sigmoid(x), elementwise."""
-    return _elementwise(activations.sigmoid_grad, x)
+    return _elementwise("sigmoid_grad", x)
 
 
 def relu(x):
     """Returns max(0, x) elementwise."""
-    return _elementwise(activations.relu_forward, x)
+    return _elementwise("relu_forward", x)
 
 
 def relu_grad(x):
     """Returns 1 where x >= 0, else 0 (the book's convention at 0), elementwise."""
-    return _elementwise(activations.relu_grad, x)
+    return _elementwise("relu_grad", x)
 
 
 def _last_axis_rows(x, name):
@@ -63,7 +69,7 @@ def softmax(x):
     """Returns the softmax over the last axis of an array of any ndim (max subtracted first: no overflow)."""
     a, rows = _last_axis_rows(x, "x")
     out = np.empty_like(a)
-    softmax_kernels.softmax_rows(rows, out.reshape(rows.shape))
+    _kernels_for(a.size, softmax_kernels).softmax_rows(rows, out.reshape(rows.shape))
     return out
 
 
@@ -74,7 +80,8 @@ def sum_squared_error(y, t):
     _checks.same_shape(y, t, "y", "t")
     dtype = _checks.common_float_dtype(y, t)
     y, t = y.astype(dtype, copy=False), t.astype(dtype, copy=False)
-    return dtype.type(losses.sum_squared_error(y.reshape(-1), t.reshape(-1)))
+    kernels = _kernels_for(y.size, losses)
+    return dtype.type(kernels.sum_squared_error(y.reshape(-1), t.reshape(-1)))
 
 
 mean_squared_error = sum_squared_error  # the book's name for the same function
@@ -100,7 +107,8 @@ def cross_entropy_error(y, t):
         raise ValueError(f"y must hold probabilities (>= 0, e.g. softmax output); got values down to {y2.min()}. "
                          f"For raw scores use softmax_loss(X, t)")
     delta = y2.dtype.type(CE_DELTA)
-    kernel = softmax_kernels.cross_entropy_onehot if kind == "onehot" else softmax_kernels.cross_entropy_labels
+    kernels = _kernels_for(y2.size, softmax_kernels)
+    kernel = kernels.cross_entropy_onehot if kind == "onehot" else kernels.cross_entropy_labels
     return _checks.warn_if_not_finite(y2.dtype.type(kernel(y2, targets, delta)), "cross_entropy_error",
                                       "NaN or inf in y")
 
@@ -111,8 +119,9 @@ def softmax_loss(X, t):
     kind, targets = _checks.labels_or_onehot(t, x2, "t")
     delta = x2.dtype.type(CE_DELTA)
     y = np.empty_like(x2)
+    kernels = _kernels_for(x2.size, softmax_kernels)
     if kind == "onehot":
-        loss = softmax_kernels.softmax_cross_entropy_onehot(x2, targets, delta, y)
+        loss = kernels.softmax_cross_entropy_onehot(x2, targets, delta, y)
     else:
-        loss = softmax_kernels.softmax_cross_entropy_labels(x2, targets, delta, y)
+        loss = kernels.softmax_cross_entropy_labels(x2, targets, delta, y)
     return _checks.warn_if_not_finite(x2.dtype.type(loss), "softmax_loss", "NaN or inf in the scores X")

@@ -8,13 +8,15 @@ parameter array it shares with ``x``.
 Fast path: when ``f`` is a numba-jitted function (``@numba.njit``) and ``x`` is C-contiguous, the whole loop
 runs compiled, with no Python call per element. Any other callable gets the book's Python loop.
 """
+import sys
+
 import numpy as np
-from numba.core.errors import TypingError
-from numba.core.registry import CPUDispatcher
 
 from . import _checks
-from .kernels import numgrad
 from ._constants import H
+from ._dispatch import lazy_kernels
+
+numgrad = lazy_kernels("numgrad")
 
 # np: the book's star import of this module gives it too, and scripts rely on that
 __all__ = ["numerical_diff", "numerical_gradient", "numerical_gradient_2d", "gradient_descent", "gradient_check", "np"]
@@ -31,6 +33,9 @@ def numerical_diff(f, x):
 
 
 def _is_jitted(f):
+    if "numba" not in sys.modules:  # nothing can be jitted yet (fastnn imports numba only when it needs it)
+        return False
+    from numba.core.registry import CPUDispatcher
     return isinstance(f, CPUDispatcher)
 
 
@@ -50,6 +55,8 @@ def _python_loop(f, x, h, grad):
 def _compiled(run, x):
     """Run a compiled loop over x; on any error put x back exactly as it was. False if f cannot be compiled
     for x (the caller then takes the Python loop)."""
+    from numba.core.errors import TypingError  # f is jitted: numba is loaded
+
     saved = x.copy()
     try:
         run()

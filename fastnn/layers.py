@@ -14,16 +14,28 @@ import warnings
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _numpy_twins
 from ._constants import BN_EPS, CE_DELTA
+from ._dispatch import lazy_kernels, numpy_suffices
 from .convolution import Convolution, Pooling
-from .kernels import activations, affine
 from .functions import cross_entropy_error
-from .kernels import softmax as softmax_kernels
+
+activations, affine, softmax_kernels = map(lazy_kernels, ("activations", "affine", "softmax"))
 
 __all__ = ["Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization", "MatMul", "Softmax",
            "SigmoidWithLoss", "Embedding", "Convolution", "Pooling",
            "np"]  # np: the book's star import of this module gives it too
+
+
+# Rows of an input in the other float dtype than W that Affine casts at a time (784 float64 columns: 1.6 MB, within
+# the L2 cache): the book's float32 images against float64 weights are never copied whole, and a batch of up to
+# this many rows stays cast for backward's weight gradient.
+CAST_BLOCK_ROWS = 256
+
+
+def _kernels_for(size, kernels):
+    """The kernel module, or the NumPy twins for a small call before numba is loaded (``fastnn._dispatch``)."""
+    return _numpy_twins if numpy_suffices(size) else kernels
 
 
 def _parameter(p, name, ndim):
@@ -77,7 +89,7 @@ class Relu:
     def _forward(self, x):
         out = np.empty_like(x)
         self.mask = np.empty(x.shape, dtype=np.bool_)
-        activations.relu_forward_mask(x.reshape(-1), out.reshape(-1), self.mask.reshape(-1))
+        _kernels_for(x.size, activations).relu_forward_mask(x.reshape(-1), out.reshape(-1), self.mask.reshape(-1))
         return out
 
     def backward(self, dout):
@@ -89,7 +101,8 @@ class Relu:
 
     def _backward(self, dout):
         dx = np.empty_like(dout)
-        activations.relu_backward_mask(dout.reshape(-1), self.mask.reshape(-1), dx.reshape(-1))
+        _kernels_for(dout.size, activations).relu_backward_mask(dout.reshape(-1), self.mask.reshape(-1),
+                                                                 dx.reshape(-1))
         return dx
 
 
@@ -106,7 +119,7 @@ class Sigmoid:
 
     def _forward(self, x):
         self.out = np.empty_like(x)
-        activations.sigmoid_forward(x.reshape(-1), self.out.reshape(-1))
+        _kernels_for(x.size, activations).sigmoid_forward(x.reshape(-1), self.out.reshape(-1))
         return self.out
 
     def backward(self, dout):
@@ -116,7 +129,8 @@ class Sigmoid:
 
     def _backward(self, dout):
         dx = np.empty_like(dout)
-        activations.sigmoid_backward(dout.reshape(-1), self.out.reshape(-1), dx.reshape(-1))
+        _kernels_for(dout.size, activations).sigmoid_backward(dout.reshape(-1), self.out.reshape(-1),
+                                                               dx.reshape(-1))
         return dx
 
 
@@ -132,6 +146,7 @@ class Affine:
         self.params = [W, b]
         self.grads = [np.zeros_like(W, order="C"), np.zeros_like(b)]
         self.x = self.original_x_shape = None
+        self._x_cast = self._cast_rows = None  # x in W's dtype for backward (when x is in the other one)
 
     # W, b, dW, db are the arrays in params/grads, so both books' views of the layer stay one.
     W = property(lambda self: self.params[0], lambda self, v: self._rebind(0, v))
@@ -161,9 +176,10 @@ class Affine:
         return W, b
 
     def forward(self, x):
-        """Returns x @ W + b for x of shape (N, ...) flattened to (N, D); keeps x for backward."""
+        """Returns x @ W + b for x of shape (N, ...) flattened to (N, D), in W's dtype; keeps x for backward (as
+        given, like the book: float32 images against float64 weights are cast a block of rows at a time)."""
         W, b = self._checked_params()
-        x = _checks.float_array(x, "x", dtype=W.dtype, min_ndim=2)
+        x = _checks.float_array(x, "x", min_ndim=2)
         if x.shape[0] == 0:
             raise ValueError(f"x must hold at least one row (sample); got an empty batch of shape {x.shape}")
         self.original_x_shape = x.shape
@@ -174,20 +190,46 @@ class Affine:
         return self._forward(self.original_x_shape, x)
 
     def _forward(self, original_x_shape, x):
-        """Forward on checked input: x (N, D) C-contiguous in W's dtype, D matching W."""
+        """Forward on checked input: x (N, D) C-contiguous float32 or float64, D matching W."""
         W, b = self.params
-        self.original_x_shape, self.x = original_x_shape, x
+        W = np.ascontiguousarray(W)
+        self.original_x_shape, self.x, self._forward_dtype = original_x_shape, x, W.dtype
         out = np.empty((x.shape[0], W.shape[1]), dtype=W.dtype)
-        affine.affine_forward(x, np.ascontiguousarray(W), b, out)
+        if x.dtype == W.dtype:
+            self._x_cast = None
+            _kernels_for(x.size, affine).affine_forward(x, W, b, out)
+        elif numpy_suffices(x.size):
+            self._x_cast = x.astype(W.dtype)
+            _numpy_twins.affine_forward(self._x_cast, W, b, out)
+        else:
+            rows = self._rows(min(x.shape[0], CAST_BLOCK_ROWS), x.shape[1], W.dtype)
+            affine.affine_forward_cast(x, W, b, out, rows)
+            self._x_cast = rows if rows.shape[0] == x.shape[0] else None  # else cast again in backward
         return out
+
+    def _rows(self, n, d, dtype):
+        """The reused buffer of n rows of d values in ``dtype`` that a mixed-dtype forward casts into."""
+        rows = self._cast_rows
+        if rows is None or rows.shape[0] < n or rows.shape[1] != d or rows.dtype != dtype:
+            rows = self._cast_rows = np.empty((max(n, 0 if rows is None else rows.shape[0]), d), dtype)
+        return rows[:n]
+
+    def _x_in_W_dtype(self):
+        """The forward input in W's dtype: x itself, the rows cast in forward, or (a large batch) a cast now."""
+        if self.x.dtype == self.params[0].dtype:
+            return self.x
+        if self._x_cast is not None:
+            return self._x_cast
+        return self.x.astype(self.params[0].dtype)
 
     def backward(self, dout, need_dx=True):
         """Writes dW and db in place; returns dx (None with ``need_dx=False``, which skips its matmul)."""
         _forward_done(self, "x")
         W, b = self._checked_params()
-        if W.shape[0] != self.x.shape[1] or W.dtype != self.x.dtype:
+        if W.shape[0] != self.x.shape[1] or W.dtype != self._forward_dtype:
             raise ValueError(f"W was replaced since forward: it has shape {W.shape} and dtype {W.dtype}, but the "
-                             f"forward input had {self.x.shape[1]} features in {self.x.dtype}; run forward again")
+                             f"forward ran with {self.x.shape[1]} features in {self._forward_dtype}; run forward "
+                             f"again")
         for grad, p, name in zip(self.grads, (W, b), ("dW", "db")):
             _checks.writable_float_array(grad, name)
             if grad.shape != p.shape or grad.dtype != p.dtype:
@@ -200,20 +242,23 @@ class Affine:
 
     def _backward(self, dout, need_dx=True):
         """Backward on checked dout (C-contiguous, the forward output's shape and dtype)."""
-        self._backward_params(dout)
+        kernels = _kernels_for(self.x.size, affine)
+        self._backward_params(dout, kernels)
         if not need_dx:
             return None
-        dx = np.empty_like(self.x)
-        affine.affine_backward_input(dout, np.ascontiguousarray(self.params[0]), dx)
+        W = self.params[0]
+        dx = np.empty(self.x.shape, W.dtype)
+        kernels.affine_backward_input(dout, np.ascontiguousarray(W), dx)
         return dx.reshape(self.original_x_shape)
 
-    def _backward_params(self, dout):
+    def _backward_params(self, dout, kernels):
         dW, db = self.grads
+        x = self._x_in_W_dtype()
         if dW.flags.c_contiguous and db.flags.c_contiguous:
-            affine.affine_backward_params(self.x, dout, dW, db)
+            kernels.affine_backward_params(x, dout, dW, db)
         else:  # a user replaced a gradient buffer by a view: compute aside, write back in place
             tmp_W, tmp_b = np.empty(dW.shape, dW.dtype), np.empty(db.shape, db.dtype)
-            affine.affine_backward_params(self.x, dout, tmp_W, tmp_b)
+            kernels.affine_backward_params(x, dout, tmp_W, tmp_b)
             dW[...], db[...] = tmp_W, tmp_b
 
 
@@ -228,7 +273,7 @@ class Softmax:
         """Returns softmax(x) row by row, which is also kept as ``out``."""
         x = _checks.float_array(x, "x", ndim=2, allow_empty=False)
         self.out = np.empty_like(x)
-        softmax_kernels.softmax_rows(x, self.out)
+        _kernels_for(x.size, softmax_kernels).softmax_rows(x, self.out)
         return self.out
 
     def backward(self, dout):
@@ -236,7 +281,7 @@ class Softmax:
         _forward_done(self, "out")
         dout = _grad_input(dout, self.out)
         dx = np.empty_like(dout)
-        softmax_kernels.softmax_backward(self.out, dout, dx)
+        _kernels_for(dout.size, softmax_kernels).softmax_backward(self.out, dout, dx)
         return dx
 
 
@@ -262,10 +307,11 @@ class SoftmaxWithLoss:
         self._kind, self._targets, self.t = kind, targets, t
         y = np.empty_like(x2)
         delta = x2.dtype.type(CE_DELTA)
+        kernels = _kernels_for(x2.size, softmax_kernels)
         if self._kind == "onehot":
-            loss = softmax_kernels.softmax_cross_entropy_onehot(x2, self._targets, delta, y)
+            loss = kernels.softmax_cross_entropy_onehot(x2, self._targets, delta, y)
         else:
-            loss = softmax_kernels.softmax_cross_entropy_labels(x2, self._targets, delta, y)
+            loss = kernels.softmax_cross_entropy_labels(x2, self._targets, delta, y)
         self.y = y.reshape(x.shape)
         self.loss = _checks.warn_if_not_finite(x2.dtype.type(loss), "SoftmaxWithLoss's loss",
                                                "NaN or inf in the scores x")
@@ -280,10 +326,11 @@ class SoftmaxWithLoss:
         y2 = self.y.reshape(self._targets.shape[0], -1)
         dx = np.empty_like(y2)
         scale = y2.dtype.type(dout)
+        kernels = _kernels_for(y2.size, softmax_kernels)
         if self._kind == "onehot":
-            softmax_kernels.softmax_cross_entropy_backward_onehot(y2, self._targets, scale, dx)
+            kernels.softmax_cross_entropy_backward_onehot(y2, self._targets, scale, dx)
         else:
-            softmax_kernels.softmax_cross_entropy_backward_labels(y2, self._targets, scale, dx)
+            kernels.softmax_cross_entropy_backward_labels(y2, self._targets, scale, dx)
         return dx.reshape(self.y.shape)
 
 
@@ -447,7 +494,7 @@ class SigmoidWithLoss:
         t = _checks.class_labels(t, x.size, 2, "t").reshape(x.shape)
         self.t = t
         self.y = np.empty_like(x)
-        activations.sigmoid_forward(x.reshape(-1), self.y.reshape(-1))
+        _kernels_for(x.size, activations).sigmoid_forward(x.reshape(-1), self.y.reshape(-1))
         with warnings.catch_warnings():  # one warning, this layer's, not cross_entropy_error's
             warnings.simplefilter("ignore", RuntimeWarning)
             loss = cross_entropy_error(np.c_[1 - self.y.reshape(-1), self.y.reshape(-1)], t.reshape(-1))

@@ -17,7 +17,9 @@ import sys
 import numpy as np
 
 from . import _checks
-from .kernels import mlp as kernels
+from ._dispatch import lazy_kernels
+
+kernels = lazy_kernels("mlp")
 
 __all__ = ["NeuralNetMLP", "NotFittedError"]
 

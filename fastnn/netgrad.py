@@ -36,10 +36,11 @@ import numpy as np
 
 from . import _checks, layers
 from ._constants import BN_EPS, CE_DELTA, H
-from .kernels import netgrad as kernels
-from .kernels import netgrad_bn
+from ._dispatch import lazy_kernels
 from .reference import layers as ref_layers
 from .reference import nets as ref
+
+kernels, netgrad_bn = lazy_kernels("netgrad"), lazy_kernels("netgrad_bn")
 
 __all__ = ["gradient_check", "numerical_gradient"]
 

@@ -16,9 +16,11 @@ import numpy as np
 
 from . import _checks, functions, gradient, io, layers
 from .engine import Engine, LayerSpec
-from .kernels import network as nk
+from ._dispatch import lazy_kernels
 from .convnets import DeepConvNet, SimpleConvNet  # noqa: F401 - chapters 7 and 8, layer by layer (see there)
 from .mlp import NeuralNetMLP  # noqa: F401 - Raschka's network lives with its kernels
+
+nk = lazy_kernels("network")
 
 __all__ = ["SimpleNet", "simpleNet", "TwoLayerNet", "TwoLayerNetCh4", "TwoLayerNetBook2", "MultiLayerNet",
            "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "NeuralNetMLP"]

@@ -27,11 +27,12 @@ from collections.abc import Mapping, MutableMapping
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _numpy_twins
 from ._identity import IdentityCheck, entries_are
 from ._constants import OPT_EPS as EPS
-from .kernels import network as network_kernels
-from .kernels import optim
+from ._dispatch import lazy_kernels, numpy_suffices
+
+network_kernels, optim = map(lazy_kernels, ("network", "optim"))
 
 __all__ = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam", "np"]  # np: as the book's star import
 
@@ -190,7 +191,7 @@ class _FlatPlan:
         (self.params_base, p_offsets), (self.grads_base, g_offsets) = params_flat, grads_flat
         self.segments = np.array([[po, go, p.size] for po, go, p in zip(p_offsets, g_offsets, param_views)],
                                  dtype=np.int64).reshape(-1, 3)
-        self.code = optimizer._code
+        self.code = optimizer._code()
         self.coef = np.zeros(4, dtype=self.dtype)
         self.dict_form = isinstance(params, Mapping)
         self.state_flat, self.state_objs, self.state_pairs = [], [], []
@@ -266,12 +267,16 @@ class _Optimizer:
     _hyper_names = ("lr",)
     _counter_names = ()  # integer state (Adam's iter)
     _state_names = ()
-    _kernel = None
+    _kernel_name = None  # the update kernel in fastnn.kernels.optim (and its twin in fastnn._numpy_twins)
     _hypers = operator.attrgetter("lr")  # reads the hyper-parameters and counters at once (set per subclass)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls._hypers = operator.attrgetter(*(cls._hyper_names + cls._counter_names))
+
+    def _code(self):
+        """The engine's code for this update rule (its one-call update over a flat buffer)."""
+        return getattr(network_kernels, "OPT_" + self._kernel_name.upper())
 
     def _check(self):
         """Validate the hyper-parameters (raise ValueError/TypeError naming the bad one)."""
@@ -340,10 +345,12 @@ class _Optimizer:
         entries = _entries(params, grads)
         states = [self._state(name, params, entries) for name in self._state_names]
         coefficients = self._coefficients()
+        kernels = _numpy_twins if numpy_suffices(sum(e.grad.size for e in entries)) else optim
+        kernel = getattr(kernels, self._kernel_name)
         for entry in entries:
             work = entry.work()
             buffers = [state[entry.key].reshape(-1) for state in states]  # views: the kernel updates the state
-            self._kernel(work, entry.grad, *buffers, *map(entry.dtype.type, coefficients))
+            kernel(work, entry.grad, *buffers, *map(entry.dtype.type, coefficients))
             entry.finish(params, work)
 
     def _checked(self):
@@ -399,8 +406,7 @@ class _Optimizer:
 class SGD(_Optimizer):
     """Stochastic gradient descent: ``params -= lr * grads``."""
 
-    _code = network_kernels.OPT_SGD
-    _kernel = staticmethod(optim.sgd)
+    _kernel_name = "sgd"
 
     def __init__(self, lr=0.01):
         self.lr = lr
@@ -418,8 +424,7 @@ class Momentum(_Optimizer):
 
     _hyper_names = ("lr", "momentum")
     _state_names = ("v",)
-    _code = network_kernels.OPT_MOMENTUM
-    _kernel = staticmethod(optim.momentum)
+    _kernel_name = "momentum"
 
     def __init__(self, lr=0.01, momentum=0.9):
         self.lr = lr
@@ -449,8 +454,7 @@ class Nesterov(_Optimizer):
 
     _hyper_names = ("lr", "momentum")
     _state_names = ("v",)
-    _code = network_kernels.OPT_NESTEROV
-    _kernel = staticmethod(optim.nesterov)
+    _kernel_name = "nesterov"
 
     def __init__(self, lr=0.01, momentum=0.9):
         self.lr = lr
@@ -471,8 +475,7 @@ class AdaGrad(_Optimizer):
     """AdaGrad: ``h += grads * grads; params -= lr * grads / (sqrt(h) + 1e-7)``."""
 
     _state_names = ("h",)
-    _code = network_kernels.OPT_ADAGRAD
-    _kernel = staticmethod(optim.adagrad)
+    _kernel_name = "adagrad"
 
     def __init__(self, lr=0.01):
         self.lr = lr
@@ -491,8 +494,7 @@ class RMSprop(_Optimizer):
 
     _hyper_names = ("lr", "decay_rate")
     _state_names = ("h",)
-    _code = network_kernels.OPT_RMSPROP
-    _kernel = staticmethod(optim.rmsprop)
+    _kernel_name = "rmsprop"
 
     def __init__(self, lr=0.01, decay_rate=0.99):
         self.lr = lr
@@ -516,8 +518,7 @@ class Adam(_Optimizer):
     _hyper_names = ("lr", "beta1", "beta2")
     _counter_names = ("iter",)
     _state_names = ("m", "v")
-    _code = network_kernels.OPT_ADAM
-    _kernel = staticmethod(optim.adam)
+    _kernel_name = "adam"
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
         self.lr = lr

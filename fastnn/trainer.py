@@ -38,8 +38,10 @@ from . import engine as engine_module
 from . import optimizer as optimizers
 from .callbacks import (BookLines, Callback, EarlyStopping, FiniteCheck, History, ProgressBar, Validation,
                         as_callbacks, first_non_finite, only)
-from .kernels import network as engine_kernels
+from ._dispatch import lazy_kernels
 from .trainer2 import Trainer2, looks_like_optimizer
+
+engine_kernels = lazy_kernels("network")
 
 __all__ = ["Trainer", "Trainer2", "np"]  # np: as the book's star import
 

@@ -185,13 +185,15 @@ def test_affine_need_dx_false(rng, dtype):
     close(layer.db, ref.db, dtype)
 
 
-def test_affine_casts_input_to_its_parameters_dtype(rng):
+def test_affine_computes_in_its_parameters_dtype_and_keeps_x_as_given(rng):
     W, b = rng.standard_normal((3, 2)).astype(np.float32), np.zeros(2, np.float32)
     layer = fl.Affine(W, b)
     x = rng.standard_normal((4, 3))  # float64
     out = layer.forward(x)
-    assert out.dtype == np.float32 and layer.x.dtype == np.float32
-    assert layer.backward(np.ones((4, 2))).dtype == np.float32
+    assert out.dtype == np.float32
+    assert layer.x.dtype == x.dtype and np.shares_memory(layer.x, x)  # the book's self.x: no cast copy
+    assert layer.backward(np.ones((4, 2))).dtype == np.float32 and layer.dW.dtype == np.float32
+    close(layer.dW, x.astype(np.float32).T @ np.ones((4, 2), np.float32), np.float32)
     out_int = layer.forward([[1, 2, 3]])
     close(out_int, np.array([[1, 2, 3]], np.float32) @ W, np.float32)
 
@@ -505,3 +507,24 @@ def test_a_non_finite_loss_warns_once_and_a_finite_one_does_not(loss, bad):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the warnings module filters it
         run(bad)
+
+
+@pytest.mark.parametrize("rows", [1, fl.CAST_BLOCK_ROWS, 2 * fl.CAST_BLOCK_ROWS + 3])
+@pytest.mark.parametrize("x_dtype, w_dtype", [(np.float32, np.float64), (np.float64, np.float32)])
+def test_affine_casts_a_block_of_rows_at_a_time_with_numpys_mixed_dtype_result(rng, rows, x_dtype, w_dtype):
+    """Float32 images against float64 weights (the books' case) and the reverse: forward through the blocked cast
+    (one block, exactly one, several and a partial one), backward from the kept rows or a new cast; the book's
+    x @ W + b in W's dtype is the oracle."""
+    W, b = rng.standard_normal((7, 3)).astype(w_dtype), rng.standard_normal(3).astype(w_dtype)
+    x = rng.standard_normal((rows, 7)).astype(x_dtype)
+    dout = rng.standard_normal((rows, 3)).astype(w_dtype)
+    layer = fl.Affine(W, b)
+    out = layer.forward(x)
+    xw = x.astype(w_dtype)
+    close(out, xw @ W + b, w_dtype)
+    assert out.dtype == w_dtype and layer.x.dtype == x_dtype
+    dx = layer.backward(dout)
+    close(layer.dW, xw.T @ dout, w_dtype)
+    close(layer.db, dout.sum(axis=0), w_dtype)
+    close(dx, dout @ W.T, w_dtype)
+    assert dx.dtype == w_dtype

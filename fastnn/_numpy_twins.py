@@ -1,0 +1,141 @@
+"""Whole-array NumPy versions of the kernels that small calls use before numba is loaded (see ``_dispatch``).
+
+Each function has the name and the arguments of its kernel in ``fastnn.kernels`` (outputs passed in and written,
+scalars returned) and the kernel's semantics: the same NaN propagation, the same one-hot argmax, the books' order
+of operations in the optimizer updates. Results agree with the kernels to rounding (tests/test_dispatch.py).
+"""
+import numpy as np
+
+
+# --- activations (1-D arrays) -----------------------------------------------------------------------------------
+def sigmoid_forward(x, out):
+    e = np.exp(-np.abs(x))  # never overflows; the kernel's two stable branches
+    np.divide(np.where(x >= 0, 1, e), 1 + e, out=out)
+
+
+def sigmoid_grad(x, out):
+    sigmoid_forward(x, out)
+    np.multiply(1 - out, out, out=out)
+
+
+def sigmoid_backward(dout, y, dx):
+    np.multiply(dout * (1 - y), y, out=dx)
+
+
+def relu_forward(x, out):
+    np.copyto(out, np.where(x < 0, 0, x))  # NaN propagates
+
+
+def relu_grad(x, out):
+    np.copyto(out, x >= 0)
+
+
+def step(x, out):
+    np.copyto(out, x > 0)
+
+
+def relu_forward_mask(x, out, mask):
+    np.less_equal(x, 0, out=mask)
+    np.copyto(out, x)
+    out[mask] = 0
+
+
+def relu_backward_mask(dout, mask, dx):
+    np.copyto(dx, dout)
+    dx[mask] = 0
+
+
+# --- softmax and cross-entropy (2-D arrays, rows are samples) ---------------------------------------------------
+def softmax_rows(x, out):
+    np.subtract(x, x.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out *= 1 / out.sum(axis=1, keepdims=True)
+
+
+def cross_entropy_labels(y, t, delta):
+    return -float(np.sum(np.log(y[np.arange(y.shape[0]), t] + delta), dtype=np.float64)) / y.shape[0]
+
+
+def cross_entropy_onehot(y, t, delta):
+    return cross_entropy_labels(y, np.argmax(t, axis=1), delta)
+
+
+def softmax_cross_entropy_labels(x, t, delta, y):
+    softmax_rows(x, y)
+    return cross_entropy_labels(y, t, delta)
+
+
+def softmax_cross_entropy_onehot(x, t, delta, y):
+    softmax_rows(x, y)
+    return cross_entropy_onehot(y, t, delta)
+
+
+def softmax_cross_entropy_backward_labels(y, t, dout, dx):
+    scale = y.dtype.type(dout / y.shape[0])
+    rows = np.arange(y.shape[0])
+    np.multiply(y, scale, out=dx)
+    dx[rows, t] = (y[rows, t] - 1) * scale
+
+
+def softmax_cross_entropy_backward_onehot(y, t, dout, dx):
+    np.multiply(y - t, y.dtype.type(dout / y.shape[0]), out=dx)
+
+
+def softmax_backward(y, dout, dx):
+    np.multiply(y, dout, out=dx)
+    dx -= y * dx.sum(axis=1, keepdims=True)
+
+
+def sum_squared_error(y, t):
+    d = y - t
+    return 0.5 * float(np.dot(d, d))
+
+
+# --- affine -----------------------------------------------------------------------------------------------------
+def affine_forward(x, W, b, out):
+    np.dot(x, W, out=out)
+    out += b
+
+
+def affine_backward_params(x, dout, dW, db):
+    np.dot(x.T, dout, out=dW)
+    np.sum(dout, axis=0, out=db)
+
+
+def affine_backward_input(dout, W, dx):
+    np.dot(dout, W.T, out=dx)
+
+
+# --- optimizer updates (1-D arrays, in place; scalars in the arrays' dtype, combined as the kernels get them) ---
+def sgd(param, grad, lr):
+    param -= lr * grad
+
+
+def momentum(param, grad, v, mu, lr):
+    v *= mu
+    v -= lr * grad
+    param += v
+
+
+def nesterov(param, grad, v, mu, lr, mu_sq, lr_ahead):
+    v *= mu
+    v -= lr * grad
+    param += mu_sq * v
+    param -= lr_ahead * grad
+
+
+def adagrad(param, grad, h, lr, eps):
+    h += grad * grad
+    param -= lr * grad / (np.sqrt(h) + eps)
+
+
+def rmsprop(param, grad, h, decay, one_minus_decay, lr, eps):
+    h *= decay
+    h += one_minus_decay * grad * grad
+    param -= lr * grad / (np.sqrt(h) + eps)
+
+
+def adam(param, grad, m, v, one_minus_beta1, one_minus_beta2, lr_t, eps):
+    m += one_minus_beta1 * (grad - m)
+    v += one_minus_beta2 * (grad * grad - v)
+    param -= lr_t * m / (np.sqrt(v) + eps)
