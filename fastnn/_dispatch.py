@@ -8,20 +8,21 @@ only get slower. fastnn therefore rents before it buys:
 
 * the kernel modules are imported lazily (:func:`lazy_kernels`): importing a public module imports no numba;
 * until numba is in the process, calls run NumPy twins that take the kernels' arguments and write the same
-  outputs (to rounding), and count their work: the values they touch plus ``CALL_WORK`` per call (a NumPy call's
-  fixed cost, about 1 us, in values at about 1 ns each);
-* once that count reaches ``COMPILED_PAYS`` (about 0.4 s of NumPy work: what loading numba costs), or numba is in
-  the process anyway (a network's engine, the user's own code), every call runs compiled.
+  outputs (to rounding), and estimate the NumPy time they spend: ``CALL_NS`` per call and ``VALUE_NS`` per value
+  touched (measured on the twins at the books' sizes: 8-37 us per call at 1,000-5,000 values, 1-14 ns per value);
+* once that estimate reaches ``COMPILED_PAYS_NS`` (what loading numba costs), or numba is in the process anyway (a
+  network's engine, the user's own code), every call runs compiled.
 
 The switch depends on the work done only, never on a clock, so a seeded script takes the same path every run.
 """
 import importlib.util
 import sys
 
-CALL_WORK = 1_000  # one NumPy call's fixed cost, in values touched
-COMPILED_PAYS = 400_000_000  # values (about 1 ns each) worth numba's fixed cost of about 0.4 s
+CALL_NS = 5_000  # a twin's fixed cost: a few NumPy calls
+VALUE_NS = 4  # a twin's cost per value touched
+COMPILED_PAYS_NS = 400_000_000  # numba's fixed cost, about 0.4 s
 
-_numpy_work = 0  # counted by numpy_suffices
+_numpy_ns = 0  # the NumPy time the twins have spent, as estimated by numpy_suffices
 
 
 def lazy_kernels(name):
@@ -47,8 +48,8 @@ def compiled_loaded():
 def numpy_suffices(size):
     """True when a call touching ``size`` values should run its NumPy twin: numba is not loaded and the NumPy work
     done so far (this call included) has not reached what loading numba costs."""
-    global _numpy_work
+    global _numpy_ns
     if compiled_loaded():
         return False
-    _numpy_work += size + CALL_WORK
-    return _numpy_work < COMPILED_PAYS
+    _numpy_ns += CALL_NS + VALUE_NS * size
+    return _numpy_ns < COMPILED_PAYS_NS

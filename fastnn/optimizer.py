@@ -106,6 +106,10 @@ def _is_scalar(p):
 
 def _entry(params, key, grad):
     p = params[key]
+    if (type(p) is np.ndarray and type(grad) is np.ndarray and p.dtype in _checks.FLOAT_DTYPES
+            and grad.dtype == p.dtype and grad.shape == p.shape and grad.flags.c_contiguous and p.flags.writeable):
+        # the usual call (a layer's parameter and its gradient buffer): nothing to cast or copy
+        return _Entry(key, p, p.dtype, grad.reshape(-1), "view" if p.flags.c_contiguous else "copy")
     name = f"params[{key!r}]"
     if isinstance(p, np.ndarray):
         _checks.writable_float_array(p, name)
@@ -205,8 +209,8 @@ class _FlatPlan:
     def build(cls, optimizer, params, grads, keys):
         """The plan, or None when the parameters and gradients are not non-overlapping views of one flat buffer
         each (cheap structural checks first: this runs on every update of parameters that are not flat)."""
-        if not keys:
-            return None
+        if not keys or getattr(params[keys[0]], "base", None) is None:
+            return None  # a parameter that owns its memory is no view of a flat buffer (the books' layers)
         param_views, grad_views = [params[k] for k in keys], [grads[k] for k in keys]
         dtype = getattr(param_views[0], "dtype", None)
         if dtype is None or any(type(g) is not np.ndarray or g.shape != np.shape(p)
@@ -347,10 +351,11 @@ class _Optimizer:
         coefficients = self._coefficients()
         kernels = _numpy_twins if numpy_suffices(sum(e.grad.size for e in entries)) else optim
         kernel = getattr(kernels, self._kernel_name)
+        scalars = {dtype: [dtype.type(c) for c in coefficients] for dtype in {e.dtype for e in entries}}
         for entry in entries:
             work = entry.work()
             buffers = [state[entry.key].reshape(-1) for state in states]  # views: the kernel updates the state
-            kernel(work, entry.grad, *buffers, *map(entry.dtype.type, coefficients))
+            kernel(work, entry.grad, *buffers, *scalars[entry.dtype])
             entry.finish(params, work)
 
     def _checked(self):

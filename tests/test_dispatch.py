@@ -1,5 +1,5 @@
 """fastnn._dispatch and the NumPy twins: small calls before numba is loaded run NumPy and give the kernels' results;
-importing fastnn and running a short book-2 training loads no numba; the switch comes after COMPILED_PAYS work."""
+importing fastnn and running a short book-2 training loads no numba; the switch comes once their estimated time reaches COMPILED_PAYS_NS."""
 import subprocess
 import sys
 import textwrap
@@ -22,7 +22,7 @@ DTYPES = (np.float32, np.float64)
 def numpy_path(monkeypatch):
     """Run the public API as a fresh process would before numba is loaded (the twins), with a fresh work count."""
     monkeypatch.setattr(_dispatch, "compiled_loaded", lambda: False)
-    monkeypatch.setattr(_dispatch, "_numpy_work", 0)
+    monkeypatch.setattr(_dispatch, "_numpy_ns", 0)
 
 
 def tol(dtype):
@@ -91,7 +91,7 @@ def test_optimizers_update_the_same_on_both_paths(monkeypatch, rng, dtype, name,
     results = []
     for compiled in (True, False):
         monkeypatch.setattr(_dispatch, "compiled_loaded", lambda: compiled)
-        monkeypatch.setattr(_dispatch, "_numpy_work", 0)
+        monkeypatch.setattr(_dispatch, "_numpy_ns", 0)
         ps, opt = [p.copy() for p in params], getattr(O, name)(**hypers)
         for grads in grads_seq:
             opt.update(ps, grads)
@@ -108,7 +108,7 @@ def test_layers_and_functions_on_the_numpy_path_equal_the_compiled_path(monkeypa
     runs = []
     for compiled in (True, False):
         monkeypatch.setattr(_dispatch, "compiled_loaded", lambda: compiled)
-        monkeypatch.setattr(_dispatch, "_numpy_work", 0)
+        monkeypatch.setattr(_dispatch, "_numpy_ns", 0)
         layers = [L.Affine(W.copy(), b.copy()), L.Relu(), L.Sigmoid()]
         last = L.SoftmaxWithLoss()
         h = x
@@ -125,7 +125,7 @@ def test_layers_and_functions_on_the_numpy_path_equal_the_compiled_path(monkeypa
 
 
 def test_the_numpy_path_ends_once_its_work_would_have_paid_for_numba(numpy_path, monkeypatch):
-    monkeypatch.setattr(_dispatch, "COMPILED_PAYS", 10 * (100 + _dispatch.CALL_WORK))
+    monkeypatch.setattr(_dispatch, "COMPILED_PAYS_NS", 10 * (_dispatch.CALL_NS + 100 * _dispatch.VALUE_NS))
     x = np.ones(100)
     taken = [_dispatch.numpy_suffices(x.size) for _ in range(12)]
     assert taken == [True] * 9 + [False] * 3
