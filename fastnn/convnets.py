@@ -21,10 +21,16 @@ triple's backward fused / as three layers: SimpleConvNet f64 8.4 / 15.1, f32 5.2
 and 64 channels f64 92 / 159, 73 / 160, 59 / 149, f32 44 / 71, 37 / 86, 22 / 45; the fused ReLU - pooling
 forward and backward of SimpleConvNet's 30 x 24 x 24 planes f64 9.7 / 16.5, f32 5.9 / 8.4.
 
+Output sizes are floored as in the book's layers (``(size + 2*pad - filter) // stride + 1``; a 2 x 2 pooling of an
+odd size leaves the last row or column out), and the first affine layer's weights are sized from the sizes the
+layers really produce. Wherever the book's net runs, its weights have that size too; the book computes it apart
+(chapter 7 from the unrounded ``(size - filter + 2*pad) / stride + 1`` of the height alone, chapter 8 as the fixed
+64*4*4), so a geometry where the two disagree fails in the book's first forward but works here.
+
 fastnn adds: a keyword-only ``dtype`` (float64 like the book, or float32 end to end), validation of every argument
-(a shape the book would accept only to fail later, e.g. a convolution output that pooling cannot halve, is
-refused at construction), ``loss_and_gradient``, ``save_params`` to .npz (atomic) and a ``load_params`` that reads
-.npz files and the book's own pickles through a restricted unpickler (fastnn.io.load_pickle), in place.
+(a geometry with an output size below 1 anywhere in the net, where the book fails too, is refused at
+construction), ``loss_and_gradient``, ``save_params`` to .npz (atomic) and a ``load_params`` that reads .npz files
+and the book's own pickles through a restricted unpickler (fastnn.io.load_pickle), in place.
 ``accuracy`` counts a last partial batch too: the book's loop skips the last ``len(x) % batch_size`` rows but
 still divides by ``len(x)``; for whole batches (all the book's calls) the values are the same.
 """
@@ -66,12 +72,13 @@ def _conv_param(p, name):
 
 
 def _out_size(size, filter_size, stride, pad, what):
-    """The output size of a sliding window, refused unless a whole number >= 1 (the book would floor it)."""
+    """The output size of a sliding window, floored as the book's layers do; refused when below 1 (the window does
+    not fit the padded size, where the book's layers fail too)."""
     span = size + 2 * pad - filter_size
-    if span < 0 or span % stride:
+    if span < 0:
         raise ValueError(f"{what}: a window of {filter_size} with stride {stride} and pad {pad} does not fit a "
-                         f"size of {size} a whole number of times ((size + 2*pad - filter) / stride + 1 = "
-                         f"{span / stride + 1:g})")
+                         f"size of {size} (output size (size + 2*pad - filter) // stride + 1 = "
+                         f"{span // stride + 1}, below 1)")
     return span // stride + 1
 
 
@@ -88,8 +95,8 @@ class _ConvNet:
     def _set_stack(self):
         """``_stack``: the layers in order; ``_relu_pool``: the indices of the Pooling layers that follow a
         Convolution and a Relu: forward, the Relu and the Pooling run in one pass (Pooling._forward_relu);
-        backward, all three (Convolution._backward_pooled). Both nets pool 2 x 2 with stride 2, and their
-        constructors refuse a convolution output it would not tile, as that backward needs."""
+        backward, all three (Convolution._backward_pooled). Both nets pool 2 x 2 with stride 2 and no pad (an odd
+        convolution output's last row or column is in no window: its gradient is 0)."""
         self._stack = list(self.layers.values()) if isinstance(self.layers, Mapping) else list(self.layers)
         self._relu_pool = frozenset(k for k in range(2, len(self._stack)) if isinstance(self._stack[k], Pooling)
                                     and isinstance(self._stack[k - 1], Relu)

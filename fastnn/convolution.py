@@ -10,12 +10,16 @@ Same constructors (``Pooling``'s stride defaults to 2, as in the book), attribut
   each window in (n, oy, ox, c) order, the flat index ky*pool_w + kx of its first maximum; the kernels keep it in
   (n, c, oy, ox) order and the book's array is made on first read).
 
+Output sizes are the book's, ``OH = (H + 2*pad - FH) // stride + 1`` (likewise OW; FH, FW the pool size for
+Pooling), rounded down when the stride does not divide ``H + 2*pad - FH``: the input rows and columns past the last
+window are then read by no window, and backward gives them zero gradient, as the book's col2im does. Only a window
+larger than the padded input (an output size below 1, where the book fails too) is a ValueError.
+
 Differences from the book, all deliberate: computation is in W's dtype (float32 stays float32; the book's im2col
 makes everything float64) and Pooling's in x's; forward returns a C-contiguous (N, FN, OH, OW) array (the book's is
-a transposed view); a window geometry the book would floor or fail on later (an output size that is not a whole
-number, a filter larger than the padded input) is a ValueError; Pooling honours ``pad`` (the book's Pooling
-computes its output size without the pad and so fails for pad > 0); ``col`` is computed on first read when the
-forward did not need it, and its buffer is reused by the next forward of the same shape (copy it to keep it).
+a transposed view); Pooling honours ``pad`` (the book's Pooling computes its output size without the pad and so
+fails for pad > 0 unless the pad changes no output size); ``col`` is computed on first read when the forward did
+not need it, and its buffer is reused by the next forward of the same shape (copy it to keep it).
 
 Two ways to compute a convolution, chosen per shape (``_plan``)
 ----------------------------------------------------------------
@@ -300,9 +304,9 @@ class Convolution:
 
     def _backward_pooled(self, dpool, pool, need_dx=True):
         """Backward (dW, db written; dx returned, or None) when this layer's output went through the fused relu -
-        pooling ``pool`` (2 x 2 windows, stride 2, no pad, tiling this output) and dpool is that pooling's output
-        gradient: this layer's dout is nonzero at one pixel per window at most, so only those pixels' rows of the
-        products are computed."""
+        pooling ``pool`` (2 x 2 windows, stride 2, no pad; an odd output's last row or column is in no window) and
+        dpool is that pooling's output gradient: this layer's dout is nonzero at one pixel per window at most, so
+        only those pixels' rows of the products are computed."""
         W = self.params[0]
         FN, C, FH, FW = W.shape
         stride, pad, oh, ow = self._geometry

@@ -7,10 +7,15 @@
 * ``conv_output_size``, ``im2col`` and ``col2im`` come from the first book (chapter 7); im2col/col2im run compiled
   kernels (fastnn.kernels.conv), the others are a handful of whole-array NumPy calls, which Numba would not beat.
 
+Output sizes are the book's: ``(H + 2*pad - filter_h) // stride + 1``, rounded down like the book's (and
+PyTorch's) integer division, so a stride that does not divide ``H + 2*pad - filter_h`` leaves the last input rows
+(or columns) in no window: im2col never reads them and col2im gives them zero. Only an output size below 1 (a
+filter larger than the padded input), where the book's code fails too, is refused, with a ValueError before any
+compiled code runs. ``conv_output_size`` alone keeps the book's true division (see there).
+
 Where im2col/col2im differ from the book: float32 input stays float32 (the book's im2col always returns float64;
-integer and bool input becomes float64, float16 float32), the results are new C-contiguous arrays (the book's
-col2im returns a view into a larger padded array), and a window geometry the book would silently floor (an output
-size that is not a whole number) or fail on later is refused with a ValueError before any compiled code runs.
+integer and bool input becomes float64, float16 float32), and the results are new C-contiguous arrays (the book's
+col2im returns a view into a larger padded array).
 """
 import numbers
 
@@ -144,10 +149,12 @@ def remove_duplicate(params, grads):
 
 # --- chapter 7: convolution helpers --------------------------------------------------------------------------------
 def conv_output_size(input_size, filter_size, stride=1, pad=0):
-    """The book's ``(input_size + 2*pad - filter_size) / stride + 1``: the number of window positions along one
-    axis, returned as a Python float (true division, as the book's code computes it in Python 3, e.g. 24.0 for
-    (28, 5)) and not checked for being whole: a fractional or negative value is returned as it is (im2col, col2im
-    and the layers refuse such a geometry). Arguments are integers, stride >= 1, pad >= 0."""
+    """The book's ``(input_size + 2*pad - filter_size) / stride + 1``, returned as the book returns it: a Python
+    float from true division (24.0 for (28, 5); 5.5 for (9, 2, stride=2, pad=1)), fractional or negative values
+    included, so scripts that compute with it (chapter 7's SimpleConvNet sizes its weights from this formula) get
+    the book's numbers. It is not rounded: im2col, col2im and the layers use its floor (``math.floor`` of the
+    value: 5 windows for 5.5) and refuse a geometry whose floor is below 1. Arguments are integers, stride >= 1,
+    pad >= 0."""
     input_size = _checks.integer(input_size, "input_size", minimum=0)
     filter_size = _checks.integer(filter_size, "filter_size", minimum=1)
     stride = _checks.integer(stride, "stride", minimum=1)
@@ -156,23 +163,21 @@ def conv_output_size(input_size, filter_size, stride=1, pad=0):
 
 
 def _window_size(size, filter_size, stride, pad, name, what, filter_name):
-    """The whole number of window positions along one axis, or a ValueError that says which arguments clash."""
+    """The number of window positions along one axis, ``(size + 2*pad - filter) // stride + 1`` (floored, as in
+    the book), or a ValueError naming the clashing arguments when that is below 1 (the book fails there too)."""
     span = size + 2 * pad - filter_size
     if span < 0:
-        raise ValueError(f"{filter_name} ({filter_size}) must not exceed the padded {what} of {name} "
-                         f"({size} + 2*pad = {size + 2 * pad}, pad={pad})")
-    if span % stride:
-        raise ValueError(f"{name}'s {what} {size} gives a non-integer output {what}: ({what} + 2*pad - "
-                         f"{filter_name}) / stride + 1 = ({size} + {2 * pad} - {filter_size}) / {stride} + 1 = "
-                         f"{span / stride + 1:g}; choose stride, pad or {filter_name} so that stride divides "
-                         f"{what} + 2*pad - {filter_name} (the book would round the output size down)")
+        raise ValueError(f"{filter_name} ({filter_size}) must not exceed the padded {what} of {name} ({size} + "
+                         f"2*pad = {size + 2 * pad}, pad={pad}): the output {what} ({what} + 2*pad - "
+                         f"{filter_name}) // stride + 1 = ({size} + {2 * pad} - {filter_size}) // {stride} + 1 = "
+                         f"{span // stride + 1} would be below 1")
     return span // stride + 1
 
 
 def _window_geometry(shape, filter_h, filter_w, stride, pad, name, filter_names=("filter_h", "filter_w")):
     """(filter_h, filter_w, stride, pad, out_h, out_w) as ints for an input of 4-D ``shape`` (N, C, H, W) named
     ``name``, each argument checked (integers, filters >= 1, stride >= 1, pad >= 0, the filter within the padded
-    input, whole output sizes); shared by im2col/col2im and fastnn.convolution."""
+    input, so both output sizes are >= 1; they are floored); shared by im2col/col2im and fastnn.convolution."""
     filter_h = _checks.integer(filter_h, filter_names[0], minimum=1)
     filter_w = _checks.integer(filter_w, filter_names[1], minimum=1)
     stride = _checks.integer(stride, "stride", minimum=1)
@@ -185,8 +190,9 @@ def _window_geometry(shape, filter_h, filter_w, stride, pad, name, filter_names=
 def im2col(input_data, filter_h, filter_w, stride=1, pad=0):
     """The book's im2col: returns a new 2-D array ``col`` of shape (N*out_h*out_w, C*filter_h*filter_w) whose row
     (n, oy, ox) holds the window of sample n at output position (oy, ox), columns in (c, ky, kx) order, over
-    input_data (N, C, H, W) zero-padded by ``pad`` on each side, windows ``stride`` apart. float32 stays float32
-    (the book returns float64); see the module docstring for what is refused."""
+    input_data (N, C, H, W) zero-padded by ``pad`` on each side, windows ``stride`` apart, out_h =
+    (H + 2*pad - filter_h) // stride + 1 (floored as in the book; likewise out_w). float32 stays float32 (the book
+    returns float64); see the module docstring for what is refused."""
     x = _checks.float_array(input_data, "input_data", ndim=4)
     fh, fw, stride, pad, oh, ow = _window_geometry(x.shape, filter_h, filter_w, stride, pad, "input_data")
     n, c = x.shape[:2]
@@ -210,8 +216,9 @@ def _input_shape(input_shape):
 def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
     """The book's col2im, im2col's adjoint: returns a new array of ``input_shape`` (N, C, H, W) where each pixel is
     the sum of the col entries that im2col would have read from it (overlapping windows add up; entries that fall
-    in the padding are dropped). ``col`` must have im2col's shape (N*out_h*out_w, C*filter_h*filter_w); its
-    float dtype is kept (integer input becomes float64)."""
+    in the padding are dropped; pixels no window reaches, past the last window of a floored output size, are 0).
+    ``col`` must have im2col's shape (N*out_h*out_w, C*filter_h*filter_w); its float dtype is kept (integer input
+    becomes float64)."""
     shape = _input_shape(input_shape)
     col = _checks.float_array(col, "col", ndim=2)
     fh, fw, stride, pad, oh, ow = _window_geometry(shape, filter_h, filter_w, stride, pad, "input_shape")

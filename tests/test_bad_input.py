@@ -802,7 +802,7 @@ for label, thunk, exc, name in (
         ("strings", lambda: U.im2col(np.full((1, 1, 3, 3), "a"), 3, 3), TypeError, "input_data"),
         ("filter larger than the padded input", lambda: U.im2col(IMG, 8, 3, pad=1), ValueError, "filter_h"),
         ("stride 0", lambda: U.im2col(IMG, 3, 3, stride=0), ValueError, "stride"),
-        ("non-integer output size", lambda: U.im2col(IMG, 2, 2, stride=2), ValueError, "stride")):
+        ("output size 0 with stride 2", lambda: U.im2col(IMG, 6, 3, stride=2), ValueError, "filter_h")):
     add("util.im2col", label, thunk, exc, name)
 for label, thunk, exc, name in (
         ("col shape", lambda: U.col2im(np.ones((18, 26)), (2, 3, 5, 5), 3, 3), ValueError, "col"),
@@ -827,8 +827,8 @@ for label, x, exc, name in (
         ("x smaller than the filter", np.ones((2, 3, 2, 2)), ValueError, "x"),
         ("x strings", np.full((2, 3, 5, 5), "a"), TypeError, "x")):
     add("convolution.Convolution.forward", label, method(_conv, "forward", x), exc, name)
-add("convolution.Convolution.forward", "non-integer output size", method(lambda: _conv(stride=2), "forward",
-                                                                          np.ones((2, 3, 6, 6))), ValueError, "stride")
+add("convolution.Convolution.forward", "output size 0 with stride 2", method(lambda: _conv(stride=2), "forward",
+                                                                              np.ones((2, 3, 2, 6))), ValueError, "x")
 add("convolution.Convolution.backward", "before forward", method(_conv, "backward", np.ones((2, 4, 3, 3))),
     RuntimeError, "forward")
 add("convolution.Convolution.backward", "dout shape", method(after(_conv, "forward", IMG), "backward",
@@ -841,8 +841,8 @@ for label, thunk, exc, name in (
     add("convolution.Pooling", label, thunk, exc, name)
 add("convolution.Pooling.forward", "x 3-D", method(lambda: L.Pooling(2, 2), "forward", np.ones((3, 4, 4))),
     ValueError, "x")
-add("convolution.Pooling.forward", "non-integer output size", method(lambda: L.Pooling(2, 2), "forward", IMG),
-    ValueError, "stride")
+add("convolution.Pooling.forward", "output size 0 with stride 3",
+    method(lambda: L.Pooling(3, 3, stride=3), "forward", np.ones((1, 1, 5, 2))), ValueError, "pool_w")
 add("convolution.Pooling.backward", "before forward", method(lambda: L.Pooling(2, 2), "backward", np.ones(4)),
     RuntimeError, "forward")
 add("convolution.Pooling.backward", "dout shape",

@@ -1,10 +1,12 @@
 """fastnn's chapter-7 code (fastnn.util.im2col/col2im/conv_output_size, fastnn.convolution.Convolution/Pooling)
 against the plain-loop oracles in tests/naive.py, the NumPy reference (fastnn.reference) and central differences.
 
-Shapes come from hypothesis: batch 1-3, 1-4 channels and filters, filters 1-4 wide, stride 1-3, pad 0-2, odd
-sizes, input sizes fitted so that the output size is whole (the only geometry fastnn accepts), C-ordered,
-Fortran-ordered, transposed and sliced views, both dtypes. Convolution runs through each of its two methods
-(im2col + BLAS and direct loops) and through the per-shape rule.
+Shapes come from hypothesis: batch 1-3, 1-4 channels and filters, filters 1-4 wide, stride 1-3, pad 0-2, any input
+size from the smallest the filter fits up to 9, so the output sizes ``(size + 2*pad - filter) // stride + 1`` are
+whole or floored as in the book (then the last rows or columns are in no window and get zero gradient),
+C-ordered, Fortran-ordered, transposed and sliced views, both dtypes. Convolution runs through each of its two
+methods (im2col + BLAS and direct loops) and through the per-shape rule; floored geometries also run through
+every path by name (test_floored_geometries_on_every_path) and against the book's own code.
 """
 import math
 import re
@@ -73,18 +75,17 @@ def images(draw, shape, dtype, elements=None):
     return out
 
 
-def fitted_size(draw, filter_size, stride, pad):
-    """An input size >= 1 that the filter fits (with the padding) a whole number of times."""
-    size = draw(st.integers(max(1, filter_size - 2 * pad), 9))
-    return size + (-(size + 2 * pad - filter_size)) % stride
+def fitting_size(draw, filter_size, pad):
+    """An input size >= 1 that the filter fits with the padding (an output size >= 1, whole or floored)."""
+    return draw(st.integers(max(1, filter_size - 2 * pad), 9))
 
 
 @st.composite
 def geometries(draw, max_channels=4):
-    """(N, C, H, W, FH, FW, stride, pad) with whole output sizes."""
+    """(N, C, H, W, FH, FW, stride, pad) with output sizes >= 1; with stride > 1, often floored ones."""
     fh, fw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 2))
-    h, w = fitted_size(draw, fh, stride, pad), fitted_size(draw, fw, stride, pad)
+    h, w = fitting_size(draw, fh, pad), fitting_size(draw, fw, pad)
     n, c = draw(st.integers(1, 3)), draw(st.integers(1, max_channels))
     return n, c, h, w, fh, fw, stride, pad
 
@@ -110,7 +111,10 @@ def test_conv_output_size_by_hand():
     assert util.conv_output_size(28, 5) == 24.0
     assert util.conv_output_size(28, 3, 1, 1) == 28.0
     assert util.conv_output_size(24, 2, 2) == 12.0
-    assert util.conv_output_size(7, 2, 2) == 3.5  # returned as the book computes it; im2col refuses it
+    assert util.conv_output_size(7, 2, 2) == 3.5  # returned as the book computes it; im2col floors it to 3
+    assert util.conv_output_size(9, 2, 2, 1) == 5.5
+    assert util.im2col(np.ones((1, 1, 7, 9)), 2, 2, 2).shape == (3 * 4, 4)
+    assert util.conv_output_size(1, 3, 2) == 0.0 and util.conv_output_size(1, 4) == -2.0  # im2col refuses these
     assert util.conv_output_size(np.int64(8), 3, stride=np.int32(1)) == 6.0
 
 
@@ -166,33 +170,103 @@ def test_im2col_dtypes_and_extreme_values():
     np.testing.assert_array_equal(summed, [[[[1e30, 1e30], [-1e30, np.nan]]]])
 
 
-@pytest.mark.skipif(not (BOOK / "common" / "util.py").exists(), reason="the book's code is not beside the repo")
-def test_im2col_col2im_and_layers_equal_the_books_own_code():
+def _books_common():
+    """The book's own common.layers and common.util (from ../shared/book1), or a skip when they are not there."""
+    if not (BOOK / "common" / "util.py").exists():
+        pytest.skip("the book's code is not beside the repo")
     sys.path.insert(0, str(BOOK))
     try:
         from common import layers as book_layers
         from common import util as book_util
     finally:
         sys.path.remove(str(BOOK))
+    return book_layers, book_util
+
+
+# (x shape, filter or pool size, stride, pad): whole output sizes, then floored ones (the last row/column dropped)
+BOOK_CONV_GEOMETRIES = [((2, 3, 7, 9), 3, 2, 1), ((2, 3, 8, 9), 3, 2, 1), ((2, 3, 9, 9), 2, 2, 1),
+                        ((1, 2, 10, 7), 3, 3, 0), ((2, 1, 9, 11), 2, 2, 0)]
+BOOK_POOL_GEOMETRIES = [((2, 3, 6, 8), 2, 2), ((2, 3, 9, 9), 2, 2), ((1, 2, 7, 10), 3, 2), ((2, 2, 8, 5), 3, 3)]
+
+
+@pytest.mark.parametrize("shape, f, stride, pad", BOOK_CONV_GEOMETRIES)
+def test_im2col_col2im_and_convolution_equal_the_books_own_code(shape, f, stride, pad):
+    book_layers, book_util = _books_common()
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((2, 3, 7, 9))
-    col = util.im2col(x, 3, 3, 2, 1)
-    np.testing.assert_array_equal(col, book_util.im2col(x, 3, 3, 2, 1))
-    np.testing.assert_allclose(util.col2im(col, x.shape, 3, 3, 2, 1), book_util.col2im(col, x.shape, 3, 3, 2, 1),
-                               rtol=1e-12)
-    W, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
-    ours, book = convolution.Convolution(W, b, 2, 1), book_layers.Convolution(W, b, 2, 1)
-    np.testing.assert_allclose(ours.forward(x), book.forward(x), rtol=1e-12, atol=1e-12)
-    dout = rng.standard_normal((2, 4, 4, 5))
+    x = rng.standard_normal(shape)
+    col = util.im2col(x, f, f, stride, pad)
+    np.testing.assert_array_equal(col, book_util.im2col(x, f, f, stride, pad))
+    np.testing.assert_allclose(util.col2im(col, x.shape, f, f, stride, pad),
+                               book_util.col2im(col, x.shape, f, f, stride, pad), rtol=1e-12)
+    W, b = rng.standard_normal((4, shape[1], f, f)), rng.standard_normal(4)
+    ours, book = convolution.Convolution(W, b, stride, pad), book_layers.Convolution(W, b, stride, pad)
+    out = ours.forward(x)
+    np.testing.assert_allclose(out, book.forward(x), rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
     np.testing.assert_allclose(ours.backward(dout), book.backward(dout), rtol=1e-12, atol=1e-12)
     for name in ("col", "col_W", "dW", "db"):
         np.testing.assert_allclose(getattr(ours, name), getattr(book, name), rtol=1e-12, atol=1e-12)
-    pool, book_pool = convolution.Pooling(2, 2), book_layers.Pooling(2, 2)
-    x = rng.standard_normal((2, 3, 6, 8))
-    np.testing.assert_array_equal(pool.forward(x), book_pool.forward(x))
+
+
+@pytest.mark.parametrize("shape, size, stride", BOOK_POOL_GEOMETRIES)
+def test_pooling_equals_the_books_own_code(shape, size, stride):
+    book_layers, _ = _books_common()
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape)
+    pool, book_pool = convolution.Pooling(size, size, stride), book_layers.Pooling(size, size, stride)
+    out = pool.forward(x)
+    np.testing.assert_array_equal(out, book_pool.forward(x))
     np.testing.assert_array_equal(pool.arg_max, book_pool.arg_max)
-    dout = rng.standard_normal((2, 3, 3, 4))
-    np.testing.assert_array_equal(pool.backward(dout), book_pool.backward(dout))
+    dout = rng.standard_normal(out.shape)
+    # overlapping windows add up in another order than the book's col2im: equal to rounding
+    np.testing.assert_allclose(pool.backward(dout), book_pool.backward(dout), rtol=1e-12, atol=1e-14)
+
+
+def test_the_books_9x9_input_2x2_filter_stride_2_pad_1():
+    """The geometry of issue #24, values worked out by hand: (9 + 2*1 - 2) / 2 + 1 = 5.5 windows a side, floored
+    to 5 as the book's integer division does; x[i, j] = 9i + j, W = [[1, 2], [3, 4]], window (oy, ox) on input
+    rows 2oy - 1, 2oy and columns 2ox - 1, 2ox (row and column -1 are padding)."""
+    x = np.arange(81.0).reshape(1, 1, 9, 9)
+    W = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    for dtype in DTYPES:
+        for method in METHODS:
+            layer = convolution.Convolution(W.astype(dtype), np.zeros(1, dtype), stride=2, pad=1)
+            layer._method = method
+            out = layer.forward(x)
+            assert out.shape == (1, 1, 5, 5) and out.dtype == dtype
+            assert out[0, 0, 0, 0] == 4 * 0  # the corner window holds x[0, 0] at W's tap (1, 1)
+            assert out[0, 0, 0, 1] == 3 * 1 + 4 * 2  # x[0, 1], x[0, 2] at taps (1, 0), (1, 1)
+            assert out[0, 0, 4, 4] == 1 * 70 + 2 * 71 + 3 * 79 + 4 * 80  # x[7:9, 7:9]: 769
+            # inside: sum W[ky, kx] * (9 (i0 + ky) + j0 + kx) = 10 (9 i0 + j0) + 69 with i0 = 2oy - 1, j0 = 2ox - 1
+            i0, j0 = np.meshgrid(2 * np.arange(1, 5) - 1, 2 * np.arange(1, 5) - 1, indexing="ij")
+            np.testing.assert_array_equal(out[0, 0, 1:, 1:], 10 * (9 * i0 + j0) + 69)
+            dx = layer.backward(np.ones_like(out))
+            # the windows tile the padded image without overlap: pixel (i, j) meets tap ((i+1) % 2, (j+1) % 2) once
+            np.testing.assert_array_equal(dx[0, 0, ::2], np.tile([4.0, 3.0], 5)[:9].reshape(1, 9).repeat(5, 0))
+            np.testing.assert_array_equal(dx[0, 0, 1::2], np.tile([2.0, 1.0], 5)[:9].reshape(1, 9).repeat(4, 0))
+            # dW[ky, kx] sums x over rows {1, 3, 5, 7} (ky 0) or {0, 2, 4, 6, 8} (ky 1), columns likewise
+            np.testing.assert_array_equal(layer.dW, [[[[640.0, 800.0], [800.0, 1000.0]]]])
+            assert layer.db.tolist() == [25.0]
+            np.testing.assert_array_equal(out, naive.conv_forward(x, W, np.zeros(1), 2, 1))
+
+        # the book's Pooling of the same input, 2 x 2 windows with stride 2 (no pad: the book's Pooling leaves the
+        # pad out of its output size): 4.5 floored to 4 a side, row 8 and column 8 in no window
+        pool = convolution.Pooling(2, 2, stride=2)
+        out = pool.forward(x.astype(dtype))
+        assert out.shape == (1, 1, 4, 4)
+        rows = 2 * np.arange(4) + 1  # each window's maximum is its bottom-right pixel x[2oy + 1, 2ox + 1]
+        np.testing.assert_array_equal(out[0, 0], 9 * rows[:, None] + rows[None, :])
+        assert pool.arg_max.tolist() == [3] * 16
+        dx = pool.backward(np.ones_like(out))
+        expected = np.zeros((9, 9))
+        expected[1:8:2, 1:8:2] = 1.0
+        np.testing.assert_array_equal(dx[0, 0], expected)  # row 8 and column 8: zero gradient
+        # fastnn's Pooling honours the pad (the book's fails here): 5.5 windows a side, floored to 5
+        padded = convolution.Pooling(2, 2, stride=2, pad=1)
+        out = padded.forward(x.astype(dtype))
+        expected, arg_max = naive.maxpool_forward(x, 2, 2, 2, 1)
+        np.testing.assert_array_equal(out, expected)
+        assert out.shape == (1, 1, 5, 5) and out[0, 0, 0, 0] == 0.0 and out[0, 0, 4, 4] == 80.0
 
 
 # --- Convolution --------------------------------------------------------------------------------------------------
@@ -245,6 +319,90 @@ def test_convolution_gradients_match_central_differences(data, geometry, n_filte
     np.testing.assert_allclose(dx, numerical_gradient(f, x), **NUM_TOL)
     np.testing.assert_allclose(layer.dW, numerical_gradient(f, W), **NUM_TOL)
     np.testing.assert_allclose(layer.db, numerical_gradient(f, b), **NUM_TOL)
+
+
+# (x shape, (filter height, width), stride, pad) whose output sizes are floored in at least one direction
+FLOORED = [((2, 2, 9, 9), (2, 2), 2, 0), ((2, 3, 10, 7), (3, 2), 3, 0), ((1, 2, 8, 11), (3, 3), 2, 1),
+           ((2, 1, 7, 6), (2, 3), 3, 2), ((1, 1, 1, 5), (1, 2), 2, 0)]
+
+
+def uncovered(size, filter_size, stride, pad):
+    """The input indices along one axis that no window reaches (left out by the floored output size)."""
+    covered = {o * stride + k - pad for o in range(out_size(size, filter_size, stride, pad))
+               for k in range(filter_size)}
+    return [i for i in range(size) if i not in covered]
+
+
+@pytest.mark.parametrize("shape, fsize, stride, pad", FLOORED)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["C", "transposed", "sliced"])
+def test_floored_geometries_on_every_path(shape, fsize, stride, pad, dtype, layout, rng):
+    """Output sizes that the book floors, on every path by name: im2col/col2im, the convolution through the rule,
+    im2col + BLAS and direct loops, max pooling, and the nets' fused relu - pooling forward and conv - relu - pool
+    backward; outputs and gradients equal the plain-loop oracles and the reference, and the input rows and
+    columns no window reaches get exactly zero gradient."""
+    n, c, h, w = shape
+    fh, fw = fsize
+    oh, ow = out_size(h, fh, stride, pad), out_size(w, fw, stride, pad)
+    assert (h + 2 * pad - fh) % stride or (w + 2 * pad - fw) % stride  # really a floored geometry
+    drop_rows, drop_cols = uncovered(h, fh, stride, pad), uncovered(w, fw, stride, pad)
+    x = relayout(rng.standard_normal(shape).astype(dtype), layout)
+    W, b = rng.standard_normal((3, c, fh, fw)).astype(dtype), rng.standard_normal(3).astype(dtype)
+
+    col = util.im2col(x, fh, fw, stride, pad)
+    assert col.shape == (n * oh * ow, c * fh * fw)
+    np.testing.assert_array_equal(col, naive.im2col(x, fh, fw, stride, pad))
+    img = util.col2im(col, shape, fh, fw, stride, pad)
+    close(img, naive.col2im(col, shape, fh, fw, stride, pad), dtype, naive.col2im(np.abs(col), shape, fh, fw,
+                                                                                   stride, pad))
+    assert not img[:, :, drop_rows].any() and not img[:, :, :, drop_cols].any()
+
+    ndx, ndW, ndb = naive.conv_backward(x, W, np.ones((n, 3, oh, ow)), stride, pad)
+    for method in METHODS:
+        layer = convolution.Convolution(W, b, stride, pad)
+        layer._method = method
+        out = layer.forward(x)
+        assert out.shape == (n, 3, oh, ow)
+        close(out, naive.conv_forward(x, W, b, stride, pad), dtype, abs_conv(x, W, b, stride, pad))
+        dx = layer.backward(np.ones_like(out))
+        sdx, sdW, _ = naive.conv_backward(np.abs(x), np.abs(W), np.ones((n, 3, oh, ow)), stride, pad)
+        close(dx, ndx, dtype, sdx)
+        close(layer.dW, ndW, dtype, sdW)
+        close(layer.db, ndb, dtype)
+        assert not dx[:, :, drop_rows].any() and not dx[:, :, :, drop_cols].any()
+    ref = rl.Convolution(W, b, stride, pad)
+    close(ref.forward(x), naive.conv_forward(x, W, b, stride, pad), dtype, abs_conv(x, W, b, stride, pad))
+    close(ref.backward(np.ones((n, 3, oh, ow), dtype)), ndx, dtype, sdx)
+
+    pool = convolution.Pooling(fh, fw, stride, pad)
+    out = pool.forward(x)
+    expected, arg_max = naive.maxpool_forward(x, fh, fw, stride, pad)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_array_equal(pool.arg_max, arg_max)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx = pool.backward(dout)
+    close(dx, naive.maxpool_backward(dout, arg_max, shape, fh, fw, stride, pad), dtype,
+          naive.maxpool_backward(np.abs(dout), arg_max, shape, fh, fw, stride, pad))
+    assert not dx[:, :, drop_rows].any() and not dx[:, :, :, drop_cols].any()
+
+    if min(oh, ow) < 2:  # no 2 x 2 pooling window fits the convolution's output
+        return
+    # the nets' conv - relu - 2 x 2 pool: forward fused relu - pool, backward in one pass from the pooled gradient
+    conv_layer, relu, pool = convolution.Convolution(W, b, stride, pad), layers.Relu(), convolution.Pooling(2, 2)
+    conv_out = conv_layer._forward(np.ascontiguousarray(x))
+    pooled = pool._forward_relu(conv_out, relu)
+    after_relu = np.where(conv_out <= 0, dtype.type(0), conv_out)
+    expected, arg_max = naive.maxpool_forward(after_relu, 2, 2, 2, 0)
+    np.testing.assert_array_equal(pooled, expected)
+    dpool = rng.standard_normal(pooled.shape).astype(dtype)
+    dx = conv_layer._backward_pooled(dpool, pool)
+    dconv = naive.maxpool_backward(dpool, arg_max, conv_out.shape, 2, 2, 2, 0) * (conv_out > 0)
+    ndx, ndW, ndb = naive.conv_backward(x, W, dconv, stride, pad)
+    sdx, sdW, sdb = naive.conv_backward(np.abs(x), np.abs(W), np.abs(dconv), stride, pad)
+    close(dx, ndx, dtype, sdx)
+    close(conv_layer.dW, ndW, dtype, sdW)
+    close(conv_layer.db, ndb, dtype, sdb)
+    assert not dx[:, :, drop_rows].any() and not dx[:, :, :, drop_cols].any()
 
 
 def test_convolution_extreme_values():
@@ -469,13 +627,15 @@ def test_fused_relu_pooling_forward_is_relu_then_pooling(data, geometry, dtype):
 
 
 @given(st.data(), st.sampled_from(DTYPES), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3),
-       st.integers(1, 2), st.integers(0, 2), st.booleans())
+       st.integers(1, 3), st.integers(0, 2), st.booleans())
 def test_fused_conv_relu_pooling_backward_is_the_chain(data, dtype, n, c, fn, stride, pad, integers):
     """Convolution._backward_pooled (conv - relu - 2 x 2 pool backward in one pass) against the reference's
-    Convolution, Relu and Pooling backward in turn; small integers make ties, zeros and all-negative windows."""
+    Convolution, Relu and Pooling backward in turn; small integers make ties, zeros and all-negative windows.
+    Odd convolution outputs (the pooling floors: the last row or column is in no window) and floored convolution
+    geometries (up to stride - 1 input rows or columns past the last window) included."""
     f = data.draw(st.integers(1, 3))
-    oh, ow = 2 * data.draw(st.integers(1, 3)), 2 * data.draw(st.integers(1, 3))
-    h, w = ((size - 1) * stride + f - 2 * pad for size in (oh, ow))
+    oh, ow = data.draw(st.integers(2, 7)), data.draw(st.integers(2, 7))
+    h, w = ((size - 1) * stride + f - 2 * pad + data.draw(st.integers(0, stride - 1)) for size in (oh, ow))
     if min(h, w) < 1:
         return
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
@@ -567,7 +727,8 @@ BAD = [
     ("im2col filter float", None, lambda _: util.im2col(X, 3, 2.0), TypeError, "filter_w"),
     ("im2col stride 0", None, lambda _: util.im2col(X, 3, 3, stride=0), ValueError, "stride"),
     ("im2col pad -1", None, lambda _: util.im2col(X, 3, 3, pad=-1), ValueError, "pad"),
-    ("im2col non-integer output size", None, lambda _: util.im2col(X, 2, 2, stride=2), ValueError, "stride"),
+    ("im2col output height 0 with stride 2", None, lambda _: util.im2col(X, 6, 3, stride=2), ValueError,
+     "filter_h"),
     ("col2im col shape", None, lambda _: util.col2im(np.ones((9, 26)), (1, 3, 5, 5), 3, 3), ValueError, "col"),
     ("col2im col 1-D", None, lambda _: util.col2im(np.ones(243), (1, 3, 5, 5), 3, 3), ValueError, "col"),
     ("col2im col strings", None, lambda _: util.col2im(np.full((9, 27), "a"), (1, 3, 5, 5), 3, 3), TypeError,
@@ -582,8 +743,8 @@ BAD = [
      "filter_h"),
     ("col2im stride 0", None, lambda _: util.col2im(np.ones((9, 27)), (1, 3, 5, 5), 3, 3, 0), ValueError,
      "stride"),
-    ("col2im non-integer output size", None, lambda _: util.col2im(np.ones((4, 12)), (1, 3, 5, 5), 2, 2, 2),
-     ValueError, "stride"),
+    ("col2im output width 0 with stride 3", None, lambda _: util.col2im(np.ones((0, 21)), (1, 3, 5, 1), 1, 7, 3,
+                                                                         2), ValueError, "filter_w"),
     # Convolution
     ("Convolution W 3-D", None, lambda _: _conv(W_shape=(2, 3, 3)), ValueError, "W"),
     ("Convolution W empty", None, lambda _: _conv(W_shape=(2, 0, 3, 3)), ValueError, "W"),
@@ -602,8 +763,8 @@ BAD = [
     ("Convolution.forward x strings", _conv, lambda c: c.forward(np.full((1, 3, 5, 5), "a")), TypeError, "x"),
     ("Convolution.forward filter larger than padded x", lambda: _conv(pad=1),
      lambda c: c.forward(np.ones((1, 3, 5, 0))), ValueError, "W"),
-    ("Convolution.forward non-integer output size", lambda: _conv(stride=2),
-     lambda c: c.forward(np.ones((1, 3, 6, 5))), ValueError, "stride"),
+    ("Convolution.forward output height 0 with stride 2", lambda: _conv(stride=2),
+     lambda c: c.forward(np.ones((1, 3, 2, 5))), ValueError, "W"),
     ("Convolution.forward stride set to 0", _conv, lambda c: _set(c, "stride", 0).forward(X), ValueError, "stride"),
     ("Convolution W rebound to 3-D", _conv, lambda c: _set(c, "W", np.ones((2, 3, 3))), ValueError, "W"),
     ("Convolution.forward b no longer matching", _conv, lambda c: _set(c, "b", np.ones(5)).forward(X), ValueError,
@@ -628,8 +789,8 @@ BAD = [
      TypeError, "x"),
     ("Pooling.forward window larger than padded x", None,
      lambda _: convolution.Pooling(3, 3).forward(np.ones((1, 1, 2, 4))), ValueError, "pool_h"),
-    ("Pooling.forward non-integer output size", None,
-     lambda _: convolution.Pooling(2, 2).forward(np.ones((1, 1, 5, 4))), ValueError, "stride"),
+    ("Pooling.forward output width 0 with stride 3", None,
+     lambda _: convolution.Pooling(3, 3, stride=3).forward(np.ones((1, 1, 5, 2))), ValueError, "pool_w"),
     ("Pooling.backward before forward", None, lambda _: convolution.Pooling(2, 2).backward(np.ones((1, 1, 2, 2))),
      RuntimeError, "forward"),
     ("Pooling.backward dout shape", POOL_AFTER_FORWARD, lambda p: p.backward(np.ones((1, 1, 2, 3))), ValueError,
@@ -652,6 +813,30 @@ def test_bad_input_is_refused_before_any_kernel(make, act, exc, name, monkeypatc
     assert not isinstance(error, NumbaError), f"a numba error escaped: {error!r}"
     assert type(error) is exc, f"expected {exc.__name__}, got {type(error).__name__}: {error}"
     assert re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", str(error)), f"{name!r} not named in: {error}"
+
+
+def test_output_sizes_the_book_floors_are_accepted():
+    """What fastnn refused before issue #24 (the former bad-input rows "non-integer output size"): the book's
+    integer division floors these, so they run, with the floored shapes."""
+    assert util.im2col(X, 2, 2, stride=2).shape == (2 * 2 * 2, 3 * 2 * 2)  # 5 = 2*2 + 1: row and column 4 dropped
+    img = util.col2im(np.ones((4, 12)), (1, 3, 5, 5), 2, 2, 2)
+    assert img.shape == (1, 3, 5, 5) and img[:, :, :4, :4].all() and not img[:, :, 4].any() and not img[..., 4].any()
+    layer = _conv(stride=2)
+    assert layer.forward(np.ones((1, 3, 6, 5))).shape == (1, 2, 2, 2)
+    assert layer.backward(np.ones((1, 2, 2, 2)))[:, :, 5].tolist() == [[[0.0] * 5] * 3]
+    pool = convolution.Pooling(2, 2)
+    assert pool.forward(np.ones((1, 1, 5, 4))).shape == (1, 1, 2, 2)
+    assert not pool.backward(np.ones((1, 1, 2, 2)))[0, 0, 4].any()
+
+
+def test_an_output_size_below_1_is_refused_with_the_arithmetic():
+    with pytest.raises(ValueError, match=re.escape("filter_h (6) must not exceed the padded height of input_data "
+                                                   "(5 + 2*pad = 5, pad=0): the output height (height + 2*pad - "
+                                                   "filter_h) // stride + 1 = (5 + 0 - 6) // 2 + 1 = 0 would be "
+                                                   "below 1")):
+        util.im2col(X, 6, 3, stride=2)
+    with pytest.raises(ValueError, match=r"^pool_w \(3\) must not exceed the padded width of x .* = -1 would be "):
+        convolution.Pooling(1, 3, 1).forward(np.ones((1, 1, 2, 1)))
 
 
 def test_star_import_exports_the_layers():

@@ -5,8 +5,10 @@ Independent oracles here: the reference nets share no code with fastnn's; centra
 gradients; the book's weight files hold real trained nets whose predictions both sides must agree on.
 """
 import hashlib
+import importlib.util
 import os
 import pickle
+import sys
 import warnings
 from pathlib import Path
 
@@ -28,6 +30,14 @@ SMALL_SIMPLE = dict(input_dim=(2, 11, 11), conv_param={"filter_num": 4, "filter_
 SMALL_DEEP = dict(input_dim=(1, 12, 12), hidden_size=6, output_size=4,
                   **{f"conv_param_{i}": {"filter_num": n, "filter_size": 3, "pad": p, "stride": 1}
                      for i, (n, p) in enumerate(((2, 1), (3, 1), (3, 1), (2, 2), (3, 1), (2, 1)), start=1)})
+# output sizes the book floors: (10 + 2 - 3) / 2 + 1 = 5.5 -> 5, then pooling 5 -> 2 (last row and column left out)
+FLOOR_SIMPLE = dict(input_dim=(2, 10, 10), conv_param={"filter_num": 3, "filter_size": 3, "pad": 1, "stride": 2},
+                    hidden_size=5, output_size=4, weight_init_std=0.3)
+# 18 -> 9 (9.5 floored) -> 9 -> pool 4 -> 4 -> 6 -> pool 3 -> 2 (2.5 floored) -> 2 -> pool 1
+FLOOR_DEEP = dict(input_dim=(1, 18, 18), hidden_size=5, output_size=4,
+                  **{f"conv_param_{i}": {"filter_num": n, "filter_size": f, "pad": p, "stride": s}
+                     for i, (n, f, p, s) in enumerate(((2, 3, 1, 2), (3, 3, 1, 1), (2, 3, 1, 1), (3, 3, 2, 1),
+                                                       (2, 2, 1, 2), (3, 3, 1, 1)), start=1)})
 
 
 def pair(kind, dtype=np.float64, seed=0, **kwargs):
@@ -98,7 +108,8 @@ def test_float32_nets_draw_the_same_numbers(dtype):
 # --- predict, loss, accuracy, gradient against the reference ---------------------------------------------------
 @pytest.mark.parametrize("kind, kwargs", [("simple", SMALL_SIMPLE), ("deep", SMALL_DEEP),
                                           ("simple", dict(input_dim=(1, 8, 8), conv_param={
-                                              "filter_num": 3, "filter_size": 3, "pad": 0, "stride": 1}))])
+                                              "filter_num": 3, "filter_size": 3, "pad": 0, "stride": 1})),
+                                          ("simple", FLOOR_SIMPLE), ("deep", FLOOR_DEEP)])
 def test_nets_match_the_reference(kind, kwargs, dtype):
     fast, ref = pair(kind, dtype, **kwargs)
     cast_ref(ref, dtype)
@@ -119,7 +130,8 @@ def test_nets_match_the_reference(kind, kwargs, dtype):
     assert fast.accuracy(x, t, batch_size=2) == ref.accuracy(x, t, batch_size=2) == fast.accuracy(x, onehot)
 
 
-@pytest.mark.parametrize("kind, kwargs", [("simple", SMALL_SIMPLE), ("deep", SMALL_DEEP)])
+@pytest.mark.parametrize("kind, kwargs", [("simple", SMALL_SIMPLE), ("deep", SMALL_DEEP), ("simple", FLOOR_SIMPLE),
+                                          ("deep", FLOOR_DEEP)])
 def test_layers_show_the_books_state_after_gradient(kind, kwargs):
     """Relu - Pooling run fused inside the nets; each layer still shows what the book's shows after gradient."""
     fast, ref = pair(kind, **kwargs)
@@ -188,7 +200,8 @@ def _central_differences(net, x, t, seed=None):
     return {key: numerical_gradient(loss, net.params[key]) for key in net.params}
 
 
-@pytest.mark.parametrize("kind, kwargs, seed", [("simple", SMALL_SIMPLE, None), ("deep", SMALL_DEEP, 11)])
+@pytest.mark.parametrize("kind, kwargs, seed", [("simple", SMALL_SIMPLE, None), ("deep", SMALL_DEEP, 11),
+                                                ("simple", FLOOR_SIMPLE, None), ("deep", FLOOR_DEEP, 11)])
 def test_backprop_equals_central_differences(kind, kwargs, seed):
     fast, _ = pair(kind, **kwargs)
     x, t = batch(fast, n=3)
@@ -273,6 +286,97 @@ def test_the_books_trained_weights_load_and_predict_as_the_reference(kind, name,
     assert len(set(np.argmax(scores, axis=1))) > 1  # a real net, not a constant
 
 
+# --- the book's own nets on geometries they floor -----------------------------------------------------------------
+def _book_module(relative):
+    """A chapter module of the book's own code (e.g. ch07/simple_convnet.py), loaded with the book's ``common``
+    package; sys.path and any other ``common`` in sys.modules are restored afterwards."""
+    book = SHARED / "book1"
+    path = book / relative
+    if not path.is_file():
+        pytest.fail(f"the book's code is missing: {path} (set FASTNN_SHARED)")
+    saved_path, saved = list(sys.path), {k: sys.modules.pop(k) for k in list(sys.modules)
+                                         if k == "common" or k.startswith("common.")}
+    sys.path.insert(0, str(book))
+    try:
+        spec = importlib.util.spec_from_file_location("book1_" + path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved_path
+        for k in [k for k in sys.modules if k == "common" or k.startswith("common.")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+    return module
+
+
+def _same_as_book(fast, book, x, t, seed):
+    """fastnn's net and the book's (same params) give the same scores, loss and gradient (same dropout draws)."""
+    np.testing.assert_allclose(fast.predict(x), book.predict(x), rtol=1e-10, atol=1e-12)
+    np.random.seed(seed)
+    loss = fast.loss(x, t)
+    np.random.seed(seed)
+    assert loss == pytest.approx(book.loss(x, t), rel=1e-10)
+    np.random.seed(seed)
+    grads = {k: v.copy() for k, v in fast.gradient(x, t).items()}
+    np.random.seed(seed)
+    book_grads = book.gradient(x, t)
+    assert list(grads) == list(book_grads)
+    for key in grads:
+        np.testing.assert_allclose(grads[key], book_grads[key], rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+def test_a_floored_simple_convnet_the_book_runs_is_the_books():
+    """The book's SimpleConvNet sizes W2 from the unrounded (7 - 3) / 3 + 1 = 2.33 windows: int(2 * 1.17**2) = 2
+    rows, which is what its floored layers produce (2 x 2 -> pooled 1 x 1, 2 filters; input row and column 6 are
+    in no window), so it runs; fastnn draws the same weights and computes the same."""
+    book_net = _book_module("ch07/simple_convnet.py").SimpleConvNet
+    kwargs = dict(input_dim=(1, 7, 7), conv_param={"filter_num": 2, "filter_size": 3, "pad": 0, "stride": 3},
+                  hidden_size=4, output_size=3, weight_init_std=0.5)
+    np.random.seed(0)
+    book = book_net(**kwargs)
+    np.random.seed(0)
+    fast = nets.SimpleConvNet(**kwargs)
+    for key in book.params:
+        np.testing.assert_array_equal(fast.params[key], book.params[key])
+    x = np.random.default_rng(1).standard_normal((3, 1, 7, 7))
+    _same_as_book(fast, book, x, np.array([0, 2, 1]), seed=0)
+    assert not fast.layers["Conv1"].backward(np.ones((3, 2, 2, 2)))[:, :, 6].any()  # row 6: zero gradient
+
+
+def test_a_floored_deep_convnet_the_book_runs_is_the_books():
+    """The book's DeepConvNet on 58 x 61 images, its first convolution with stride 2: 58 -> 29 (28.5 + 1 floored)
+    -> 29 -> 14 -> 14 -> 16 -> 8 -> 4 and 61 -> 31 -> 31 -> 15 -> 15 -> 17 -> 8 -> 4, the poolings flooring too, so
+    its fixed 64*4*4 inputs of W7 fit and it runs. With these small channel counts the book keeps its He scales
+    for 16-64 channels (fastnn's come from the real fan-in), so the book's weights are copied over."""
+    book_net = _book_module("ch08/deep_convnet.py").DeepConvNet
+    conv = {f"conv_param_{i}": {"filter_num": n, "filter_size": 3, "pad": p, "stride": s}
+            for i, (n, p, s) in enumerate(((2, 1, 2), (2, 1, 1), (2, 1, 1), (2, 2, 1), (3, 1, 1), (64, 1, 1)),
+                                          start=1)}
+    kwargs = dict(input_dim=(1, 58, 61), hidden_size=5, output_size=3, **conv)
+    np.random.seed(0)
+    book = book_net(**kwargs)
+    fast = nets.DeepConvNet(**kwargs)
+    for key in book.params:
+        assert fast.params[key].shape == book.params[key].shape
+        fast.params[key][...] = book.params[key]
+    x = np.random.default_rng(2).standard_normal((2, 1, 58, 61))
+    _same_as_book(fast, book, x, np.array([2, 0]), seed=4)
+
+
+@pytest.mark.slow  # (the full-size net: minutes with NUMBA_DISABLE_JIT=1)
+def test_the_books_default_deep_convnet_on_29_x_31_images_is_the_books():
+    """The default channels on a floored geometry: the same He draws as the book's, the same results."""
+    book_net = _book_module("ch08/deep_convnet.py").DeepConvNet
+    np.random.seed(0)
+    book = book_net(input_dim=(1, 29, 31))
+    np.random.seed(0)
+    fast = nets.DeepConvNet(input_dim=(1, 29, 31))
+    for key in book.params:
+        np.testing.assert_array_equal(fast.params[key], book.params[key])
+    x = np.random.default_rng(3).standard_normal((2, 1, 29, 31))
+    _same_as_book(fast, book, x, np.array([7, 1]), seed=5)
+
+
 # --- bad input ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, exc, match", [
     (dict(input_dim=(1, 28)), ValueError, "input_dim"),
@@ -280,8 +384,11 @@ def test_the_books_trained_weights_load_and_predict_as_the_reference(kind, name,
     (dict(conv_param={"filter_num": 30, "filter_size": 5, "pad": 0}), ValueError, "stride"),
     (dict(conv_param={"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 0}), ValueError, "stride"),
     (dict(conv_param={"filter_num": 30, "filter_size": 40, "pad": 0, "stride": 1}), ValueError, "does not fit"),
-    (dict(conv_param={"filter_num": 30, "filter_size": 4, "pad": 0, "stride": 1}), ValueError, "pooling"),
-    (dict(conv_param={"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 2}), ValueError, "convolution"),
+    # output size 0: (28 - 29) // 2 + 1 for the convolution, (1 - 2) // 2 + 1 for the pooling of a 1 x 1 output
+    (dict(conv_param={"filter_num": 30, "filter_size": 29, "pad": 0, "stride": 2}), ValueError,
+     r"^the convolution \(height\): .* = 0, below 1\)"),
+    (dict(conv_param={"filter_num": 30, "filter_size": 28, "pad": 0, "stride": 1}), ValueError,
+     r"^the pooling \(height\): a window of 2 with stride 2 and pad 0 does not fit a size of 1 "),
     (dict(conv_param=[30, 5, 0, 1]), TypeError, "conv_param"),
     (dict(hidden_size=0), ValueError, "hidden_size"),
     (dict(weight_init_std=-1), ValueError, "weight_init_std"),
@@ -292,9 +399,27 @@ def test_simple_convnet_refuses_bad_settings(kwargs, exc, match):
         nets.SimpleConvNet(**kwargs)
 
 
-def test_deep_convnet_refuses_an_input_its_poolings_cannot_halve():
-    with pytest.raises(ValueError, match="pooling after convolution 4"):
-        nets.DeepConvNet(input_dim=(1, 26, 26))
+@pytest.mark.parametrize("conv_param, conv_size, pooled", [
+    ({"filter_num": 3, "filter_size": 4, "pad": 0, "stride": 1}, 25, 12),  # an odd size: pooling floors 12.5
+    ({"filter_num": 3, "filter_size": 5, "pad": 0, "stride": 2}, 12, 6),  # (28 - 5) / 2 + 1 = 12.5 floored
+    ({"filter_num": 3, "filter_size": 4, "pad": 1, "stride": 3}, 9, 4)])  # 9.67 floored, then 4.5 floored
+def test_simple_convnet_floors_output_sizes_like_the_book(conv_param, conv_size, pooled):
+    """Geometries fastnn refused before issue #24 (the book's layers floor them): the first affine layer takes the
+    sizes the layers produce, and the net runs forward and backward."""
+    net = nets.SimpleConvNet(conv_param=conv_param, hidden_size=3)
+    assert net.params["W2"].shape == (3 * pooled * pooled, 3)
+    x = np.random.default_rng(0).random((2, 1, 28, 28))
+    assert net.layers["Conv1"].forward(x).shape == (2, 3, conv_size, conv_size)
+    grads = net.gradient(x, np.array([1, 2]))
+    assert np.isfinite(net.loss(x, np.array([1, 2]))) and grads["W1"].shape == net.params["W1"].shape
+
+
+def test_deep_convnet_floors_odd_sizes_and_refuses_an_output_size_below_1():
+    """26 x 26 (refused before issue #24): 26 -> 13 -> 15 (pad 2) -> pooling floors 7.5 -> 7 -> 3.5 -> 3."""
+    assert nets.DeepConvNet(input_dim=(1, 26, 26)).params["W7"].shape == (64 * 3 * 3, 50)
+    # 2 -> 2 -> 1 -> 1 -> 3 (pad 2) -> 1 -> 1 -> 1 -> the last pooling's (1 - 2) // 2 + 1 = 0
+    with pytest.raises(ValueError, match=r"^the pooling after convolution 6 \(height\): .* does not fit a size of "):
+        nets.DeepConvNet(input_dim=(1, 2, 2))
 
 
 @pytest.mark.parametrize("make_x, match", [

@@ -1,8 +1,10 @@
 """Convolution and max pooling on NCHW arrays: im2col/col2im in the first book's layout, the convolution forward and
 backward two ways (im2col + BLAS, and direct loops), max pooling with the book's ``arg_max``.
 
-Layouts (C-contiguous, float32 or float64; the caller checked the shapes, including that the output size is a
-whole number, and allocated every output):
+Layouts (C-contiguous, float32 or float64; the caller checked the shapes, including that the output sizes
+``OH = (H + 2*pad - FH) // stride + 1`` and OW are >= 1, and allocated every output). The sizes are floored, as in
+the book: when the stride does not divide ``H + 2*pad - FH``, the last rows (columns) of the padded input lie in no
+window, so no loop reads them and backward leaves their gradient 0 (the last window still ends inside the input).
 
 * ``x``: (N, C, H, W) input; ``W``: (FN, C, FH, FW) filters; ``b``: (FN,); ``out``/``dout``: (N, FN, OH, OW).
 * ``col``: (N*OH*OW, C*FH*FW), rows in (n, oy, ox) order, columns in (c, ky, kx) order: the book's im2col. The
