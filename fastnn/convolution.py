@@ -81,8 +81,10 @@ through enters the products (fastnn.convnets explains and measures it).
 import numpy as np
 
 from . import _checks
-from .kernels import conv
+from ._dispatch import lazy_kernels
 from .util import _window_geometry
+
+conv = lazy_kernels("conv")
 
 __all__ = ["Convolution", "Pooling"]
 

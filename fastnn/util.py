@@ -22,7 +22,9 @@ import numbers
 import numpy as np
 
 from . import _checks
-from .kernels import conv as _conv
+from ._dispatch import lazy_kernels
+
+_conv = lazy_kernels("conv")
 
 __all__ = ["smooth_curve", "shuffle_dataset", "clip_grads", "remove_duplicate", "conv_output_size", "im2col",
            "col2im", "np"]  # np: as the book's star import
