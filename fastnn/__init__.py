@@ -47,7 +47,8 @@ def _warm(dtypes):
     """Run each compiled path once per dtype on tiny inputs."""
     import numpy as np
 
-    from . import functions, nets, optimizer, trainer
+    from . import _jit  # noqa: F401 - numba loaded first: warmup compiles, so small calls must not run NumPy twins
+    from . import functions, layers, nets, optimizer, trainer
 
     for dtype in dtypes:
         x = np.linspace(-1, 1, 12, dtype=dtype).reshape(3, 4)
@@ -58,6 +59,8 @@ def _warm(dtypes):
         functions.cross_entropy_error(functions.softmax(x), labels)
         functions.softmax_loss(x, labels)
         functions.sum_squared_error(x, x)
+        affine = layers.Affine(np.ones((4, 2), dtype), np.zeros(2, dtype))  # the books' float32 images on float64
+        affine.backward(affine.forward(x.astype(np.float32 if dtype == np.float64 else np.float64)))  # weights
         for activation in ("relu", "sigmoid"):
             net = nets.MultiLayerNet(4, [5], 4, activation=activation, dtype=dtype)
             optimizer.SGD().update(net.params, net.gradient(x, labels))
