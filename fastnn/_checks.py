@@ -8,6 +8,7 @@ and integer input is cast to float64; complex, object, string and other dtypes a
 import math
 import numbers
 import os
+import stat
 import sys
 import warnings
 
@@ -134,9 +135,24 @@ def labels_or_onehot_for(t, n_rows, n_classes, name="t", dtype=np.float64):
         if t.ndim >= 2 and n_rows > 1 and t.shape[-1] != n_classes:  # e.g. transposed one-hot rows
             raise ValueError(f"{name} must be one-hot rows of width {n_classes} (the number of classes) or "
                              f"integer labels; got {_describe(t)}")
-        onehot = np.ascontiguousarray(t.reshape(n_rows, n_classes), dtype=dtype)
+        if t.dtype.kind == "f" and t.dtype.itemsize > np.dtype(dtype).itemsize:
+            with np.errstate(over="ignore"):  # a value too large for dtype becomes inf, refused just below
+                onehot = np.ascontiguousarray(t.reshape(n_rows, n_classes), dtype=dtype)
+        else:
+            onehot = np.ascontiguousarray(t.reshape(n_rows, n_classes), dtype=dtype)
+        if t.dtype.kind == "f":  # (bool and integer rows are finite, also in float32)
+            finite_onehot(onehot, name)
         return "onehot", onehot
     return "labels", class_labels(t, n_rows, n_classes, name)
+
+
+def finite_onehot(onehot, name):
+    """Refuse NaN and inf in C-contiguous one-hot rows (a NaN row gave a finite loss and a NaN gradient); returns
+    None. It runs per call, so one dot product (NaN or inf anywhere makes it non-finite; ~1 us for 100 x 10), and
+    the full check only then (a product can also overflow)."""
+    flat = onehot.reshape(-1)
+    if not math.isfinite(np.dot(flat, flat)):
+        finite(onehot, name)
 
 
 def finite(a, name):
@@ -175,6 +191,24 @@ def path(p, name):
     if not isinstance(p, str):  # bytes paths: fine for the OS, but every message here formats paths as str
         raise TypeError(f"{name} must be a str path (or os.PathLike); got {type(p).__name__}")
     return p
+
+
+def open_regular_file(p, name):
+    """Open the file at ``p`` (a str path) for binary reading, refusing (ValueError naming ``name``) anything but a
+    regular file: a FIFO would block the read forever, a device could stream without end. os.stat before opening
+    (opening some devices acts), then fstat of what was opened (without blocking) in case the path changed."""
+    if not stat.S_ISREG(os.stat(p).st_mode):  # FileNotFoundError as open would raise it
+        raise ValueError(f"{name} {p!r} is not a regular file")
+    fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{name} {p!r} is not a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def callable_arg(f, name):

@@ -8,8 +8,15 @@ arguments and collect each array's shape, dtype and bytes in inert records (_Dty
 class is ever on the unpickler's stack, so REDUCE, BUILD and the container opcodes reach only the stand-ins (which
 refuse BUILD, or check its state). The arrays are made afterwards, by np.frombuffer on checked bytes of a checked
 bool/int/uint/float/complex dtype.
+
+What a pickle builds is bounded by its size: memo references (GET, DUP) let a small file name one large object many
+times, and each use through a stand-in that copies (``_codecs.encode``, an array's data given as bytearray or str,
+and each dict entry's final array) is charged to a budget of _BUDGET_FACTOR times the file's size. An honest file is
+charged each array's bytes twice at most (its bytes, then the final copy), which leaves room for an array saved
+under two keys; a file over budget is refused before the copy that would exceed it.
 """
 import collections
+import contextvars
 import math
 import pickle
 import pickletools
@@ -18,6 +25,8 @@ import reprlib
 from io import BytesIO
 
 import numpy as np
+
+from . import _checks
 
 
 class UnsafePickleError(pickle.UnpicklingError, ValueError):
@@ -54,6 +63,28 @@ class _Repr(reprlib.Repr):
 
 _REPR = _Repr()
 _REPR.maxstring = _REPR.maxother = 60
+
+
+_BUDGET_FACTOR = 4
+
+
+class _Budget:
+    """The bytes the stand-ins of one read may still copy (see the module docstring)."""
+    __slots__ = ("limit", "left")
+
+    def __init__(self, limit):
+        self.limit = self.left = limit
+
+    def charge(self, n, what):
+        """Take ``n`` bytes for ``what``, or raise UnsafePickleError when the budget is spent."""
+        self.left -= n
+        if self.left < 0:
+            raise UnsafePickleError(f"the pickle builds more than {self.limit} bytes of array data ({what}), "
+                                    f"{_BUDGET_FACTOR} times its size: one object referenced many times (memo "
+                                    f"references are counted)")
+
+
+_BUDGET = contextvars.ContextVar("fastnn_pickle_budget")
 
 
 def _what(value):
@@ -133,16 +164,18 @@ class _Array:
         if order == "K" and not (isinstance(axes, tuple) and all(type(i) is int for i in axes)
                                  and sorted(axes) == list(range(len(shape)))):
             raise UnsafePickleError(f"an array's axis order is {_what(axes)}, not a permutation of its axes")
-        if isinstance(data, str):  # Python 2's str, unpickled as latin-1
-            try:
-                data = data.encode("latin-1")
-            except UnicodeEncodeError:
-                pass
-        if not isinstance(data, (bytes, bytearray)):
+        if not isinstance(data, (bytes, bytearray, str)):
             raise UnsafePickleError(f"an array's data is {_what(data)}, not bytes (object arrays are refused)")
         if len(data) != math.prod(shape) * dtype.dtype.itemsize:
             raise UnsafePickleError(f"an array of shape {shape} and dtype {dtype.dtype} has {len(data)} bytes of "
                                     f"data")
+        if type(data) is not bytes:  # copied below
+            _BUDGET.get().charge(len(data), f"an array's data, {len(data)} bytes")
+        if isinstance(data, str):  # Python 2's str, unpickled as latin-1
+            try:
+                data = data.encode("latin-1")
+            except UnicodeEncodeError:
+                raise UnsafePickleError(f"an array's data is {_what(data)}, not bytes") from None
         # bytes(): a copy, since the pickle could still change a bytearray
         self.shape, self.dtype, self.order, self.axes, self.data = shape, dtype.dtype, order, axes, bytes(data)
         return self
@@ -204,6 +237,7 @@ def _latin1(text, encoding):
     if not isinstance(text, str) or encoding != "latin1":
         raise UnsafePickleError(f"the pickle calls _codecs.encode with {_what(text)}, {_what(encoding)}; only "
                                 f"(str, 'latin1') is admitted")
+    _BUDGET.get().charge(len(text), f"_codecs.encode of {len(text)} characters")
     return text.encode("latin-1")
 
 
@@ -257,10 +291,12 @@ def _scan(data):
 
 
 def read(file_name):
-    """The dict {str: ndarray} pickled in ``file_name`` (a str path), or UnsafePickleError / ValueError (see
-    fastnn.io.load_pickle)."""
-    with open(file_name, "rb") as f:
+    """The dict {str: ndarray} pickled in ``file_name`` (a str path to a regular file), or UnsafePickleError /
+    ValueError (see fastnn.io.load_pickle)."""
+    with _checks.open_regular_file(file_name, "file_name") as f:
         data = f.read()
+    budget = _Budget(_BUDGET_FACTOR * len(data))
+    token = _BUDGET.set(budget)
     try:
         _scan(data)
         result = _Unpickler(BytesIO(data), encoding="latin1").load()
@@ -269,15 +305,29 @@ def read(file_name):
     except Exception as exc:  # only the stand-ins ran: any other error is a damaged file
         raise ValueError(f"file_name {file_name!r} is not a readable pickle of arrays ({type(exc).__name__}: "
                          f"{exc})") from None
-    if not isinstance(result, dict):
-        raise ValueError(f"file_name {file_name!r} holds {_what(result)}, not a dict of arrays")
+    finally:
+        _BUDGET.reset(token)
+    entries = _entries(result, file_name)
+    try:
+        for key, value in entries:  # every array's copy, before any is made
+            budget.charge(len(value.data), f"entry {key!r}")
+    except UnsafePickleError as exc:
+        raise UnsafePickleError(f"file_name {file_name!r}: {exc}") from None
     arrays = {}
-    for key, value in result.items():
-        if not isinstance(key, str) or not isinstance(value, _Array) or value.data is None:
-            raise ValueError(f"file_name {file_name!r}: entry {key!r} is {_what(value)}, not a NumPy array of "
-                             f"numbers under a str key")
+    for key, value in entries:
         try:
             arrays[key] = value.array()
         except ValueError as exc:  # a shape NumPy cannot make (a dimension too large)
             raise ValueError(f"file_name {file_name!r}: entry {key!r}: {exc}") from None
     return arrays
+
+
+def _entries(result, file_name):
+    """[(key, _Array)] of the unpickled dict, or ValueError naming the file."""
+    if not isinstance(result, dict):
+        raise ValueError(f"file_name {file_name!r} holds {_what(result)}, not a dict of arrays")
+    for key, value in result.items():
+        if not isinstance(key, str) or not isinstance(value, _Array) or value.data is None:
+            raise ValueError(f"file_name {file_name!r}: entry {key!r} is {_what(value)}, not a NumPy array of "
+                             f"numbers under a str key")
+    return list(result.items())

@@ -7,6 +7,7 @@ float64 rows when ``one_hot_label`` (the book builds them with ``np.zeros((N, 10
 """
 import gzip
 import io
+import math
 import os
 import zlib
 from importlib import resources
@@ -51,45 +52,70 @@ def to_one_hot(labels, n_classes, dtype=np.float64):
 
 
 # ---------------------------------------------------------------------------------------------------- IDX files
-def _read_bytes(filename):
-    """The file's content, gunzipped when it starts with the gzip magic."""
-    with open(filename, "rb") as f:
-        data = f.read()
-    if data[:2] != b"\x1f\x8b":
-        return data
-    try:
-        return gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError; truncation raises EOFError
-        raise ValueError(f"{filename}: corrupt gzip data ({exc})") from None
+_CHUNK = 1 << 20
 
 
-def load_idx(filename):
-    """Reads one IDX file (raw or gzip) of unsigned bytes; returns labels (1-D) or images (3-D), a new uint8 array.
+def _read_up_to(stream, n):
+    """Up to ``n`` bytes of ``stream``, fewer only at its end; read in chunks, so that memory follows the bytes that
+    are really there, never ``n`` (a header's claim)."""
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = stream.read(min(n - len(buf), _CHUNK))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
 
-    The payload must hold exactly the number of bytes the header's dimensions call for.
-    """
-    filename = _checks.path(filename, "filename")
-    data = _read_bytes(filename)
-    if len(data) < 4:
-        raise ValueError(f"{filename}: not an IDX file (only {len(data)} bytes, no 4-byte magic number)")
-    magic = int.from_bytes(data[:4], "big")
+
+def _parse_idx(filename, stream, size):
+    """The IDX array in ``stream`` (``size``: its byte count when known, i.e. not gzipped). The header is read first;
+    then at most the payload it declares plus one byte, enough to tell trailing data."""
+    head = _read_up_to(stream, 4)
+    if len(head) < 4:
+        raise ValueError(f"{filename}: not an IDX file (only {len(head)} bytes, no 4-byte magic number)")
+    magic = int.from_bytes(head, "big")
     if magic not in _IDX_MAGIC:
         raise ValueError(f"{filename}: unsupported IDX magic number 0x{magic:08x}; expected 0x00000801 "
                          f"(uint8 labels) or 0x00000803 (uint8 images)")
     ndim = _IDX_MAGIC[magic]
     header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(f"{filename}: truncated IDX header: expected {header} bytes, got {len(data)}")
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">i4", count=ndim, offset=4))
+    dims = _read_up_to(stream, 4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise ValueError(f"{filename}: truncated IDX header: expected {header} bytes, got {4 + len(dims)}")
+    shape = tuple(int.from_bytes(dims[i:i + 4], "big", signed=True) for i in range(0, 4 * ndim, 4))
     if min(shape) < 0:
         raise ValueError(f"{filename}: negative dimension in IDX header {shape}")
-    expected = int(np.prod(shape, dtype=np.int64))
-    actual = len(data) - header
+    expected = math.prod(shape)
+    if size is not None and size - header != expected:  # a plain file: its size says it before reading
+        actual = size - header
+    else:
+        payload = _read_up_to(stream, expected + 1)
+        actual = len(payload)
     if actual != expected:
         problem = "truncated payload" if actual < expected else "trailing bytes after the payload"
+        got = "more" if size is None and actual > expected else actual  # gzip: not read past the one byte
         raise ValueError(f"{filename}: {problem}: dimensions {shape} need exactly {expected} bytes, "
-                         f"got {actual}")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape).copy()
+                         f"got {got}")
+    return np.frombuffer(payload, dtype=np.uint8).reshape(shape)  # writable: a bytearray's memory
+
+
+def load_idx(filename):
+    """Reads one IDX file (raw or gzip) of unsigned bytes; returns labels (1-D) or images (3-D), a new uint8 array.
+
+    The payload must hold exactly the number of bytes the header's dimensions call for. The file must be a regular
+    file; a gzip file is decompressed only as far as the header's dimensions need (plus one byte).
+    """
+    filename = _checks.path(filename, "filename")
+    with _checks.open_regular_file(filename, "filename") as f:
+        zipped = f.read(2) == b"\x1f\x8b"
+        f.seek(0)
+        if not zipped:
+            return _parse_idx(filename, f, os.fstat(f.fileno()).st_size)
+        try:
+            with gzip.GzipFile(fileobj=f, mode="rb") as stream:
+                return _parse_idx(filename, stream, None)
+        except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError; truncation raises EOFError
+            raise ValueError(f"{filename}: corrupt gzip data ({exc})") from None
 
 
 def _find_idx(directory, name, howto):

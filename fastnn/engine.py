@@ -247,6 +247,7 @@ class Engine:
                 np.copyto(plan.labels, t, casting="unsafe")  # out-of-range values are caught by the kernel
                 return plan.labels, plan.no_onehot, False
             if t.ndim == 2 and t.shape == (n, c) and t.dtype == self.dtype and t.flags.c_contiguous:
+                _checks.finite_onehot(t, "t")
                 return plan.no_labels, t, True
         kind, checked = _checks.labels_or_onehot(t, plan.y, "t")
         if kind == "onehot":

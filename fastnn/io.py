@@ -10,18 +10,25 @@ Reading also takes the pickles the book ships its trained weights in (``ch03/sam
 :func:`load_pickle` reads a pickled dict of numeric arrays through a restricted unpickler that runs no code from
 the file (fastnn/_pickle.py), and :func:`load_arrays` and :func:`load_into` tell the two formats apart by content.
 Writing is .npz only.
+
+Loading takes regular files only (a FIFO would block), allocates nothing from a size a file merely declares (.npz
+members are checked against the bytes the file holds before they are read, fastnn/_npz.py; a pickle may build at
+most a few times its own size), and checks a whole file against what it is loaded into before changing anything.
 """
 import json
 import os
+import re
+import reprlib
 import secrets
-import zipfile
+import stat
+import time
 import zlib
 
 from collections.abc import Mapping
 
 import numpy as np
 
-from . import _checks, _pickle
+from . import _checks, _npz, _pickle
 from ._pickle import UnsafePickleError
 
 __all__ = ["save_arrays", "load_arrays", "load_into", "load_pickle", "UnsafePickleError", "save_checkpoint",
@@ -60,14 +67,73 @@ def existing_directory(file_name, name="file_name"):
     return directory
 
 
+# A save's temporary file: .tmp-<CRC-32 of the target's name>-<pid>-<random><target's extension>, in the target's
+# directory. A save killed mid-write leaves it behind; the next save of the same target removes such leftovers.
+STALE_AFTER = 60.0  # seconds without a write before a dead process's temporary file counts as abandoned
+
+
+def _target_tag(file_name):
+    """(CRC-32 of the target's name as 8 hex digits, the target's extension): what its temporary files share."""
+    tag = zlib.crc32(os.path.basename(file_name).encode("utf-8", "surrogateescape"))
+    return f"{tag:08x}", os.path.splitext(file_name)[1][:16]
+
+
+def _temporary_name(file_name, pid=None):
+    """The name of a temporary file for saving ``file_name`` (by process ``pid``, this one by default)."""
+    tag, ext = _target_tag(file_name)
+    return f".tmp-{tag}-{os.getpid() if pid is None else pid}-{secrets.token_hex(8)}{ext}"
+
+
+def _process_exists(pid):
+    """Whether process ``pid`` exists on this machine; True when that cannot be told (then nothing is removed)."""
+    if os.name != "posix" or pid <= 0:  # (on Windows os.kill would end the process)
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only the existence check
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # PermissionError: it exists, owned by another user
+        return True
+    return True
+
+
+def _remove_stale_temporaries(directory, file_name):
+    """Remove what saves of ``file_name`` killed mid-write left in ``directory``: regular files named with fastnn's
+    pattern for this target only, whose writer (the pid in the name) is not running here and which nobody has
+    written for STALE_AFTER seconds. Both conditions, so that a live save is never disturbed: not this process's
+    own (another thread may be saving), nor another machine's or container's on a shared directory, where the pid
+    means nothing (its file is being written, so it is recent). Best effort: an error only leaves a file."""
+    tag, ext = _target_tag(file_name)
+    pattern = re.compile(rf"\.tmp-{tag}-([0-9]{{1,10}})-[0-9a-f]{{16}}{re.escape(ext)}")
+    now = time.time()
+    try:
+        with os.scandir(directory) as listing:
+            entries = list(listing)
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if (stat.S_ISREG(info.st_mode) and now - info.st_mtime > STALE_AFTER
+                    and not _process_exists(int(match.group(1)))):
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
 def write_atomically(file_name, write, text=False, name="file_name"):
     """Write ``file_name`` so that it is never seen half-written; returns None. ``write(f)`` fills a temporary file
     in the same directory (opened in text mode, UTF-8, when ``text``), created with an ordinary new file's
     permissions, flushed to disk and renamed over the target; the directory is flushed too, so the rename survives
-    a crash. On any error the temporary file goes and the old file stays. ``name`` is the argument that error
-    messages name."""
+    a crash. On any error the temporary file goes and the old file stays. Temporary files that earlier saves of
+    the same target left when they were killed are removed first (see _remove_stale_temporaries). ``name`` is the
+    argument that error messages name."""
     directory = existing_directory(file_name, name)
-    tmp = os.path.join(directory, f".tmp-{secrets.token_hex(8)}{os.path.splitext(file_name)[1]}")
+    _remove_stale_temporaries(directory, file_name)
+    tmp = os.path.join(directory, _temporary_name(file_name))
     # created like any new file (mode 0666, which the kernel reduces by the umask); O_EXCL: never another's file
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
@@ -106,52 +172,80 @@ def load_pickle(file_name):
     return _pickle.read(_checks.path(file_name, "file_name"))
 
 
-def load_arrays(file_name):
-    """Returns the dict of arrays in ``file_name``: saved by :func:`save_arrays` (.npz; object arrays are refused,
-    never unpickled), or a pickle of a dict of arrays such as the book's weight files, read by :func:`load_pickle`
-    (no code from the file runs). The format is told by the content (zip or pickle), not by the name."""
-    path = _checks.path(file_name, "file_name")
-    # a truncated or damaged zip raises BadZipFile/zlib.error, which are not ValueErrors
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-        pickled = head != b"PK\x03\x04" and _pickle.is_pickle(head)  # b"P" is also a protocol-0 opcode
-        if not pickled:
-            data = np.load(path, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):  # a single .npy array
-                raise ValueError(f"it holds one {type(data).__name__}, not a set of named arrays")
-            with data:
-                arrays = {k: data[k] for k in data.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
-        raise ValueError(f"file_name {file_name!r} is not a readable fastnn parameter file (.npz): {exc}") from None
-    if pickled:
-        return load_pickle(path)
-    for key, value in arrays.items():
-        if not isinstance(value, np.ndarray):  # NpzFile returns raw bytes for a member that is not .npy
-            raise ValueError(f"file_name {file_name!r}: entry {key!r} is not a saved array")
+def _unreadable(file_name, name="file_name", what="fastnn parameter file"):
+    """The start of the error for a file that is not a readable .npz."""
+    return f"{name} {file_name!r} is not a readable {what} (.npz)"
+
+
+def _is_zip(head):
+    return head in (b"PK\x03\x04", b"PK\x05\x06")  # a member first, or an empty zip's directory
+
+
+def load_arrays(file_name, *, like=None):
+    """Returns the dict of arrays in ``file_name``: saved by :func:`save_arrays` (.npz, stored or deflated; object
+    arrays are refused, never unpickled), or a pickle of a dict of arrays such as the book's weight files, read by
+    :func:`load_pickle` (no code from the file runs). The format is told by the content (zip or pickle), not by the
+    name; the file must be a regular file.
+
+    Nothing is allocated from a size the file only declares: each .npz member's header is checked against the
+    member's size, and that against the bytes the file holds. With ``like`` (a dict of arrays, e.g. a network's
+    params), the file must hold exactly its keys with the same shapes and real-number dtypes; for a .npz this is
+    checked from the zip directory and the members' headers before any array data is read."""
+    return _read_arrays(_checks.path(file_name, "file_name"), file_name, like)
+
+
+def _read_arrays(path, file_name, like, exact_dtype=False):
+    """load_arrays, with ``exact_dtype``: the dtypes of ``like`` too (see _fits)."""
+    with _checks.open_regular_file(path, "file_name") as f:
+        head = f.read(4)
+        if _is_zip(head) or not _pickle.is_pickle(head):  # b"P" is also a protocol-0 opcode
+            npz = _npz.Npz(f, _unreadable(file_name))
+            try:
+                if like is not None:
+                    _same_keys(npz.keys, like, file_name)
+                    for key in npz.keys:
+                        m = npz.member(key)
+                        _fits(key, m.shape, m.dtype, like[key], file_name, exact_dtype)
+                return {key: npz.read(key) for key in npz.keys}
+            finally:
+                npz.close()
+    arrays = load_pickle(path)
+    if like is not None:
+        _same_keys(list(arrays), like, file_name)
+        for key, value in arrays.items():
+            _fits(key, value.shape, value.dtype, like[key], file_name, exact_dtype)
     return arrays
+
+
+def _same_keys(keys, like, file_name):
+    if set(keys) != set(like):
+        raise ValueError(f"file_name {file_name!r} holds parameters {sorted(keys)}, but the network has "
+                         f"{sorted(like)}")
+
+
+def _fits(key, shape, dtype, target, file_name, exact_dtype):
+    """Refuse a saved shape and dtype that ``target`` cannot take: another shape, or another dtype when
+    ``exact_dtype`` (else anything but real numbers)."""
+    if shape != np.shape(target) or (dtype != target.dtype if exact_dtype else dtype.kind not in "biuf"):
+        raise ValueError(f"file_name {file_name!r}: parameter {key!r} has shape {shape} and dtype {dtype}, but the "
+                         f"network expects {np.shape(target)} "
+                         f"{target.dtype if exact_dtype else 'real numbers'}")
 
 
 def load_into(params, file_name):
     """Copy saved arrays (a .npz file or a pickle, as for :func:`load_arrays`) into the existing ``params`` arrays in
-    place, after checking that the file holds exactly the same keys with the same shapes and dtypes; returns None."""
+    place, after checking that the file holds exactly the same keys with the same shapes and dtypes (for a .npz,
+    from its directory and headers before reading any data) and that every target is writable; returns None. A
+    refused file changes nothing."""
     if not isinstance(params, Mapping):
         raise TypeError(f"params must be a dict of name -> array; got {type(params).__name__}")
-    saved = load_arrays(file_name)
-    if set(saved) != set(params):
-        raise ValueError(f"file_name {file_name!r} holds parameters {sorted(saved)}, but the network has "
-                         f"{sorted(params)}")
-    for key, value in saved.items():
-        target = params[key]
+    for key, target in params.items():
         if not isinstance(target, np.ndarray):
             raise TypeError(f"params[{key!r}] must be a NumPy array (it is loaded into in place); got "
                             f"{type(target).__name__}")
-        if value.shape != target.shape or value.dtype != target.dtype:
-            raise ValueError(f"file_name {file_name!r}: parameter {key!r} has shape {value.shape} and dtype "
-                             f"{value.dtype}, but the network expects {target.shape} {target.dtype}")
-        _checks.writable_float_array(target, f"params[{key!r}]")  # all checked before any is overwritten
+    saved = _read_arrays(_checks.path(file_name, "file_name"), file_name, params, exact_dtype=True)
+    for key in saved:
+        _checks.writable_float_array(params[key], f"params[{key!r}]")  # all checked before any is overwritten
     for key, value in saved.items():
         params[key][...] = value
 
@@ -208,8 +302,65 @@ def _json_default(value):
     raise TypeError(f"cannot store a {type(value).__name__} in a checkpoint")
 
 
-def _json_hook(obj):
-    return np.array(obj["__ndarray__"], dtype=obj["dtype"]) if "__ndarray__" in obj else obj
+# the dtypes _json_default writes (MT19937's key is uint32); others, e.g. "U500000000", would allocate from the file
+_JSON_DTYPES = frozenset(f"{kind}{bits}" for kind in ("int", "uint") for bits in (8, 16, 32, 64)) | {"float32",
+                                                                                                     "float64"}
+_MAX_META_CHARS = 1 << 24  # a checkpoint's meta data is a few KB; this bounds what parsing it may take
+_MAX_META_DEPTH = 32  # the format nests 6 deep; deeper JSON would exhaust the parser's recursion
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _short(value):
+    """A value from the meta data, shortened for an error message."""
+    return reprlib.repr(value)
+
+
+def _json_array(obj, ck):
+    """{'__ndarray__': [numbers], 'dtype': name}, as _json_default writes an array, as that array (checked before
+    NumPy sees it: numbers of the dtype's range only)."""
+    values, name = obj.get("__ndarray__"), obj.get("dtype")
+    if set(obj) != {"__ndarray__", "dtype"} or name not in _JSON_DTYPES or not isinstance(values, list):
+        ck.fail(f"an array in its generator state must be {{'__ndarray__': [numbers], 'dtype': one of "
+                f"{sorted(_JSON_DTYPES)}}}; got {_short(obj)}")
+    dtype = np.dtype(name)
+    if dtype.kind == "f":
+        fits = all(type(v) in (int, float) and abs(v) <= np.finfo(dtype).max for v in values)
+    else:
+        fits = all(type(v) is int and np.iinfo(dtype).min <= v <= np.iinfo(dtype).max for v in values)
+    if not fits:
+        ck.fail(f"an array in its generator state holds values that are not {dtype} numbers: {_short(values)}")
+    return np.array(values, dtype=dtype)
+
+
+def _with_arrays(value, ck):
+    """A generator state from the meta data with its arrays (MT19937's key, ...) made ndarrays."""
+    if isinstance(value, dict):
+        if "__ndarray__" in value:
+            return _json_array(value, ck)
+        return {key: _with_arrays(item, ck) for key, item in value.items()}
+    return value
+
+
+def _json_depth(text):
+    """The deepest nesting of JSON arrays and objects in ``text`` (brackets inside strings not counted), counted
+    without recursion."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)).encode("ascii")
+    steps = np.frombuffer(brackets, np.uint8)
+    depth = np.cumsum(np.where((steps == ord("[")) | (steps == ord("{")), 1, -1))
+    return int(depth.max(initial=0))
+
+
+def _parse_meta(text):
+    """The checkpoint's meta data: JSON, checked to be shallow first; ValueError if not. Arrays stay in their JSON
+    form here (_with_arrays makes them where the format has them)."""
+    depth = _json_depth(text)
+    if depth > _MAX_META_DEPTH:
+        raise ValueError(f"its meta data nests {depth} deep (the format needs far less than {_MAX_META_DEPTH})")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:  # (too many digits in an integer is a ValueError too)
+        raise ValueError(f"its meta data is not valid JSON ({type(exc).__name__}: {exc})") from None
 
 
 def _store(arrays, prefix, items):
@@ -271,10 +422,17 @@ def load_checkpoint(path, like):
     that does not fit raises ValueError naming the file and what differs."""
     path = _checks.path(path, "path")
     like = _trainer_state(like, "like")
-    ck = _CheckpointFile(path)
+    with _CheckpointFile(path) as ck:
+        return _read_checkpoint(ck, like)
+
+
+def _read_checkpoint(ck, like):
+    """load_checkpoint's values from the open file ``ck``."""
     saved = ck.get("config")
-    diffs = [f"{k}: checkpoint {saved.get(k)!r}, this trainer {v!r}" for k, v in like["config"].items()
-             if not isinstance(saved, dict) or k not in saved or saved[k] != v]
+    if not isinstance(saved, dict):
+        ck.fail(f"meta entry 'config' must be a dict; got {_short(saved)}")
+    diffs = [f"{k}: checkpoint {_short(saved.get(k))}, this trainer {v!r}" for k, v in like["config"].items()
+             if k not in saved or saved[k] != v]
     if diffs:
         ck.fail(f"it was saved by a trainer with other settings ({'; '.join(diffs)}); build the trainer with "
                 f"the same arguments to resume")
@@ -289,12 +447,15 @@ def load_checkpoint(path, like):
         if not p.flags.writeable:
             raise ValueError(f"network.params[{key!r}] is read-only, but loading a checkpoint writes into it")
     values["best"] = ck.arrays_for("best", ck.get("best"), params)
-    values["counters"] = _read_counters(ck)
-    values["lists"] = {name: ck.array(f"lists/{name}", ndim=1) for name in like["lists"]}
-    stored = {key[len("history/"):] for key in ck.arrays if key.startswith("history/")}
+    values["counters"] = c = _read_counters(ck, like["config"])
+    # at most one entry per iteration (losses) or per epoch evaluation (history), of real numbers
+    values["lists"] = {name: ck.array(f"lists/{name}", ndim=1, kinds="iuf", longest=c["current_iter"])
+                       for name in like["lists"]}
+    stored = {key[len("history/"):] for key in ck.keys if key.startswith("history/")}
     if stored != set(like["history"]):
         ck.fail(f"its history holds {sorted(stored)}; expected {sorted(like['history'])}")
-    values["history"] = {key: ck.array(f"history/{key}", ndim=1) for key in like["history"]}
+    values["history"] = {key: ck.array(f"history/{key}", ndim=1, kinds="iuf", longest=c["current_epoch"])
+                         for key in like["history"]}
     values["optimizer"] = _read_optimizer(ck, like["optimizer"], params)
     values["batchnorm"] = _read_batchnorm(ck, like["batchnorm"])
     values["global_rng"] = _read_global_rng(ck)
@@ -303,23 +464,45 @@ def load_checkpoint(path, like):
 
 
 class _CheckpointFile:
-    """The arrays of a checkpoint file and its parsed meta data, with accessors that refuse what does not fit."""
+    """An open checkpoint file: its parsed meta data, and accessors that read an array only after its header fits
+    what is expected there, and that refuse what does not fit. A context manager (closes the file)."""
 
     def __init__(self, path):
         self.path = path
-        self.arrays = load_arrays(path)
-        meta = self.arrays.get("meta")
-        if meta is None or meta.shape != () or meta.dtype.kind != "U":
-            self.fail("it has no 'meta' entry: not a fastnn Trainer checkpoint")
+        f = _checks.open_regular_file(path, "path")
         try:
-            self.meta = json.loads(str(meta), object_hook=_json_hook)
+            # stored members only (save_arrays writes no others): an entry's size is then bytes the file holds
+            self._npz = _npz.Npz(f, _unreadable(path, "path", "fastnn checkpoint"), stored_only=True)
+            self.keys = self._npz.keys
+            self.meta = self._read_meta()
+        except BaseException:
+            f.close()
+            raise
+        self._file = f
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._npz.close()
+        self._file.close()
+
+    def _read_meta(self):
+        m = self._npz.member("meta") if "meta" in self.keys else None
+        if m is None or m.shape != () or m.dtype.kind != "U":
+            self.fail("it has no 'meta' entry: not a fastnn Trainer checkpoint")
+        if m.dtype.itemsize > 4 * _MAX_META_CHARS:
+            self.fail(f"its meta data has {m.dtype.itemsize // 4} characters (at most {_MAX_META_CHARS})")
+        try:
+            meta = _parse_meta(str(self._npz.read("meta")))
         except ValueError as exc:
-            self.fail(f"its meta data is not valid JSON ({exc})")
-        if not isinstance(self.meta, dict) or self.meta.get("format") != CHECKPOINT_FORMAT:
+            self.fail(str(exc))
+        if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
             self.fail("not a fastnn Trainer checkpoint")
-        if self.meta.get("version") != CHECKPOINT_VERSION:
-            self.fail(f"checkpoint format version {self.meta.get('version')!r}; this fastnn reads version "
+        if meta.get("version") != CHECKPOINT_VERSION:
+            self.fail(f"checkpoint format version {_short(meta.get('version'))}; this fastnn reads version "
                       f"{CHECKPOINT_VERSION}")
+        return meta
 
     def fail(self, why):
         """Raise the ValueError that names this file and ``why``."""
@@ -334,17 +517,22 @@ class _CheckpointFile:
             value = value[key]
         return value
 
-    def array(self, key, like=None, ndim=None):
-        """Entry ``key``; with ``like``, checked to have its shape and dtype."""
-        a = self.arrays.get(key)
-        if a is None:
+    def array(self, key, like=None, ndim=None, kinds=None, longest=None):
+        """Entry ``key``, read once its header fits: with ``like``, its shape and dtype; ``ndim`` dimensions, a
+        dtype kind in ``kinds``, at most ``longest`` entries."""
+        if key not in self.keys:
             self.fail(f"entry {key!r} is missing")
-        if like is not None and (a.shape != like.shape or a.dtype != like.dtype):
-            self.fail(f"entry {key!r} has shape {a.shape} and dtype {a.dtype}, but this trainer's network "
+        m = self._npz.member(key)
+        if like is not None and (m.shape != like.shape or m.dtype != like.dtype):
+            self.fail(f"entry {key!r} has shape {m.shape} and dtype {m.dtype}, but this trainer's network "
                       f"needs {like.shape} {like.dtype} there")
-        if ndim is not None and a.ndim != ndim:
-            self.fail(f"entry {key!r} must be {ndim}-D; got shape {a.shape}")
-        return a
+        if ndim is not None and len(m.shape) != ndim:
+            self.fail(f"entry {key!r} must be {ndim}-D; got shape {m.shape}")
+        if kinds is not None and m.dtype.kind not in kinds:
+            self.fail(f"entry {key!r} must hold real numbers; got dtype {m.dtype}")
+        if longest is not None and m.shape[0] > longest:
+            self.fail(f"entry {key!r} holds {m.shape[0]} values; its counters allow at most {longest}")
+        return self._npz.read(key)
 
     def integer(self, *keys, optional=False):
         """The meta entry as an int >= 0 (None allowed when ``optional``)."""
@@ -352,49 +540,76 @@ class _CheckpointFile:
         if optional and value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            self.fail(f"meta entry {'/'.join(keys)!r} must be an integer >= 0; got {value!r}")
+            self.fail(f"meta entry {'/'.join(keys)!r} must be an integer >= 0; got {_short(value)}")
         return value
 
     def number(self, *keys):
         """The meta entry as a float."""
         value = self.get(*keys)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail(f"meta entry {'/'.join(keys)!r} must be a number; got {value!r}")
+            self.fail(f"meta entry {'/'.join(keys)!r} must be a number; got {_short(value)}")
         return float(value)
 
     def arrays_for(self, prefix, keys, like, *, every=False):
         """{key: entry prefix/i} for the listed keys (all keys of ``like`` when ``every``), each checked against
         like[key]."""
         if not isinstance(keys, list):
-            self.fail(f"meta entry {prefix!r} must list parameter keys; got {keys!r}")
-        unknown = [k for k in keys if not isinstance(k, (str, int)) or k not in like]
+            self.fail(f"meta entry {prefix!r} must list parameter keys; got {_short(keys)}")
+        unknown = [k for k in keys if isinstance(k, bool) or not isinstance(k, (str, int)) or k not in like]
         if unknown or len(set(keys)) != len(keys) or (every and len(keys) != len(like)):
-            self.fail(f"it holds {prefix} for the parameters {keys}, but this trainer's network has {list(like)}")
+            self.fail(f"it holds {prefix} for the parameters {_short(keys)}, but this trainer's network has "
+                      f"{list(like)}")
         return {key: self.array(f"{prefix}/{i}", like[key]) for i, key in enumerate(keys)}
 
 
-def _read_counters(ck):
+def _schedule(config):
+    """(iterations per epoch, iterations per train() call) of the first book's Trainer with ``config``."""
+    per_epoch = max(config["train_size"] / config["mini_batch_size"], 1)  # as Trainer.__init__ computes them
+    return per_epoch, int(config["epochs"] * per_epoch)
+
+
+def _evaluations(iterations, per_epoch):
+    """How many epoch evaluations the Trainer has made after ``iterations`` iterations: one after each iteration i
+    with i % per_epoch == 0, i.e. (per_epoch a float: p / 2**k in lowest terms) each multiple of p."""
+    step = per_epoch.as_integer_ratio()[0]
+    return -(-iterations // step)
+
+
+def _read_counters(ck, config):
+    """The counters, checked against each other and the trainer's settings (a resumed train() runs at most the
+    iterations one train() call runs)."""
     c = {name: ck.integer("counters", name) for name in ("current_iter", "current_epoch", "target_iter",
                                                           "epochs_without_improvement")}
     c["best_epoch"] = ck.integer("counters", "best_epoch", optional=True)
     c["best_loss"] = ck.number("counters", "best_loss")
     c["stop_training"] = ck.get("counters", "stop_training")
     if not isinstance(c["stop_training"], bool):
-        ck.fail(f"meta entry 'counters/stop_training' must be true or false; got {c['stop_training']!r}")
+        ck.fail(f"meta entry 'counters/stop_training' must be true or false; got {_short(c['stop_training'])}")
     if c["target_iter"] < c["current_iter"]:
         ck.fail(f"its target iteration {c['target_iter']} is before its current one {c['current_iter']}")
+    per_epoch, run = _schedule(config)
+    if c["target_iter"] - c["current_iter"] > run:
+        ck.fail(f"its target iteration {c['target_iter']} is more than one run ({run} iterations: epochs x "
+                f"iterations per epoch) after its current one {c['current_iter']}")
+    evaluations = _evaluations(c["current_iter"], per_epoch)
+    if c["current_epoch"] != evaluations:
+        ck.fail(f"its counters say epoch {c['current_epoch']} after {c['current_iter']} iterations; with "
+                f"{per_epoch:g} iterations per epoch that is epoch {evaluations}")
+    for name in ("best_epoch", "epochs_without_improvement"):
+        if (c[name] or 0) > evaluations:
+            ck.fail(f"meta entry 'counters/{name}' is {c[name]}, after only {evaluations} epochs")
     return c
 
 
 def _read_optimizer(ck, optimizer, params):
     saved = ck.get("optimizer")
     if not isinstance(saved, dict):
-        ck.fail(f"meta entry 'optimizer' must be a dict; got {saved!r}")
+        ck.fail(f"meta entry 'optimizer' must be a dict; got {_short(saved)}")
     state = {}
     for name, value in saved.items():
         if name in optimizer._state_names and value is not None:
             if not isinstance(value, dict) or value.get("kind") not in ("dict", "list"):
-                ck.fail(f"meta entry 'optimizer/{name}' must describe a dict or list of arrays; got {value!r}")
+                ck.fail(f"meta entry 'optimizer/{name}' must describe a dict or list of arrays; got {_short(value)}")
             value = ck.arrays_for(f"optimizer/{name}", value.get("keys"), params, every=True)
             if saved[name]["kind"] == "list":
                 value = list(value.values())
@@ -410,7 +625,7 @@ def _read_batchnorm(ck, layers):
     """[(layer, {stat: array or None})] for the network's batch-norm layers."""
     saved = ck.get("batchnorm")
     if not isinstance(saved, list) or not all(isinstance(entry, dict) for entry in saved):
-        ck.fail(f"meta entry 'batchnorm' must be a list of layer entries; got {saved!r}")
+        ck.fail(f"meta entry 'batchnorm' must be a list of layer entries; got {_short(saved)}")
     names = [entry.get("layer") for entry in saved]
     if names != list(layers):
         ck.fail(f"it holds running statistics for the layers {names}, but this trainer's network has batch-norm "
@@ -451,10 +666,11 @@ def _read_generator(ck, generator):
         return None
     name = state.get("bit_generator") if isinstance(state, dict) else None
     if name not in _GENERATORS:
-        ck.fail(f"its generator state names bit generator {name!r}; expected one of {_GENERATORS}")
+        ck.fail(f"its generator state names bit generator {_short(name)}; expected one of {_GENERATORS}")
+    state = _with_arrays(state, ck)
     try:
         getattr(np.random, name)().state = state  # NumPy's own checks, on a throwaway bit generator
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError) as exc:
         ck.fail(f"its generator state is not a valid {name} state: {exc}")
     if type(generator.bit_generator).__name__ != name:
         generator = np.random.Generator(getattr(np.random, name)())

@@ -176,7 +176,8 @@ def _flat_base(arrays, dtype):
         b = a.base
         if base is None:
             base = b
-        if b is None or b is not base or b.ndim != 1 or not b.flags.c_contiguous or b.dtype != dtype:
+        if (b is None or b is not base or b.ndim != 1 or not b.flags.c_contiguous or b.dtype != dtype
+                or not b.flags.writeable):
             return None
         offset, rest = divmod(a.ctypes.data - b.ctypes.data, dtype.itemsize)
         if rest or offset < 0 or offset + a.size > b.size:
@@ -247,9 +248,20 @@ class _FlatPlan:
         self.state_pairs.append(list(views.items()))
 
     def matches(self, optimizer, params, grads):
-        """Identity checks only: the same parameter and gradient arrays, and the state still ours."""
+        """Identity checks, and the parameters still writable (made read-only since the plan was built: the
+        per-parameter path refuses them), all cheap: the same parameter and gradient arrays, the state still
+        ours."""
         return (len(params) == len(self.keys) and entries_are(params, self.keys, self.param_views)
-                and entries_are(grads, self.keys, self.grad_views) and self._state_unchanged.holds())
+                and entries_are(grads, self.keys, self.grad_views) and self._state_unchanged.holds()
+                and self._writable())
+
+    def _writable(self):
+        if not self.params_base.flags.writeable:
+            return False
+        for p in self.param_views:
+            if not p.flags.writeable:
+                return False
+        return True
 
     def _build_checks(self, optimizer):
         attributes = [(optimizer, name, state) for name, state in zip(optimizer._state_names, self.state_objs)]

@@ -407,6 +407,9 @@ class Trainer:
         same settings and data and a network with the same parameter keys, shapes and dtypes: a refused file
         (ValueError naming the file and the entry) leaves everything as it was."""
         values = io.load_checkpoint(path, self._state())
+        # everything that could still fail comes before the first change
+        lists = {name: list(values["lists"][name]) for name in _LISTS}
+        history = {key: [float(v) for v in array] for key, array in values["history"].items()}
         params = self.network.params
         for key, value in values["params"].items():
             np.copyto(params[key], value)
@@ -415,9 +418,9 @@ class Trainer:
                 setattr(layer, stat, value)
         self.optimizer.load_state_dict(values["optimizer"])
         for name in _LISTS:
-            getattr(self, name)[:] = list(values["lists"][name])
-        for key, array in values["history"].items():
-            self.history[key][:] = [float(v) for v in array]
+            getattr(self, name)[:] = lists[name]
+        for key, floats in history.items():
+            self.history[key][:] = floats
         c = values["counters"]
         if self._early is not None:
             self._early.best_params = {key: value.copy() for key, value in values["best"].items()}

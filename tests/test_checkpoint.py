@@ -7,13 +7,16 @@ state afterwards. A file that does not fit the trainer is refused with a ValueEr
 differs, and leaves the network, optimizer and random state untouched.
 """
 import contextlib
+import io as stdio
 import json
 import os
+import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hostile import fed_fifo
 
 from fastnn import callbacks as fc
 from fastnn import io, nets
@@ -286,6 +289,17 @@ def _replace(key, value):
     return lambda arrays, meta: arrays.__setitem__(key, value)
 
 
+def _meta_text(edit):
+    """A change that writes the meta data as ``edit(json text)``: for JSON no Python object can be dumped to."""
+    def change(arrays, meta):
+        arrays["meta"] = np.array(edit(json.dumps(meta)))
+    return change
+
+
+DEEP = 100_000  # json.loads: RecursionError
+GENERATOR_STATE = ["rng", "generator", "state", "state"]  # the saved PCG64's 128-bit state
+
+
 DIFFERENT_TRAINERS = [  # (label, trainer arguments that differ from the saved run, text of the message)
     ("other hidden size", dict(net=lambda: nets.TwoLayerNet(6, 8, 3)), "params/0"),
     ("float32 network", dict(net=lambda: make_net("float32", 0)), "float32"),
@@ -325,6 +339,37 @@ DAMAGED_FILES = [  # (label, change to the saved file, text of the message)
     ("unknown bit generator", _set(["rng", "generator", "bit_generator"], "Lehmer"), "Lehmer"),
     ("damaged generator state", _set(["rng", "generator", "state"], {"state": "x"}), "PCG64"),
     ("batch-norm layers where there are none", _set(["batchnorm"], [{"layer": "BatchNorm1"}]), "BatchNorm1"),
+    # issue #25: crafted files that got past the checks
+    ("string history", _replace("history/train_loss", np.array(["0.5", "x"])), "'history/train_loss' must hold "
+                                                                               "real numbers"),
+    ("string loss list", _replace("lists/train_loss_list", np.array(["a"] * 6)), "'lists/train_loss_list' must"),
+    ("string accuracy list", _replace("lists/test_acc_list", np.array(["a", "b"])), "'lists/test_acc_list' must"),
+    ("complex loss list", _replace("lists/train_loss_list", np.ones(6, complex)), "real numbers"),
+    ("more losses than iterations", _replace("lists/train_loss_list", np.ones(7)), "at most 6"),
+    ("more history than epochs", _replace("history/test_acc", np.ones(3)), "at most 2"),
+    ("target far beyond the run", _set(["counters", "target_iter"], 10 ** 12), "more than one run (20 iterations"),
+    ("epoch that does not fit the iterations", _set(["counters", "current_epoch"], 5), "epoch 5 after 6 iterations"),
+    ("iterations that do not fit the epoch", _set(["counters", "current_iter"], 16), "that is epoch 4"),
+    ("best epoch after the current one", _set(["counters", "best_epoch"], 3), "'counters/best_epoch' is 3"),
+    ("deeply nested meta data", _meta_text(lambda text: text.replace('"config": {', '"config": {"deep": '
+                                                                     + "[" * DEEP + "]" * DEEP + ", ")), "nests"),
+    # arrays in the meta data (MT19937's key, as {'__ndarray__': [...], 'dtype': ...}) are read only in the
+    # generator state, where the format has them; elsewhere such a dict is just a dict that does not fit
+    ("unknown dtype in the generator state", _set(GENERATOR_STATE, {"__ndarray__": [1], "dtype": "bogus"}),
+     "'bogus'"),
+    ("huge str dtype in the generator state", _set(GENERATOR_STATE, {"__ndarray__": ["x"], "dtype": "U5000000"}),
+     "'U5000000'"),
+    ("object dtype in the generator state", _set(GENERATOR_STATE, {"__ndarray__": [1], "dtype": "O"}), "'O'"),
+    ("ragged array in the generator state", _set(GENERATOR_STATE, {"__ndarray__": [[1], [1, 2]],
+                                                                    "dtype": "int64"}), "not int64 numbers"),
+    ("too large a number in the generator state", _set(GENERATOR_STATE, {"__ndarray__": [2 ** 80],
+                                                                         "dtype": "uint32"}), "not uint32 numbers"),
+    ("NaN in an integer array", _set(GENERATOR_STATE, {"__ndarray__": [float("nan")], "dtype": "uint64"}),
+     "not uint64 numbers"),
+    ("array where the config has a number", _set(["config", "epochs"], {"__ndarray__": [4], "dtype": "int64"}),
+     "epochs: checkpoint {'__ndarray__': [4], 'dtype': 'int64'}"),
+    ("config not a dict", _set(["config"], "x"), "meta entry 'config' must be a dict"),
+    ("bit generator state out of range", _set(["rng", "generator", "state", "inc"], 2 ** 200), "PCG64"),
 ]
 
 
@@ -358,8 +403,104 @@ def test_damaged_checkpoint_is_refused_and_changes_nothing(saved_checkpoint, tmp
     before = outcome(trainer)
     with pytest.raises(ValueError) as info:
         trainer.load_checkpoint(path)
-    assert message in str(info.value), str(info.value)
+    assert message in str(info.value) and str(path) in str(info.value), str(info.value)
     assert_identical(outcome(trainer), before)
+
+
+def _rezip(src, dst, members=(), compression=zipfile.ZIP_STORED):
+    """Copy checkpoint ``src`` member by member to ``dst``, with the .npy bytes of ``members`` {name: bytes} instead
+    of the saved ones, every member written with ``compression``."""
+    with zipfile.ZipFile(src) as z:
+        saved = {name: z.read(name) for name in z.namelist()}
+    with zipfile.ZipFile(dst, "w", compression) as z:
+        for name, data in dict(saved, **dict(members)).items():
+            z.writestr(name, data)
+    return dst
+
+
+def _npy(shape, descr="<f8", data=b""):
+    buf = stdio.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue() + data
+
+
+@pytest.mark.parametrize("label, members, compression, message", [
+    ("list declaring 8 TB", {"lists/train_loss_list.npy": _npy((10 ** 12,), data=bytes(48))}, zipfile.ZIP_STORED,
+     "declares shape (1000000000000,)"),
+    ("meta declaring 2 GB", {"meta.npy": _npy((), "<U500000000", bytes(64))}, zipfile.ZIP_STORED,
+     "declares shape () and dtype <U500000000"),
+    ("compressed members", {}, zipfile.ZIP_DEFLATED, "only stored members are read"),
+])
+def test_hostile_zip_members_are_refused_before_reading(saved_checkpoint, tmp_path, label, members, compression,
+                                                        message):
+    """Declared sizes are checked against the bytes the file holds before anything is read. fastnn writes
+    checkpoints uncompressed; a deflated member could declare 1032 times its size, so none is read."""
+    path = _rezip(saved_checkpoint, tmp_path / "hostile.npz", members, compression)
+    trainer = new_trainer("plain", init_seed=3, seed=1)
+    before = outcome(trainer)
+    with pytest.raises(ValueError) as info:
+        trainer.load_checkpoint(path)
+    assert message in str(info.value) and str(path) in str(info.value), str(info.value)
+    assert_identical(outcome(trainer), before)
+
+
+def test_a_fifo_is_refused_without_reading(saved_checkpoint, tmp_path):
+    trainer = new_trainer("plain", seed=1)
+    before = outcome(trainer)
+    with fed_fifo(tmp_path / "ck.npz", saved_checkpoint.read_bytes()) as fifo:
+        with pytest.raises(ValueError, match="is not a regular file") as info:
+            trainer.load_checkpoint(fifo)
+    assert str(fifo) in str(info.value)
+    assert_identical(outcome(trainer), before)
+
+
+def _meta_paths(value, prefix=()):
+    """Every path into the meta data (keys of dicts, indices of short lists)."""
+    paths = [prefix] if prefix else []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    if isinstance(value, list) and len(value) > 8:  # the MT19937 key's 624 numbers: a few will do
+        items = list(items)[:3]
+    for key, item in items:
+        paths += _meta_paths(item, prefix + (key,))
+    return paths
+
+
+_JSON_LEAVES = (st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70) | st.floats() | st.text(max_size=6)
+                | st.sampled_from([0, 1, -1, 2 ** 63, "Adam", "PCG64", "MT19937", "W1", "params/0"]))
+_JSON = st.recursive(_JSON_LEAVES, lambda children: st.lists(children, max_size=3)
+                     | st.dictionaries(st.text(max_size=6), children, max_size=3)
+                     | st.fixed_dictionaries({"__ndarray__": st.lists(children, max_size=3),
+                                              "dtype": st.sampled_from(["uint32", "int64", "float64", "U3", "x"])}),
+                     max_leaves=6)
+
+
+@settings(max_examples=60, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_any_change_to_the_meta_data_loads_or_is_refused_naming_the_file(saved_checkpoint, tmp_path_factory, data):
+    """Every error a crafted meta entry raises is a ValueError naming the file (not a TypeError, KeyError,
+    OverflowError... from deep inside), and a refused file changes nothing."""
+    meta = json.loads(str(io.load_arrays(saved_checkpoint)["meta"]))
+    where = data.draw(st.sampled_from(_meta_paths(meta)), label="where")
+    value = data.draw(_JSON | st.just("<delete>"), label="value")
+
+    def change(arrays, meta):
+        target = meta
+        for key in where[:-1]:
+            target = target[key]
+        if value == "<delete>":
+            del target[where[-1]]
+        else:
+            target[where[-1]] = value
+
+    path = _rewrite(saved_checkpoint, tmp_path_factory.mktemp("fuzz") / "ck.npz", change)
+    np.random.seed(8)
+    trainer = new_trainer("plain", init_seed=3, seed=1)
+    before = outcome(trainer)
+    try:
+        trainer.load_checkpoint(path)
+    except ValueError as exc:
+        assert str(path) in str(exc), str(exc)
+        assert_identical(outcome(trainer), before)
 
 
 @pytest.mark.parametrize("content, message", [

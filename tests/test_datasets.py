@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hostile import fed_fifo, peak_memory
 
 from fastnn import datasets, mnist
 from fastnn.datasets import load_digits, load_fashion_mnist, load_idx, load_mnist, load_spiral, to_one_hot
@@ -133,7 +134,7 @@ CORRUPT = {
     "too_short": (b"\x00\x00", "no 4-byte magic"),
     "short_header": (idx_bytes(GOOD)[:10], "truncated IDX header: expected 16 bytes, got 10"),
     "truncated": (idx_bytes(GOOD)[:-1], "truncated payload.*need exactly 24 bytes, got 23"),
-    "trailing": (idx_bytes(GOOD) + b"\x00\x00", "trailing bytes.*need exactly 24 bytes, got 26"),
+    "trailing": (idx_bytes(GOOD) + b"\x00\x00", "trailing bytes.*need exactly 24 bytes, got (26|more)"),
     "negative_dim": (struct.pack(">Iiii", 0x803, -1, -2, 3) + bytes(6), "negative dimension"),
 }
 
@@ -159,6 +160,34 @@ def test_idx_bad_gzip_names_the_file(tmp_path, mangle):
     with pytest.raises(ValueError, match="corrupt gzip") as info:
         load_idx(path)
     assert str(path) in str(info.value)
+
+
+def test_idx_gzip_is_decompressed_only_as_far_as_its_header_says(tmp_path):
+    """A small .gz whose header declares 4 bytes but which inflates to 16 MiB: refused after reading 5 bytes of
+    payload, not after decompressing everything."""
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(struct.pack(">Iiii", 0x803, 1, 2, 2) + bytes(16 << 20)))
+    assert path.stat().st_size < 100_000
+    peak, error = peak_memory(lambda: load_idx(path))
+    assert isinstance(error, ValueError) and "trailing bytes" in str(error) and str(path) in str(error)
+    assert peak < 4 << 20, peak  # (decompressing it all: 16 MiB and more)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_header_declaring_a_huge_payload_allocates_nothing_of_it(tmp_path, gz):
+    path = write(tmp_path / "huge", struct.pack(">Iiii", 0x803, 2 ** 31 - 1, 2 ** 31 - 1, 2 ** 31 - 1) + bytes(64), gz)
+    peak, error = peak_memory(lambda: load_idx(path))
+    assert isinstance(error, ValueError) and "truncated payload" in str(error) and str(path) in str(error)
+    assert "got 64" in str(error)
+    assert peak < 4 << 20, peak
+
+
+def test_idx_fifo_and_directory_are_refused(tmp_path):
+    with fed_fifo(tmp_path / "train-labels-idx1-ubyte", idx_bytes(np.zeros(3, np.uint8))) as fifo:
+        for path in (fifo, tmp_path):
+            with pytest.raises(ValueError, match="not a regular file") as info:
+                load_idx(path)
+            assert str(path) in str(info.value)
 
 
 def test_idx_missing_file(tmp_path):

@@ -218,8 +218,71 @@ def test_nan_in_losses_propagates(dtype):
         assert np.isnan(layer.forward(x, [1, 1])) and np.isnan(layer.backward()[0]).all()
 
 
+def _one_hot_callers(dtype):
+    """Every public entry that takes one-hot targets t for scores x (3 classes), as (name, call(x, t))."""
+    net = nets.TwoLayerNet(4, 5, 3, dtype=dtype)
+    x_net = np.linspace(-1, 1, 8, dtype=dtype).reshape(2, 4)
+    return [("cross_entropy_error", lambda x, t: F.cross_entropy_error(F.softmax(x), t)),
+            ("softmax_loss", F.softmax_loss),
+            ("SoftmaxWithLoss", lambda x, t: L.SoftmaxWithLoss().forward(x, t)),
+            ("net.loss", lambda x, t: net.loss(x_net, t)),
+            ("net.gradient", lambda x, t: net.gradient(x_net, t)),
+            ("net.accuracy", lambda x, t: net.accuracy(x_net, t))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e39], ids=["nan", "inf", "-inf", "1e39"])
+def test_non_finite_one_hot_rows_are_refused_like_nan_labels(dtype, bad):
+    """A NaN in a one-hot row gave a finite loss and a NaN gradient, silently; a NaN label is refused. 1e39 is
+    finite in float64 but inf once cast to float32, the dtype the loss is computed in."""
+    x = np.array([[0.5, -1.0, 2.0], [1.0, 0.0, -0.5]], dtype=dtype)
+    t = np.eye(3)[[0, 2]]
+    t[1, 1] = bad
+    for name, call in _one_hot_callers(dtype):
+        if bad == 1e39 and dtype == np.float64:
+            call(x, t)  # finite: accepted as before
+            continue
+        with pytest.raises(ValueError, match=r"^t must hold finite numbers") as info:
+            call(x, t)
+        assert "(1, 1)" in str(info.value), name  # where the first one is
+    with pytest.raises(ValueError, match="^t holds float labels"):  # the labels' refusal, for comparison
+        F.softmax_loss(x, np.array([0.0, np.nan]))
+
+
 # --- optimizers -----------------------------------------------------------------------------------------------------
 OPTIMIZERS = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+
+
+def _snapshot(net, optimizer):
+    return {k: v.copy() for k, v in net.params.items()}, optimizer.state_dict()
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("how", ["update", "trainer"])
+def test_a_parameter_made_read_only_after_the_first_update_is_refused(name, how):
+    """The one-call update over a network's flat buffer (_FlatPlan, cached after the first update) refused a
+    parameter made read-only afterwards as the per-parameter path does, before anything changes; so does the
+    Trainer's compiled loop, which uses that plan."""
+    np.random.seed(0)
+    net = nets.TwoLayerNet(4, 5, 3)
+    x, t = np.random.rand(10, 4), np.random.randint(0, 3, 10)
+    if how == "update":
+        optimizer = getattr(fo, name)(lr=0.01)
+        optimizer.update(net.params, net.gradient(x, t))
+        step = lambda: optimizer.update(net.params, net.gradient(x, t))  # noqa: E731
+    else:
+        trainer = ft.Trainer(net, x, t, x, t, epochs=2, mini_batch_size=5, optimizer=name, verbose=False)
+        trainer.train_step()
+        optimizer, step = trainer.optimizer, trainer.train_step
+    assert optimizer._flat is not None  # the one-call path is in use (else this tests the other path)
+    net.params["b1"].flags.writeable = False
+    before = _snapshot(net, optimizer)
+    with pytest.raises(ValueError, match=r"params\['b1'\] is read-only"):
+        step()
+    np.testing.assert_equal(_snapshot(net, optimizer), before)
+    net.params["b1"].flags.writeable = True  # writable again: updates go on
+    step()
+    assert not np.array_equal(net.params["b1"], before[0]["b1"])
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
