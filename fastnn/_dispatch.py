@@ -15,7 +15,7 @@ only get slower. fastnn therefore rents before it buys:
 
 The switch depends on the work done only, never on a clock, so a seeded script takes the same path every run.
 """
-import importlib.util
+import importlib
 import sys
 
 CALL_NS = 5_000  # a twin's fixed cost: a few NumPy calls
@@ -25,19 +25,23 @@ COMPILED_PAYS_NS = 400_000_000  # numba's fixed cost, about 0.4 s
 _numpy_ns = 0  # the NumPy time the twins have spent, as estimated by numpy_suffices
 
 
+class _LazyKernels:
+    """Stands for a kernel module until its first attribute is read, then imports it (``importlib.import_module``
+    is thread-safe, unlike ``importlib.util.LazyLoader`` before Python 3.12) and copies its names in, so later reads
+    are plain attribute reads."""
+
+    def __init__(self, full_name):
+        self._full_name = full_name
+
+    def __getattr__(self, attr):
+        module = importlib.import_module(self._full_name)
+        vars(self).update(vars(module))
+        return getattr(module, attr)
+
+
 def lazy_kernels(name):
-    """The kernel module ``fastnn.kernels.<name>``, executed (numba imported) on its first attribute access."""
-    full_name = f"fastnn.kernels.{name}"
-    module = sys.modules.get(full_name)
-    if module is not None:
-        return module
-    spec = importlib.util.find_spec(full_name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[full_name] = module
-    loader.exec_module(module)
-    return module
+    """The kernel module ``fastnn.kernels.<name>``, imported (with numba) on its first attribute access."""
+    return _LazyKernels(f"fastnn.kernels.{name}")
 
 
 def compiled_loaded():

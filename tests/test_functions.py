@@ -259,10 +259,12 @@ def test_soft_target_ties_take_the_first_index(fn, dtype):
     assert_close(got, getattr(R, fn)(y, t), dtype, scale=1.0)
 
 
-def test_cross_entropy_nan_in_one_hot_counts_as_the_maximum():
+def test_cross_entropy_refuses_nan_in_one_hot_rows_like_nan_labels():
+    """The book's argmax would take the NaN as the class (issue #25, D): refused, as NaN class labels are."""
     y = np.array([[0.2, 0.3, 0.5]])
     t = np.array([[0.0, np.nan, 1.0]])
-    assert_close(F.cross_entropy_error(y, t), R.cross_entropy_error(y, t), np.float64)
+    with pytest.raises(ValueError, match="t must hold finite numbers"):
+        F.cross_entropy_error(y, t)
 
 
 # --- dtype rules ---------------------------------------------------------------------------------------------------
