@@ -20,7 +20,7 @@ def _missing(data):
     try:
         import sklearn  # noqa: F401
     except ImportError:
-        return "scikit-learn is not installed (pip install 'fastnn[sklearn]')"
+        return "scikit-learn is not installed (pip install scikit-learn)"
     if data == "fashion_mnist":
         path = os.environ.get("FASTNN_FASHION_MNIST_DIR", datasets.FASHION_MNIST_DIR)
         if not os.path.isfile(os.path.join(path, datasets.MNIST_FILES["train_img"] + ".gz")):

@@ -25,7 +25,7 @@ import scipy.optimize
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 except ImportError as err:  # pragma: no cover - the extra is missing
-    raise ImportError("fastnn.sklearn needs scikit-learn: pip install 'fastnn[sklearn]'") from err
+    raise ImportError("fastnn.sklearn needs scikit-learn: pip install scikit-learn") from err
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split

@@ -1,6 +1,6 @@
 """Hyper-parameter sweeps on a Dask cluster: the first book's chapter-6 random search
 (``hyperparameter_optimization.py``) as a library call and ``fastnn sweep``, each trial one training run on
-``dask.distributed`` (extra ``fastnn[dask]``).
+``dask.distributed`` (``pip install 'dask[distributed]'``).
 
 The book's search by default: ``lr = 10**U(-6, -2)``, ``weight_decay = 10**U(-8, -4)``, its network
 (``MultiLayerNet`` with six hidden layers of 100, SGD, batches of 100) and validation split (20% of the training
@@ -221,7 +221,7 @@ def _run_on_dask(data, todo, epochs, scheduler, workers, finished):
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError as exc:
-        raise ImportError("fastnn sweep runs on dask.distributed: pip install 'fastnn[dask]' (or workers=0 to run "
+        raise ImportError("fastnn sweep runs on dask.distributed: pip install 'dask[distributed]' (or workers=0 to run "
                           "the trials in this process)") from exc
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
     cluster = None

@@ -59,6 +59,15 @@ def shared_dir():
     return Path(os.environ.get("FASTNN_SHARED") or REPO.parent / "shared")
 
 
+def missing_books():
+    """None when the books' directories (book1/ and book2/ in shared_dir()) are there, else a message saying where
+    they were looked for."""
+    root = shared_dir()
+    if all((root / book).is_dir() for book in ("book1", "book2")):
+        return None
+    return f"the books' files are not at {root} (set FASTNN_SHARED to the directory holding book1/ and book2/)"
+
+
 def fashion_mnist_dir():
     """Debian's dataset-fashion-mnist files (MNIST's file names): $FASTNN_FASHION_MNIST or the package's path."""
     return Path(os.environ.get("FASTNN_FASHION_MNIST") or "/usr/share/datasets/fashion-mnist")

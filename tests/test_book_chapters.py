@@ -31,9 +31,8 @@ def _unavailable(reason):
 @pytest.fixture(scope="module")
 def templates(tmp_path_factory):
     """One prepared copy per book (with Fashion-MNIST converted by the book's loader when available), copied
-    again for every run: {book: (path, None or why the MNIST data are missing, what the loader printed)}."""
-    if not bs.shared_dir().is_dir():
-        _unavailable(f"the books' code is not at {bs.shared_dir()} (set FASTNN_SHARED)")
+    again for every run: {book: (path, None or why the MNIST data are missing, what the loader printed)}; the
+    tests using it are marked books (tests/conftest.py skips them without the books)."""
     root = tmp_path_factory.mktemp("book-templates")
     out = {}
     for book in ("book1", "book2"):
@@ -55,9 +54,7 @@ def book_runs(templates, tmp_path_factory):
 
     def runs(script):
         if script.path not in _RUNS:
-            template, missing, _ = templates[script.book]
-            if script.mnist and missing:
-                _unavailable(missing)
+            template = templates[script.book][0]  # an MNIST script is marked fashion_mnist: the data are there
             workdir = tmp_path_factory.mktemp(script.path.replace("/", "-"))
             _RUNS[script.path] = bs.run_variants(script, ("book",) + script.variants, template, workdir)
         return _RUNS[script.path]
@@ -65,10 +62,12 @@ def book_runs(templates, tmp_path_factory):
     _RUNS.clear()
 
 
-CASES = [pytest.param(s, v, id=f"{s.path}-{v}", marks=[pytest.mark.slow] if s.slow else [])
+CASES = [pytest.param(s, v, id=f"{s.path}-{v}", marks=([pytest.mark.slow] if s.slow else [])
+                      + ([pytest.mark.fashion_mnist] if s.mnist else []))
          for s in bs.SCRIPTS for v in s.variants]
 
 
+@pytest.mark.books
 @pytest.mark.parametrize(("script", "variant"), CASES)
 def test_script_prints_and_draws_what_the_book_does(script, variant, book_runs):
     runs = book_runs(script)
@@ -84,9 +83,8 @@ def test_script_prints_and_draws_what_the_book_does(script, variant, book_runs):
                           f"{book.seconds:.1f} s):\n" + "\n".join(problems))
 
 
+@pytest.mark.books
 def test_the_tables_cover_every_file_of_the_chapters():
-    if not bs.shared_dir().is_dir():
-        _unavailable(f"the books' code is not at {bs.shared_dir()} (set FASTNN_SHARED)")
     on_disk = {f"{ch}/{p.name}" for ch in bs.CHAPTERS for p in (bs.shared_dir() / ch).glob("*.py")}
     run = {s.path for s in bs.SCRIPTS}
     assert len(run) == len(bs.SCRIPTS), "a script is listed twice"
@@ -100,14 +98,15 @@ def test_the_tables_cover_every_file_of_the_chapters():
         assert (s.rtol <= 1e-6 and not s.printed_atol) or s.tol_why, f"{s.path}: say why the tolerance is looser"
 
 
+@pytest.mark.books
+@pytest.mark.fashion_mnist
 def test_the_books_loader_converts_the_local_files_offline(templates):
-    _, missing, printed = templates["book1"]
-    if missing:
-        _unavailable(missing)
+    _, _, printed = templates["book1"]
     assert "Downloading" not in printed
     assert printed.count("Converting") == 4 and "Creating pickle file" in printed
 
 
+@pytest.mark.books
 def test_a_reduction_that_no_longer_applies_is_an_error(templates, tmp_path):
     template = templates["book1"][0]
     stale = bs.Script("book1/ch05/train_neuralnet.py", reduce=(("iters_num = 12345", "iters_num = 1"),),
@@ -121,6 +120,7 @@ def test_a_reduction_that_no_longer_applies_is_an_error(templates, tmp_path):
     assert (tmp_path / "copy/ch05/train_neuralnet.py").read_text(encoding="utf-8") == published
 
 
+@pytest.mark.books
 def test_the_fastnn_variant_switches_only_common_import_lines(templates, tmp_path):
     template = templates["book1"][0]
     s = bs.find_script("ch05/gradient_check.py")

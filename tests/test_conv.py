@@ -11,7 +11,6 @@ every path by name (test_floored_geometries_on_every_path) and against the book'
 import math
 import re
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numba.core.errors import NumbaError
 
+import book_scripts
 import naive
 from fastnn import convolution, layers, util
 from fastnn.kernels import conv as conv_kernels
@@ -31,7 +31,7 @@ DTYPES = [np.dtype(np.float64), np.dtype(np.float32)]
 RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
 NUM_TOL = dict(rtol=1e-6, atol=1e-7)  # backward vs central differences (h = 1e-4, float64)
 METHODS = [None, convolution.GEMM, convolution.DIRECT]  # None: the per-shape rule
-BOOK = Path(__file__).resolve().parents[1].parent / "shared" / "book1"
+BOOK = book_scripts.shared_dir() / "book1"
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
@@ -171,9 +171,7 @@ def test_im2col_dtypes_and_extreme_values():
 
 
 def _books_common():
-    """The book's own common.layers and common.util (from ../shared/book1), or a skip when they are not there."""
-    if not (BOOK / "common" / "util.py").exists():
-        pytest.skip("the book's code is not beside the repo")
+    """The book's own common.layers and common.util (from ../shared/book1; its tests are marked ``books``)."""
     sys.path.insert(0, str(BOOK))
     try:
         from common import layers as book_layers
@@ -189,6 +187,7 @@ BOOK_CONV_GEOMETRIES = [((2, 3, 7, 9), 3, 2, 1), ((2, 3, 8, 9), 3, 2, 1), ((2, 3
 BOOK_POOL_GEOMETRIES = [((2, 3, 6, 8), 2, 2), ((2, 3, 9, 9), 2, 2), ((1, 2, 7, 10), 3, 2), ((2, 2, 8, 5), 3, 3)]
 
 
+@pytest.mark.books
 @pytest.mark.parametrize("shape, f, stride, pad", BOOK_CONV_GEOMETRIES)
 def test_im2col_col2im_and_convolution_equal_the_books_own_code(shape, f, stride, pad):
     book_layers, book_util = _books_common()
@@ -208,6 +207,7 @@ def test_im2col_col2im_and_convolution_equal_the_books_own_code(shape, f, stride
         np.testing.assert_allclose(getattr(ours, name), getattr(book, name), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.books
 @pytest.mark.parametrize("shape, size, stride", BOOK_POOL_GEOMETRIES)
 def test_pooling_equals_the_books_own_code(shape, size, stride):
     book_layers, _ = _books_common()

@@ -9,19 +9,18 @@ import importlib.util
 import os
 import pickle
 import sys
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+import book_scripts
 from fastnn import cli, datasets, nets
 from fastnn.optimizer import Adam
 from fastnn.reference import convnets as rc
 from fastnn.reference.functions import numerical_gradient
 from fastnn.reference.optimizer import Adam as RefAdam
 
-SHARED = Path(os.environ.get("FASTNN_SHARED") or Path(__file__).resolve().parents[2] / "shared")
+SHARED = book_scripts.shared_dir()  # the tests that read it are marked books (tests/conftest.py)
 BOOK_WEIGHTS = {"ch07/params.pkl": "a5da99cffddafcfe5e686e79dc0ec3a7cc993b58e64f483b50960511e5e85344",
                 "ch08/deep_convnet_params.pkl": "4b7a27baee2037605afa94d3f514ca9fa9cc96623739328609765073cfd5f802"}
 TOL = {np.dtype(np.float64): dict(rtol=1e-9, atol=1e-12), np.dtype(np.float32): dict(rtol=2e-4, atol=1e-5)}
@@ -267,6 +266,7 @@ def _book_weights(name):
 
 
 @pytest.mark.slow  # (the full-size nets: minutes with NUMBA_DISABLE_JIT=1)
+@pytest.mark.books
 @pytest.mark.parametrize("kind, name", [("simple", "ch07/params.pkl"), ("deep", "ch08/deep_convnet_params.pkl")])
 def test_the_books_trained_weights_load_and_predict_as_the_reference(kind, name, dtype):
     path = _book_weights(name)
@@ -325,6 +325,7 @@ def _same_as_book(fast, book, x, t, seed):
         np.testing.assert_allclose(grads[key], book_grads[key], rtol=1e-9, atol=1e-12, err_msg=key)
 
 
+@pytest.mark.books
 def test_a_floored_simple_convnet_the_book_runs_is_the_books():
     """The book's SimpleConvNet sizes W2 from the unrounded (7 - 3) / 3 + 1 = 2.33 windows: int(2 * 1.17**2) = 2
     rows, which is what its floored layers produce (2 x 2 -> pooled 1 x 1, 2 filters; input row and column 6 are
@@ -343,6 +344,7 @@ def test_a_floored_simple_convnet_the_book_runs_is_the_books():
     assert not fast.layers["Conv1"].backward(np.ones((3, 2, 2, 2)))[:, :, 6].any()  # row 6: zero gradient
 
 
+@pytest.mark.books
 def test_a_floored_deep_convnet_the_book_runs_is_the_books():
     """The book's DeepConvNet on 58 x 61 images, its first convolution with stride 2: 58 -> 29 (28.5 + 1 floored)
     -> 29 -> 14 -> 14 -> 16 -> 8 -> 4 and 61 -> 31 -> 31 -> 15 -> 15 -> 17 -> 8 -> 4, the poolings flooring too, so
@@ -364,6 +366,7 @@ def test_a_floored_deep_convnet_the_book_runs_is_the_books():
 
 
 @pytest.mark.slow  # (the full-size net: minutes with NUMBA_DISABLE_JIT=1)
+@pytest.mark.books
 def test_the_books_default_deep_convnet_on_29_x_31_images_is_the_books():
     """The default channels on a floored geometry: the same He draws as the book's, the same results."""
     book_net = _book_module("ch08/deep_convnet.py").DeepConvNet
@@ -489,11 +492,3 @@ def test_cli_trains_a_simple_convnet_on_fashion_mnist(tmp_path, capsys):
     assert "SimpleConvNet(input_dim=(1, 28, 28), 30 filters 5x5" in printed
     assert float(printed.split("final test accuracy ")[1].split()[0]) >= 0.8
 
-
-def test_cli_refuses_convnet_settings_it_cannot_honour():
-    with pytest.raises(SystemExit, match="one hidden layer"):
-        cli.main(["train", "--model", "simple-convnet", "--hidden", "10", "10", "--epochs", "1"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with pytest.raises(SystemExit, match="weight decay"):
-            cli.main(["train", "--model", "simple-convnet", "--weight-decay", "0.1", "--epochs", "1"])

@@ -106,6 +106,7 @@ def test_classifier_and_regressor_match_sklearn_on_the_digits(solver, early_stop
 @pytest.mark.slow
 @pytest.mark.parametrize("early_stopping", [False, True])
 @pytest.mark.parametrize("solver", SOLVERS, ids=lambda p: p["solver"])
+@pytest.mark.fashion_mnist
 def test_classifier_and_regressor_match_sklearn_on_fashion_mnist(solver, early_stopping):
     X, t = fashion()
     common = dict(hidden_layer_sizes=(64,), max_iter=8, random_state=3, early_stopping=early_stopping,
