@@ -126,3 +126,14 @@ class SklearnMLPFashionMNIST(_Paired):
     number = 1
     repeat = (1, 2, 120.0)
     pairs = 3
+
+
+class SklearnMLPSparse(_Paired):
+    """The same fit on a generated 20,000 x 50,000 TF-IDF-like CSR matrix (density 0.1%; fastnn.bench_sklearn's
+    tfidf_like), (100,), batch_size 200, 2 epochs; a pair of float64 fits takes ~20 s here, so three pairs as
+    above."""
+    case = "sklearn_mlp_sparse"
+    params = ((200,), (100,), DTYPES)
+    number = 1
+    repeat = (1, 2, 120.0)
+    pairs = 3

@@ -11,26 +11,39 @@ compiled loss and gradient. In float64 the fitted coefficients agree with scikit
 for sgd and adam, 1e-11 for lbfgs (tests/test_sklearn.py); what is compiled is each epoch's whole minibatch loop
 (fastnn/kernels/sk_mlp.py) and each L-BFGS evaluation.
 
-Differences: sparse input is refused (TypeError, as for any estimator that needs dense data); float32 input is
-computed in float32 throughout (scikit-learn mixes in float64 at places, e.g. Adam's step size and L-BFGS), so
-float32 results agree to float32 rounding only; the learned ``coefs_``/``intercepts_`` are views of one packed
-parameter vector (still one ndarray each; assigning new arrays is picked up by the next fit or predict).
+Sparse X (SciPy's matrices and arrays, any format scikit-learn's ``check_array`` takes; converted once to CSR) is
+fitted and predicted without densifying: the first layer's products ``X @ W0`` and ``X.T @ delta`` run as compiled
+sparse-dense kernels on the CSR arrays in scipy's order (so the numbers are scikit-learn's on CSR input); W0's
+gradient is made row by row inside the optimizer's pass over the parameters, from the batch laid out by column. The
+constructor parameters are checked when fit (or a first partial_fit) starts, by scikit-learn's own machinery
+(``_fit_context``) against its MLP classes' ``_parameter_constraints``: the same values are refused, with the same
+message and scikit-learn's ``InvalidParameterError``.
+
+Differences: float32 input is computed in float32 throughout (scikit-learn mixes in float64 at places, e.g. Adam's
+step size and L-BFGS), so float32 results agree to float32 rounding only; CSC input is converted to CSR (scikit-learn
+computes on it as CSC: the weight gradient's sums may then differ in the last bit); the learned
+``coefs_``/``intercepts_`` are views of one packed parameter vector (still one ndarray each; assigning new arrays is
+picked up by the next fit or predict).
 """
 import warnings
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import scipy.optimize
+import scipy.sparse
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 except ImportError as err:  # pragma: no cover - the extra is missing
     raise ImportError("fastnn.sklearn needs scikit-learn: pip install scikit-learn") from err
+from sklearn import neural_network as _sk
+from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_array, check_random_state, column_or_1d, shuffle
+from sklearn.utils._param_validation import InvalidParameterError  # re-exported (__all__): scikit-learn's class
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -46,61 +59,49 @@ _LOSSES = {"squared_error": K.SQUARED, "log_loss": K.LOG_LOSS, "binary_log_loss"
 _SCIPY_HAS_IPRINT = tuple(int(p) for p in scipy.__version__.split(".")[:2]) < (1, 15)
 
 
-class InvalidParameterError(ValueError, TypeError):
-    """A constructor parameter out of its domain (scikit-learn raises its own class of the same name and bases)."""
+# --- sparse X ------------------------------------------------------------------------------------------------------
+class _SparseRows:
+    """Rows of a checked CSR matrix as the sparse kernels take them: ``data`` (one float dtype), ``indices``,
+    ``indptr`` and ``rows`` (int64; X is the matrix's rows ``rows``, in order) and ``n_features``."""
+
+    def __init__(self, data, indices, indptr, rows, n_features):
+        self.data, self.indices, self.indptr, self.rows = data, indices, indptr, rows
+        self.shape = (rows.size, n_features)
+        self.dtype = data.dtype
+
+    def take(self, rows):
+        """The rows ``rows`` (positions in self) of this X, sharing the arrays."""
+        return _SparseRows(self.data, self.indices, self.indptr, self.rows[rows], self.shape[1])
+
+    def arrays(self, dtype):
+        """(data in dtype, indices, indptr, rows): the sparse kernels' arguments."""
+        return self.data.astype(dtype, copy=False), self.indices, self.indptr, self.rows
 
 
-# --- parameter checks (scikit-learn checks them when fit starts, not in __init__) -------------------------------
-def _interval(lo, hi, closed, kind=Real):
-    def check(v):
-        if isinstance(v, bool) or not isinstance(v, kind):
-            return False
-        above = v >= lo if closed in ("left", "both") else v > lo
-        below = hi is None or (v <= hi if closed in ("right", "both") else v < hi)
-        return above and below
-    brackets = {"left": "[)", "right": "(]", "both": "[]", "neither": "()"}[closed]
-    what = "an int" if kind is Integral else "a float"
-    return check, f"{what} in the range {brackets[0]}{lo}, {'inf' if hi is None else hi}{brackets[1]}"
-
-
-def _options(*values):
-    return (lambda v: isinstance(v, str) and v in values), f"a str among {set(values)}"
-
-
-_BOOL = (lambda v: isinstance(v, (bool, np.bool_)), "an instance of 'bool'")
-_CONSTRAINTS = {
-    "hidden_layer_sizes": [(lambda v: hasattr(v, "__len__") and not isinstance(v, str), "an array-like"),
-                           _interval(1, None, "left", Integral)],
-    "activation": [_options("identity", "logistic", "tanh", "relu")],
-    "solver": [_options("lbfgs", "sgd", "adam")],
-    "alpha": [_interval(0.0, None, "left")],
-    "batch_size": [_options("auto"), _interval(1, None, "left", Integral)],
-    "learning_rate": [_options("constant", "invscaling", "adaptive")],
-    "learning_rate_init": [_interval(0.0, None, "neither")],
-    "power_t": [_interval(0.0, None, "left")],
-    "max_iter": [_interval(1, None, "left", Integral)],
-    "shuffle": [_BOOL], "warm_start": [_BOOL], "nesterovs_momentum": [_BOOL], "early_stopping": [_BOOL],
-    "random_state": [(lambda v: v is None or isinstance(v, (np.random.RandomState, Integral))
-                      and not isinstance(v, bool), "an int, a RandomState instance or None")],
-    "tol": [_interval(0.0, None, "left")],
-    "verbose": [(lambda v: isinstance(v, (Integral, bool, np.bool_)), "an int or a bool")],
-    "momentum": [_interval(0, 1, "both")],
-    "validation_fraction": [_interval(0, 1, "left")],
-    "beta_1": [_interval(0, 1, "left")], "beta_2": [_interval(0, 1, "left")],
-    "epsilon": [_interval(0.0, None, "neither")],
-    "n_iter_no_change": [_interval(1, None, "left", Integral), (lambda v: v == np.inf, "inf")],
-    "max_fun": [_interval(1, None, "left", Integral)],
-    "loss": [_options("squared_error", "poisson")],
-}
-
-
-def _check_params(est):
-    for name, value in est.get_params(deep=False).items():
-        rules = _CONSTRAINTS[name]
-        if not any(check(value) for check, _ in rules):
-            wanted = " or ".join(what for _, what in rules)
-            raise InvalidParameterError(f"The {name!r} parameter of {type(est).__name__} must be {wanted}. "
-                                        f"Got {value!r} instead.")
+def _sparse_rows(X, dtype):
+    """The CSR matrix X (scikit-learn's check_array made it: finite data in a float dtype) as _SparseRows, data in
+    ``dtype``, after the checks the compiled code relies on (a malformed matrix would make it read out of bounds):
+    integer index arrays, an index pointer of n_rows + 1 entries from 0, never decreasing, ending within the
+    stored entries, and column indices in [0, n_features). Unsorted and repeated column indices are valid CSR
+    (scipy sums repeats) and are computed as scipy computes them."""
+    n_rows, n_features = X.shape
+    indptr, indices, data = np.asarray(X.indptr), np.asarray(X.indices), np.asarray(X.data)
+    for name, a in (("indptr", indptr), ("indices", indices)):
+        if a.ndim != 1 or a.dtype.kind not in "iu":
+            raise ValueError(f"Sparse X's {name} must be a 1-d array of integers, got dtype {a.dtype} and shape "
+                             f"{a.shape}.")
+    if indptr.shape[0] != n_rows + 1:
+        raise ValueError(f"Sparse X's indptr has {indptr.shape[0]} entries, expected n_rows + 1 = {n_rows + 1}.")
+    nnz = int(indptr[-1])
+    if indptr[0] != 0 or np.any(indptr[1:] < indptr[:-1]) or nnz > min(indices.shape[0], data.shape[0]):
+        raise ValueError("Sparse X's indptr is not a CSR index pointer: it must start at 0, never decrease and end "
+                         f"at most at the number of stored entries ({min(indices.shape[0], data.shape[0])}).")
+    indices = indices[:nnz]
+    if nnz and (indices.min() < 0 or indices.max() >= n_features):
+        raise ValueError(f"Sparse X has column indices outside [0, {n_features}): from {indices.min()} to "
+                         f"{indices.max()}.")
+    return _SparseRows(np.ascontiguousarray(data[:nnz], dtype=dtype), np.ascontiguousarray(indices, np.int64),
+                       np.ascontiguousarray(indptr, np.int64), np.arange(n_rows, dtype=np.int64), n_features)
 
 
 def _sample_weight(sample_weight, X):
@@ -123,6 +124,17 @@ def _weights(sample_weight, dtype):
     return (np.empty(0, dtype), False) if sample_weight is None else (sample_weight, True)
 
 
+def _epoch(est, theta, X, Y, sw, idx, batch_size, net, *optimizer):
+    """One compiled epoch on the rows idx of X (an array or _SparseRows); ``optimizer``: the epoch kernels' solver
+    arguments. Returns (the summed batch losses, Adam's step count after the epoch)."""
+    if isinstance(X, _SparseRows):
+        run, rows = K.stochastic_epoch_sparse, X.arrays(X.dtype)[:3]  # idx are rows of the whole matrix
+    else:
+        run, rows = K.stochastic_epoch, (X,)
+    return run(theta, *net, *rows, Y, *_weights(sw, X.dtype), idx, batch_size, est._hidden_code, est._out_code,
+               est._loss_code, est.alpha, *optimizer)
+
+
 # --- the optimizers' state (packed like the parameters) ----------------------------------------------------------
 class _Adam:
     def __init__(self, size, dtype, est):
@@ -132,10 +144,8 @@ class _Adam:
         self.ms, self.vs = np.zeros(size, dtype), np.zeros(size, dtype)
 
     def epoch(self, est, theta, X, Y, sw, idx, batch_size, net):
-        loss, self.t = K.stochastic_epoch(theta, *net, X, Y, *_weights(sw, X.dtype), idx, batch_size,
-                                          est._hidden_code, est._out_code, est._loss_code, est.alpha, K.ADAM,
-                                          self.ms, self.vs, self.t, self.learning_rate_init, self.beta_1,
-                                          self.beta_2, self.epsilon, 0.0, False)
+        loss, self.t = _epoch(est, theta, X, Y, sw, idx, batch_size, net, K.ADAM, self.ms, self.vs, self.t,
+                              self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon, 0.0, False)
         return loss
 
     def iteration_ends(self, time_step):
@@ -156,10 +166,8 @@ class _SGD:
         self.velocity = np.zeros(size, dtype)
 
     def epoch(self, est, theta, X, Y, sw, idx, batch_size, net):
-        loss, _ = K.stochastic_epoch(theta, *net, X, Y, *_weights(sw, X.dtype), idx, batch_size, est._hidden_code,
-                                     est._out_code, est._loss_code, est.alpha, K.SGD, self.velocity,
-                                     self.velocity, 0, self.learning_rate, 0.0, 0.0, 1.0, self.momentum,
-                                     bool(self.nesterov))
+        loss, _ = _epoch(est, theta, X, Y, sw, idx, batch_size, net, K.SGD, self.velocity, self.velocity, 0,
+                         self.learning_rate, 0.0, 0.0, 1.0, self.momentum, bool(self.nesterov))
         return loss
 
     def iteration_ends(self, time_step):
@@ -240,7 +248,6 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_, self.validation_scores_, self.best_validation_score_ = np.inf, None, None
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
-        _check_params(self)
         hidden = list(self.hidden_layer_sizes) if hasattr(self.hidden_layer_sizes, "__iter__") \
             else [self.hidden_layer_sizes]
         if np.any(np.array(hidden) <= 0):
@@ -255,7 +262,7 @@ class _BaseMLP(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
-        X = np.ascontiguousarray(X)
+        X = _sparse_rows(X, X.dtype) if scipy.sparse.issparse(X) else np.ascontiguousarray(X)
         if self.solver == "lbfgs":
             self._fit_lbfgs(X, y, sample_weight)
         else:
@@ -275,8 +282,12 @@ class _BaseMLP(BaseEstimator):
 
         def loss_and_grad(packed):
             theta = np.ascontiguousarray(packed, dtype=X.dtype)
-            loss = K.backprop(theta, *layout, X, Y, sw, use_sw, self._hidden_code,
-                              self._out_code, self._loss_code, self.alpha, acts, deltas, grad)
+            if isinstance(X, _SparseRows):
+                loss = K.backprop_sparse(theta, *layout, *X.arrays(X.dtype), Y, sw, use_sw, self._hidden_code,
+                                         self._out_code, self._loss_code, self.alpha, acts, deltas, grad)
+            else:
+                loss = K.backprop(theta, *layout, X, Y, sw, use_sw, self._hidden_code,
+                                  self._out_code, self._loss_code, self.alpha, acts, deltas, grad)
             return loss, grad.astype(np.float64)
 
         options = {"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol}
@@ -297,20 +308,23 @@ class _BaseMLP(BaseEstimator):
         self._unpack(np.ascontiguousarray(res.x, dtype=X.dtype), layout)
 
     def _validation_split(self, X, y, sample_weight):
+        """(train_idx, X_val, y_val, sw_val): scikit-learn's train_test_split draws (they depend on the row count
+        and, for single-output classifiers, y only), as row indices; the validation rows taken out of X."""
         stratify = y if self._is_classifier and self.n_outputs_ == 1 else None
-        arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
-        parts = train_test_split(*arrays, random_state=self._random_state, test_size=self.validation_fraction,
-                                 stratify=stratify)
-        X_train, X_val, y_train, y_val = parts[:4]
-        sw_train, sw_val = (parts[4], parts[5]) if sample_weight is not None else (None, None)
-        if X_val.shape[0] < 2:
+        train_idx, val_idx = train_test_split(np.arange(X.shape[0]), random_state=self._random_state,
+                                              test_size=self.validation_fraction, stratify=stratify)
+        if val_idx.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of "
                              "your dataset.")
+        y_val = y[val_idx]
         if self._is_classifier:
             y_val = self._label_binarizer.inverse_transform(y_val)
-        return X_train, y_train, sw_train, X_val, y_val, sw_val
+        X_val = X.take(val_idx) if isinstance(X, _SparseRows) else X[val_idx]
+        return train_idx, X_val, y_val, None if sample_weight is None else sample_weight[val_idx]
 
     def _fit_stochastic(self, X, y, sample_weight, incremental):
+        """The epochs of sgd or adam on X (an array or _SparseRows): the training rows go to the compiled epoch as
+        indices into X, y and sample_weight in the epoch's order (nothing is copied out)."""
         theta = self._pack(X.dtype)
         layout = self._layout()
         if not incremental or not hasattr(self, "_optimizer"):
@@ -319,12 +333,11 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
         if early_stopping:
-            X_train, y_train, sw_train, X_val, y_val, sw_val = self._validation_split(X, y, sample_weight)
+            train_idx, X_val, y_val, sw_val = self._validation_split(X, y, sample_weight)
         else:
-            X_train, y_train, sw_train, X_val, y_val, sw_val = X, y, sample_weight, None, None, None
-        X_train = np.ascontiguousarray(X_train)
-        Y_train = np.ascontiguousarray(y_train, dtype=X.dtype)
-        n_samples = X_train.shape[0]
+            train_idx, X_val, y_val, sw_val = None, None, None, None
+        Y = np.ascontiguousarray(y, dtype=X.dtype)
+        n_samples = X.shape[0] if train_idx is None else train_idx.shape[0]
         sample_idx = np.arange(n_samples, dtype=int)
         if self.batch_size == "auto":
             batch_size = min(200, n_samples)
@@ -338,11 +351,12 @@ class _BaseMLP(BaseEstimator):
             for _ in range(self.max_iter):
                 if self.shuffle:
                     sample_idx = shuffle(sample_idx, random_state=self._random_state)
-                accumulated = optimizer.epoch(self, theta, X_train, Y_train, sw_train,
-                                              np.ascontiguousarray(sample_idx, dtype=np.int64), batch_size, layout)
+                idx = sample_idx if train_idx is None else train_idx[sample_idx]
+                accumulated = optimizer.epoch(self, theta, X, Y, sample_weight,
+                                              np.ascontiguousarray(idx, dtype=np.int64), batch_size, layout)
                 self._unpack(theta, layout)
                 self.n_iter_ += 1
-                self.loss_ = accumulated / X_train.shape[0]
+                self.loss_ = accumulated / n_samples
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
@@ -398,20 +412,28 @@ class _BaseMLP(BaseEstimator):
     # --- predicting -----------------------------------------------------------------------------------------
     def _forward_pass_fast(self, X, check_input=True):
         if check_input:
-            X = validate_data(self, X, reset=False)
+            X = validate_data(self, X, accept_sparse="csr", reset=False)
         dtype = np.result_type(X.dtype, self.coefs_[0].dtype, np.float32)
-        X = np.ascontiguousarray(X, dtype=dtype)
         out = np.empty((X.shape[0], self.n_outputs_), dtype)
-        K.predict(self._pack(dtype), *self._layout(), X, self._hidden_code, self._out_code, out)
+        if scipy.sparse.issparse(X):
+            X = _sparse_rows(X, dtype)
+        if isinstance(X, _SparseRows):
+            K.predict_sparse(self._pack(dtype), *self._layout(), *X.arrays(dtype), self._hidden_code,
+                             self._out_code, out)
+        else:
+            K.predict(self._pack(dtype), *self._layout(), np.ascontiguousarray(X, dtype=dtype), self._hidden_code,
+                      self._out_code, out)
         return out
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        """Fit the model to X (n_samples, n_features) and y (labels, or targets); returns self."""
+        """Fit the model to X (n_samples, n_features; an array or a SciPy sparse matrix) and y (labels, or
+        targets); returns self."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -435,6 +457,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     _loss_name = "log_loss"
     _is_classifier = True
+    _parameter_constraints = dict(_sk.MLPClassifier._parameter_constraints)  # scikit-learn's entries
     _score_function = staticmethod(accuracy_score)
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=0.0001,
@@ -448,7 +471,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=reset)
+        X, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True, dtype=(np.float64, np.float32),
+                             reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
@@ -478,6 +502,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._label_binarizer.inverse_transform(y_pred)
 
     @available_if(_stochastic_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over X, y (sgd and adam); ``classes`` is required on the first call. Returns self."""
         first_call = getattr(self, "classes_", None) is None
@@ -519,6 +544,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     output, or Poisson deviance with an exp output."""
 
     _is_classifier = False
+    _parameter_constraints = dict(_sk.MLPRegressor._parameter_constraints)
     _score_function = staticmethod(r2_score)
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -536,8 +562,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return "exp" if self.loss == "poisson" else "identity"
 
     def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32),
-                             reset=reset)
+        X, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True, y_numeric=True,
+                             dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
@@ -551,6 +577,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         y_pred = self._forward_pass_fast(X, check_input=check_input)
         return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over X, y (as scikit-learn, any solver: lbfgs runs a whole fit). Returns self."""
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)

@@ -63,7 +63,8 @@ def _scale(name, batch, width, dtype, want):
 
 # --- fastnn bench: what stays in the package --------------------------------------------------------------------
 PACKAGE_CASES = ["sigmoid", "relu", "softmax", "cross_entropy_error", "softmax_loss", "train_step",
-                 "simple_convnet_step", "deep_convnet_step", "sklearn_mlp_digits", "sklearn_mlp_fashion_mnist"]
+                 "simple_convnet_step", "deep_convnet_step", "sklearn_mlp_digits", "sklearn_mlp_fashion_mnist",
+                 "sklearn_mlp_sparse"]
 
 
 def test_package_cases_are_fastnns_against_its_reference():

@@ -12,6 +12,12 @@ Layouts (C-contiguous, one float dtype throughout, the caller checked everything
 * Workspace ``acts``/``deltas`` (flat): layer j's activations (j = 1..L) are the block ``[n*at[j], n*at[j+1])``
   viewed as (n, units[j]), ``at`` the cumulative hidden-and-output units; ``deltas`` has the same blocks, delta i
   (scikit-learn's ``deltas[i]``, the gradient by layer i's pre-activation) in block i + 1.
+* Sparse X (the ``*_sparse`` kernels): a CSR matrix as ``data`` (the float dtype), ``indices`` and ``indptr``
+  (int64; checked by the caller: indptr from 0 never decreasing, indices in [0, n_features), any order, repeats
+  allowed) and ``rows`` (int64): the rows of the matrix that make up X, in order. Only the first layer's products
+  see X: ``X @ W0`` row by row, and ``X.T @ delta`` one row at a time from X laid out by column (_columns), each
+  in scipy's order (csr_matvecs and csc_matvecs, which scikit-learn's products on a CSR batch call), so they equal
+  scipy's to the bit.
 
 Activations: IDENTITY, LOGISTIC (1 / (1 + exp(-z))), TANH, RELU (max(z, 0)), SOFTMAX (rows; z - max, exp, divided
 by the row's sum, summed as NumPy sums a row), EXP. Losses: SQUARED (0.5 * mean over outputs of the mean squared
@@ -144,23 +150,54 @@ def _activate(Z, kind):
 
 
 @kernel
-def forward(theta, coef_at, icpt_at, units, X, hidden, out_act, acts):
-    """Fill the activations of every layer for the rows of X; returns the output block (n, n_outputs)."""
-    n = X.shape[0]
+def _onward(theta, coef_at, icpt_at, units, hidden, out_act, acts, n):
+    """The forward pass once block 1 holds X @ W0: its intercept and activation, then layers 1..L-1; returns the
+    output block (n, n_outputs)."""
     L = units.size - 1
     at = _act_at(units)
-    a = X
     for i in range(L):
         z = _block(acts, at, units, i + 1, n)
-        np.dot(a, _coef(theta, coef_at, units, i), z)
+        if i > 0:
+            np.dot(_block(acts, at, units, i, n), _coef(theta, coef_at, units, i), z)
         b = _icpt(theta, icpt_at, i)
         for r in range(n):
             zr = z[r]
             for c in range(zr.size):
                 zr[c] += b[c]
         _activate(z, hidden if i < L - 1 else out_act)
-        a = z
     return _block(acts, at, units, L, n)
+
+
+@kernel
+def forward(theta, coef_at, icpt_at, units, X, hidden, out_act, acts):
+    """Fill the activations of every layer for the rows of X; returns the output block (n, n_outputs)."""
+    n = X.shape[0]
+    np.dot(X, _coef(theta, coef_at, units, 0), _block(acts, _act_at(units), units, 1, n))
+    return _onward(theta, coef_at, icpt_at, units, hidden, out_act, acts, n)
+
+
+@kernel
+def _csr_rows_dot(data, indices, indptr, rows, W, out):
+    """out (rows.size, k) = X @ W (W: (n_features, k)) for X the CSR rows ``rows``: each row of out starts at zero
+    and adds data * W[column] for the row's stored entries in their stored order (scipy's csr_matvecs)."""
+    for r in range(rows.size):
+        o = out[r]
+        for c in range(o.size):
+            o[c] = 0
+        row = rows[r]
+        for jj in range(indptr[row], indptr[row + 1]):
+            a, w = data[jj], W[indices[jj]]
+            for c in range(o.size):
+                o[c] += a * w[c]
+
+
+@kernel
+def forward_sparse(theta, coef_at, icpt_at, units, data, indices, indptr, rows, hidden, out_act, acts):
+    """forward for X the CSR rows ``rows``; returns the output block (rows.size, n_outputs)."""
+    n = rows.size
+    _csr_rows_dot(data, indices, indptr, rows, _coef(theta, coef_at, units, 0),
+                  _block(acts, _act_at(units), units, 1, n))
+    return _onward(theta, coef_at, icpt_at, units, hidden, out_act, acts, n)
 
 
 @kernel
@@ -251,15 +288,59 @@ def _derivative(Z, delta, kind):
 
 
 @kernel
+def _column_sums(D, out):
+    """out = D's column sums, the rows added in order (np.sum(D, axis=0) on a C-contiguous D)."""
+    out[:] = D[0]
+    for r in range(1, D.shape[0]):
+        d = D[r]
+        for c in range(out.size):
+            out[c] += d[c]
+
+
+@kernel
+def _columns(data, indices, indptr, rows, starts, entry_row, entry_x):
+    """X.T by column, X the CSR rows ``rows``: column j's entries are entry_row[k] (a row of X, 0..rows.size-1)
+    and entry_x[k] for k in starts[j]..starts[j+1]-1 (starts: n_features + 1), in the order scipy's csc_matvecs
+    meets them in X.T @ D: the rows in order, each row's entries in stored order (a stable counting sort)."""
+    starts[:] = 0
+    for r in range(rows.size):
+        for jj in range(indptr[rows[r]], indptr[rows[r] + 1]):
+            starts[indices[jj] + 1] += 1
+    for j in range(1, starts.size):
+        starts[j] += starts[j - 1]
+    for r in range(rows.size):  # starts[j] walks through column j, ending where column j + 1 begins
+        for jj in range(indptr[rows[r]], indptr[rows[r] + 1]):
+            k = starts[indices[jj]]
+            entry_row[k], entry_x[k] = r, data[jj]
+            starts[indices[jj]] = k + 1
+    for j in range(starts.size - 1, 0, -1):
+        starts[j] = starts[j - 1]
+    starts[0] = 0
+
+
+@kernel
+def _column_grad(cols, j, out):
+    """out = row j of X.T @ D (``cols``: (starts, entry_row, entry_x, D), X.T by column from _columns): zero, then
+    + x * D[r] over column j's entries in order, as scipy sums it. Returns whether column j has entries (else out
+    is left as it was: the row is zero)."""
+    starts, entry_row, entry_x, D = cols
+    if starts[j] == starts[j + 1]:
+        return False
+    for c in range(out.size):
+        out[c] = 0
+    for k in range(starts[j], starts[j + 1]):
+        x, d = entry_x[k], D[entry_row[k]]
+        for c in range(out.size):
+            out[c] += x * d[c]
+    return True
+
+
+@kernel
 def _layer_grads(A, D, W, alpha, sw_sum, gW, gb, finish):
     """gW = (A.T @ D + alpha * W) / sw_sum, gb = the column sums of D / sw_sum (rows added in order); without
     ``finish`` only A.T @ D and the column sums (the optimizers finish them as they read them: _finished)."""
     np.dot(A.T, D, gW)
-    gb[:] = D[0]
-    for r in range(1, D.shape[0]):
-        d = D[r]
-        for c in range(gb.size):
-            gb[c] += d[c]
+    _column_sums(D, gb)
     if finish:
         for r in range(gW.shape[0]):
             g, w = gW[r], W[r]
@@ -287,10 +368,22 @@ def backprop(theta, coef_at, icpt_at, units, X, Y, sw, use_sw, hidden, out_act, 
              grad, finish=True):
     """scikit-learn's _backprop on the rows of X: returns the loss (with the L2 term) and fills grad (theta's
     packing) with its gradient (without ``finish``: the raw sums that _finished completes)."""
-    n = X.shape[0]
+    out = forward(theta, coef_at, icpt_at, units, X, hidden, out_act, acts)
+    loss, sw_sum = _backward(theta, coef_at, icpt_at, units, out, Y, sw, use_sw, hidden, loss_kind, alpha, acts,
+                             deltas, grad, finish)
+    _layer_grads(X, _block(deltas, _act_at(units), units, 1, X.shape[0]), _coef(theta, coef_at, units, 0), alpha,
+                 sw_sum, _coef(grad, coef_at, units, 0), _icpt(grad, icpt_at, 0), finish)
+    return loss
+
+
+@kernel
+def _backward(theta, coef_at, icpt_at, units, out, Y, sw, use_sw, hidden, loss_kind, alpha, acts, deltas, grad,
+              finish):
+    """backprop after the forward pass (``out`` its output block) down to the first layer: the loss, the
+    gradients of layers L-1..1 and the first layer's delta (block 1 of deltas). Returns (loss, sw_sum)."""
+    n = out.shape[0]
     L = units.size - 1
     at = _act_at(units)
-    out = forward(theta, coef_at, icpt_at, units, X, hidden, out_act, acts)
     loss = _data_loss(Y, out, sw, use_sw, loss_kind)
     sw_sum = weight_sum(sw, use_sw, n, theta)
     loss += _l2_term(theta, coef_at, alpha, sw_sum)
@@ -300,46 +393,119 @@ def backprop(theta, coef_at, icpt_at, units, X, Y, sw, use_sw, hidden, out_act, 
             d[r, c] = out[r, c] - Y[r, c]
             if use_sw:
                 d[r, c] *= sw[r]
-    for i in range(L - 1, -1, -1):
+    for i in range(L - 1, 0, -1):
         d = _block(deltas, at, units, i + 1, n)
         W = _coef(theta, coef_at, units, i)
-        A = X if i == 0 else _block(acts, at, units, i, n)
+        A = _block(acts, at, units, i, n)
         _layer_grads(A, d, W, alpha, sw_sum, _coef(grad, coef_at, units, i), _icpt(grad, icpt_at, i), finish)
-        if i > 0:
-            below = _block(deltas, at, units, i, n)
-            np.dot(d, W.T, below)
-            _derivative(A, below, hidden)
+        below = _block(deltas, at, units, i, n)
+        np.dot(d, W.T, below)
+        _derivative(A, below, hidden)
+    return loss, sw_sum
+
+
+@kernel
+def _batch_nnz(indptr, idx, batch_size):
+    """The most stored entries in one batch: idx[0:batch_size], idx[batch_size:2 * batch_size], ..."""
+    most = 0
+    for start in range(0, idx.size, batch_size):
+        total = 0
+        for r in range(start, min(start + batch_size, idx.size)):
+            total += indptr[idx[r] + 1] - indptr[idx[r]]
+        most = max(most, total)
+    return most
+
+
+@kernel
+def backprop_sparse(theta, coef_at, icpt_at, units, data, indices, indptr, rows, Y, sw, use_sw, hidden, out_act,
+                    loss_kind, alpha, acts, deltas, grad):
+    """backprop (finished: L-BFGS's evaluation) for X the CSR rows ``rows``: returns the loss and fills grad."""
+    out = forward_sparse(theta, coef_at, icpt_at, units, data, indices, indptr, rows, hidden, out_act, acts)
+    loss, sw_sum = _backward(theta, coef_at, icpt_at, units, out, Y, sw, use_sw, hidden, loss_kind, alpha, acts,
+                             deltas, grad, True)
+    D = _block(deltas, _act_at(units), units, 1, rows.size)
+    nnz = _batch_nnz(indptr, rows, max(rows.size, 1))
+    cols = (np.empty(units[0] + 1, np.int64), np.empty(nnz, np.int64), np.empty(nnz, data.dtype), D)
+    _columns(data, indices, indptr, rows, cols[0], cols[1], cols[2])
+    W, G, gb = _coef(theta, coef_at, units, 0), _coef(grad, coef_at, units, 0), _icpt(grad, icpt_at, 0)
+    for j in range(G.shape[0]):
+        g, w = G[j], W[j]
+        if not _column_grad(cols, j, g):
+            g[:] = 0
+        for c in range(g.size):
+            g[c] = _finished(g[c], w[c], True, alpha, sw_sum)
+    _column_sums(D, gb)
+    for c in range(gb.size):
+        gb[c] = gb[c] / sw_sum
     return loss
 
 
 # --- one epoch of minibatches ----------------------------------------------------------------------------------
 @kernel
-def _adam_update(theta, raw, n_coef, alpha, sw_sum, m, v, t, lr_init, beta_1, beta_2, epsilon):
+def _adam_slice(w, raw, m, v, is_coef, read_raw, alpha, sw_sum, lr, b1, c1, b2, c2, eps):
+    """Adam on the parameters w (all coefficients or all intercepts) and their moments, their raw gradient read
+    from raw (``read_raw``) or zero. The loops run over slices from 0: indexing from an offset kept LLVM from
+    vectorising them (3.8x slower here)."""
+    zero = w.dtype.type(0)
+    for i in range(w.size):
+        g = _finished(raw[i] if read_raw else zero, w[i], is_coef, alpha, sw_sum)
+        m[i] = b1 * m[i] + c1 * g
+        v[i] = b2 * v[i] + c2 * (g * g)
+        w[i] += -lr * m[i] / (math.sqrt(v[i]) + eps)
+
+
+@kernel
+def _adam_update(theta, raw, n_coef, cols, alpha, sw_sum, m, v, t, lr_init, beta_1, beta_2, epsilon):
     """scikit-learn's AdamOptimizer step t (1-based) on every parameter, the gradient finished from the raw sums
-    of backprop(finish=False) in the same pass (one pass over the parameters instead of two)."""
+    of backprop(finish=False) in the same pass (one pass over the parameters instead of two). For sparse X,
+    ``cols`` (from _columns; its starts empty for dense X) gives W0's raw gradient, made row by row here as the
+    pass reaches it (a row no column entry reaches is zero)."""
     lr = lr_init * math.sqrt(1 - math.pow(beta_2, t)) / (1 - math.pow(beta_1, t))
     b1, c1 = theta.dtype.type(beta_1), theta.dtype.type(1 - beta_1)
     b2, c2 = theta.dtype.type(beta_2), theta.dtype.type(1 - beta_2)
     eps = theta.dtype.type(epsilon)
-    for i in range(theta.size):
-        g = _finished(raw[i], theta[i], i < n_coef, alpha, sw_sum)
-        m[i] = b1 * m[i] + c1 * g
-        v[i] = b2 * v[i] + c2 * (g * g)
-        theta[i] += -lr * m[i] / (math.sqrt(v[i]) + eps)
+    lo, width = 0, cols[3].shape[1]
+    row = np.empty(width, theta.dtype)
+    for j in range(cols[0].size - 1):
+        hi = lo + width
+        _adam_slice(theta[lo:hi], row, m[lo:hi], v[lo:hi], True, _column_grad(cols, j, row), alpha, sw_sum, lr, b1,
+                    c1, b2, c2, eps)
+        lo = hi
+    _adam_slice(theta[lo:n_coef], raw[lo:n_coef], m[lo:n_coef], v[lo:n_coef], True, True, alpha, sw_sum, lr, b1,
+                c1, b2, c2, eps)
+    _adam_slice(theta[n_coef:], raw[n_coef:], m[n_coef:], v[n_coef:], False, True, alpha, sw_sum, lr, b1, c1, b2,
+                c2, eps)
 
 
 @kernel
-def _sgd_update(theta, raw, n_coef, alpha, sw_sum, velocity, lr, momentum, nesterov):
-    """scikit-learn's SGDOptimizer step: velocity = momentum * velocity - lr * grad, then theta += velocity
-    (Nesterov: += momentum * velocity - lr * grad with the new velocity); the gradient finished as in Adam."""
-    mu, eta = theta.dtype.type(momentum), theta.dtype.type(lr)
-    for i in range(theta.size):
-        g = _finished(raw[i], theta[i], i < n_coef, alpha, sw_sum)
+def _sgd_slice(w, raw, velocity, is_coef, read_raw, alpha, sw_sum, mu, eta, nesterov):
+    """SGD on the parameters w and their velocities, their raw gradient read from raw (``read_raw``) or zero
+    (loops from 0, as _adam_slice)."""
+    zero = w.dtype.type(0)
+    for i in range(w.size):
+        g = _finished(raw[i] if read_raw else zero, w[i], is_coef, alpha, sw_sum)
         u = mu * velocity[i] - eta * g
         velocity[i] = u
         if nesterov:
             u = mu * u - eta * g
-        theta[i] += u
+        w[i] += u
+
+
+@kernel
+def _sgd_update(theta, raw, n_coef, cols, alpha, sw_sum, velocity, lr, momentum, nesterov):
+    """scikit-learn's SGDOptimizer step: velocity = momentum * velocity - lr * grad, then theta += velocity
+    (Nesterov: += momentum * velocity - lr * grad with the new velocity); the gradient finished, and W0's made
+    from ``cols``, as in Adam."""
+    mu, eta = theta.dtype.type(momentum), theta.dtype.type(lr)
+    lo, width = 0, cols[3].shape[1]
+    row = np.empty(width, theta.dtype)
+    for j in range(cols[0].size - 1):
+        hi = lo + width
+        _sgd_slice(theta[lo:hi], row, velocity[lo:hi], True, _column_grad(cols, j, row), alpha, sw_sum, mu, eta,
+                   nesterov)
+        lo = hi
+    _sgd_slice(theta[lo:n_coef], raw[lo:n_coef], velocity[lo:n_coef], True, True, alpha, sw_sum, mu, eta, nesterov)
+    _sgd_slice(theta[n_coef:], raw[n_coef:], velocity[n_coef:], False, True, alpha, sw_sum, mu, eta, nesterov)
 
 
 @kernel
@@ -349,6 +515,27 @@ def _gather(src, idx, start, stop, dst):
         s, d = src[idx[start + r]], dst[r]
         for c in range(d.size):
             d[c] = s[c]
+
+
+@kernel
+def _batch_targets(Y, sw, use_sw, idx, start, stop, Yb, swb):
+    """Yb, swb = the targets and (when use_sw) weights of the rows idx[start:stop]."""
+    _gather(Y, idx, start, stop, Yb)
+    for r in range(stop - start if use_sw else 0):
+        swb[r] = sw[idx[start + r]]
+
+
+@kernel
+def _step(theta, grad, n_coef, cols, alpha, sw_sum, solver, state1, state2, t, lr, beta_1, beta_2, epsilon, momentum,
+          nesterov):
+    """The optimizer's update from the raw gradient sums (and ``cols``, see _adam_update); returns Adam's step count
+    after it (t for SGD)."""
+    if solver == ADAM:
+        t += 1
+        _adam_update(theta, grad, n_coef, cols, alpha, sw_sum, state1, state2, t, lr, beta_1, beta_2, epsilon)
+    else:
+        _sgd_update(theta, grad, n_coef, cols, alpha, sw_sum, state1, lr, momentum, nesterov)
+    return t
 
 
 @kernel
@@ -364,23 +551,52 @@ def stochastic_epoch(theta, coef_at, icpt_at, units, X, Y, sw, use_sw, idx, batc
     Xb = np.empty((batch_size, X.shape[1]), X.dtype)
     Yb = np.empty((batch_size, Y.shape[1]), Y.dtype)
     swb = np.empty(batch_size if use_sw else 0, sw.dtype)
+    dense = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, X.dtype), np.empty((0, 0), X.dtype))  # no cols
     accumulated = theta.dtype.type(0)
     for start in range(0, n_rows, batch_size):
         stop = min(start + batch_size, n_rows)
         n = stop - start
         _gather(X, idx, start, stop, Xb)
-        _gather(Y, idx, start, stop, Yb)
-        for r in range(n if use_sw else 0):
-            swb[r] = sw[idx[start + r]]
+        _batch_targets(Y, sw, use_sw, idx, start, stop, Yb, swb)
         loss = backprop(theta, coef_at, icpt_at, units, Xb[:n], Yb[:n], swb[:n], use_sw, hidden, out_act,
                         loss_kind, alpha, acts, deltas, grad, False)
         accumulated += loss * n
-        sw_sum = weight_sum(swb[:n], use_sw, n, theta)
-        if solver == ADAM:
-            t += 1
-            _adam_update(theta, grad, coef_at[-1], alpha, sw_sum, state1, state2, t, lr, beta_1, beta_2, epsilon)
-        else:
-            _sgd_update(theta, grad, coef_at[-1], alpha, sw_sum, state1, lr, momentum, nesterov)
+        t = _step(theta, grad, coef_at[-1], dense, alpha, weight_sum(swb[:n], use_sw, n, theta), solver, state1, state2,
+                  t, lr, beta_1, beta_2, epsilon, momentum, nesterov)
+    return accumulated, t
+
+
+@kernel
+def stochastic_epoch_sparse(theta, coef_at, icpt_at, units, data, indices, indptr, Y, sw, use_sw, idx, batch_size,
+                            hidden, out_act, loss_kind, alpha, solver, state1, state2, t, lr, beta_1, beta_2,
+                            epsilon, momentum, nesterov):
+    """stochastic_epoch for X a CSR matrix (idx: its rows, and Y's and sw's, in the epoch's order). Nothing
+    gathers X's rows: the forward product reads them in place, and W0's gradient is never stored: each batch's
+    X.T is laid out by column (_columns) and the update makes W0's gradient row by row from it as it reaches the
+    row. Returns what stochastic_epoch returns."""
+    n_rows = idx.size
+    acts = np.empty(workspace_size(units, batch_size), theta.dtype)
+    deltas = np.empty_like(acts)
+    grad = np.empty_like(theta)
+    most = _batch_nnz(indptr, idx, batch_size)
+    starts, entry_row, entry_x = np.empty(units[0] + 1, np.int64), np.empty(most, np.int64), np.empty(most, data.dtype)
+    Yb = np.empty((batch_size, Y.shape[1]), Y.dtype)
+    swb = np.empty(batch_size if use_sw else 0, sw.dtype)
+    accumulated = theta.dtype.type(0)
+    for start in range(0, n_rows, batch_size):
+        stop = min(start + batch_size, n_rows)
+        n = stop - start
+        rows = idx[start:stop]
+        _batch_targets(Y, sw, use_sw, idx, start, stop, Yb, swb)
+        out = forward_sparse(theta, coef_at, icpt_at, units, data, indices, indptr, rows, hidden, out_act, acts)
+        loss, sw_sum = _backward(theta, coef_at, icpt_at, units, out, Yb[:n], swb[:n], use_sw, hidden, loss_kind,
+                                 alpha, acts, deltas, grad, False)
+        D = _block(deltas, _act_at(units), units, 1, n)
+        _column_sums(D, _icpt(grad, icpt_at, 0))
+        _columns(data, indices, indptr, rows, starts, entry_row, entry_x)
+        accumulated += loss * n
+        t = _step(theta, grad, coef_at[-1], (starts, entry_row, entry_x, D), alpha, sw_sum, solver, state1, state2,
+                  t, lr, beta_1, beta_2, epsilon, momentum, nesterov)
     return accumulated, t
 
 
@@ -392,4 +608,16 @@ def predict(theta, coef_at, icpt_at, units, X, hidden, out_act, out):
     for start in range(0, X.shape[0], chunk):
         stop = min(start + chunk, X.shape[0])
         res = forward(theta, coef_at, icpt_at, units, X[start:stop], hidden, out_act, acts)
+        out[start:stop] = res
+
+
+@kernel
+def predict_sparse(theta, coef_at, icpt_at, units, data, indices, indptr, rows, hidden, out_act, out):
+    """out (rows.size, n_outputs) = the network's output for X the CSR rows ``rows``, 1024 rows at a time."""
+    chunk = max(1, min(1024, rows.size))
+    acts = np.empty(workspace_size(units, chunk), theta.dtype)
+    for start in range(0, rows.size, chunk):
+        stop = min(start + chunk, rows.size)
+        res = forward_sparse(theta, coef_at, icpt_at, units, data, indices, indptr, rows[start:stop], hidden,
+                             out_act, acts)
         out[start:stop] = res
