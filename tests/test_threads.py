@@ -2,6 +2,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numba
@@ -104,3 +105,52 @@ def test_blas_libraries_names_each_library_and_its_thread_count():
     parts = line.split(", ")
     assert len(parts) == len(_blas_counts()) >= 2
     assert all(re.fullmatch(r"\S+ \S+ \(\S+\): 1", part) for part in parts)
+
+
+def test_fastnn_threads_is_callable_as_documented():
+    import fastnn
+
+    before = _blas_counts()
+    with fastnn.threads(1) as n:
+        assert n == 1 and set(_blas_counts()) == {1}
+    assert _blas_counts() == before
+
+
+def test_overlapping_scopes_in_two_threads_restore_the_process_setting():
+    """Thread A enters, thread B enters, A leaves, B leaves: BLAS is back at its count from before A (the old
+    save-and-restore per scope left it at one thread). In a fresh process: once a program's main thread has set
+    OpenBLAS's count, OpenBLAS 0.3.30/0.3.31 ignores sets from other threads, which would hide the bug."""
+    script = textwrap.dedent("""
+        import threading
+        from threadpoolctl import threadpool_info
+        import fastnn
+
+        counts = lambda: sorted(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+        with fastnn.threads(1):  # loads both BLAS libraries; its exit restores the start-up counts
+            pass
+        before = counts()
+        a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+        def a():
+            with fastnn.threads(1):
+                a_in.set()
+                b_in.wait(10)
+            a_out.set()
+
+        def b():
+            a_in.wait(10)
+            with fastnn.threads(1):
+                b_in.set()
+                a_out.wait(10)
+
+        workers = [threading.Thread(target=f) for f in (a, b)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(20)
+        print(before, counts())
+        """)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="2")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    before, after = out.stdout.strip().split("] [")
+    assert before + "]" == "[" + after and "2" in before, out.stdout
