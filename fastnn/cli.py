@@ -134,6 +134,9 @@ def _train_parser(sub):
     fit.add_argument("--batch-size", type=_COUNT, default=32, metavar="N", help="mini-batch size")
     fit.add_argument("--seed", type=_SEED, default=0, metavar="N",
                      help="seeds NumPy's global RNG (weights and batches)")
+    fit.add_argument("--threads", type=_COUNT, metavar="N", help="BLAS and numba threads for the whole run "
+                     "(default: fastnn's policy: one BLAS thread for a training step, the process's setting for "
+                     "whole-data-set evaluations)")
     out = p.add_argument_group("output")
     out.add_argument("--out", default="fastnn-model.npz", metavar="FILE.npz", help="where to save the weights")
     out.add_argument("--plot", default="fastnn-learning-curve.png", metavar="FILE",
@@ -425,7 +428,11 @@ def train(args):
     source = _check_train(args)
     last = _LastEpoch()
     try:
-        return _train(args, source, last)
+        if args.threads is None:
+            return _train(args, source, last)
+        from .threads import threads
+        with threads(args.threads):
+            return _train(args, source, last)
     except KeyboardInterrupt:
         return _interrupted(args, last.saved)
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _checks
 from ._identity import IdentityCheck
+from .threads import one_blas_thread
 from ._dispatch import lazy_kernels
 
 nk = lazy_kernels("network")
@@ -63,6 +64,7 @@ class Engine:
         self.decay = decay
         self.grads_list = grads_list  # the second book's net.grads list, kept in step with the layers
         self.n_in, self.n_out = stack[0].w_in, stack[-1].w_out
+        self.row_work = max(spec.w_in * spec.w_out for spec in stack)  # the widest product's work per row
         self._layout()
         self.adopt()
         self._plans = OrderedDict()
@@ -268,8 +270,9 @@ class Engine:
         if train and plan.rand_size and mode != nk.BACKWARD:
             rand = plan.draw()
         self._note_inputs(x2, shape, t, plan, mode)
-        out = nk.run(plan.table, plan.fpar, self.arena, plan.scratch, plan.bmask, x2, labels, onehot, use_onehot,
-                     rand, plan.y, plan.ping, plan.pong, mode, train, decay, dout, need_dx, plan.res)
+        with one_blas_thread(x2.shape[0], self.row_work):
+            out = nk.run(plan.table, plan.fpar, self.arena, plan.scratch, plan.bmask, x2, labels, onehot,
+                         use_onehot, rand, plan.y, plan.ping, plan.pong, mode, train, decay, dout, need_dx, plan.res)
         if plan.res[1] != nk.OK:
             _checks.class_labels(t, plan.n, self.n_out, "t")  # raises the ValueError that says what is wrong
             raise ValueError(f"t must hold {plan.n} labels in [0, {self.n_out}) or one-hot rows of shape "
@@ -286,8 +289,10 @@ class Engine:
         self.sync()
         plan, x2, labels, onehot, use_onehot, shape = self._last
         self.activate(plan)
-        dx = nk.run(plan.table, plan.fpar, self.arena, plan.scratch, plan.bmask, x2, labels, onehot, use_onehot,
-                    plan.no_rand, plan.y, plan.ping, plan.pong, nk.BACKWARD, True, 0.0, dout, True, plan.res)
+        with one_blas_thread(x2.shape[0], self.row_work):
+            dx = nk.run(plan.table, plan.fpar, self.arena, plan.scratch, plan.bmask, x2, labels, onehot,
+                        use_onehot, plan.no_rand, plan.y, plan.ping, plan.pong, nk.BACKWARD, True, 0.0, dout, True,
+                        plan.res)
         return dx.copy().reshape(shape)
 
     def _note_inputs(self, x2, shape, t, plan, mode):
@@ -366,10 +371,11 @@ class TrainingLoop:
         engine, plan, flat, data = self.engine, self.plan, self.flat, self.data
         engine.activate(plan)
         losses = np.zeros(len(batches), dtype=np.float64)
-        nk.train_steps(plan.table, plan.fpar, engine.arena, plan.scratch, plan.bmask, data.x, data.labels,
-                       data.onehot, data.use_onehot, batches, rands, self.xb, self.labels, self.onehot, plan.y,
-                       plan.ping, plan.pong, decay, flat.code, *flat.states, flat.segments, coefs,
-                       loss_after_update, check_finite, self.backup, engine.n_params, losses, self.res)
+        with one_blas_thread(self.xb.shape[0], engine.row_work):
+            nk.train_steps(plan.table, plan.fpar, engine.arena, plan.scratch, plan.bmask, data.x, data.labels,
+                           data.onehot, data.use_onehot, batches, rands, self.xb, self.labels, self.onehot, plan.y,
+                           plan.ping, plan.pong, decay, flat.code, *flat.states, flat.segments, coefs,
+                           loss_after_update, check_finite, self.backup, engine.n_params, losses, self.res)
         done = int(self.res[0])
         first = engine.stack[0].layer
         if first is not None:

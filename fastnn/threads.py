@@ -50,6 +50,68 @@ def _blas_exit(token):
                 c.set_num_threads(count)
 
 
+# fastnn's own compiled calls run BLAS at one thread (unless a ``threads`` scope is open) when their largest matrix
+# product has at least PIN_FROM_WORK multiply-adds and fewer than PIN_BELOW_ROWS rows. Two programs computing at once on a 2-core machine, each with
+# two OpenBLAS threads per library, spin against each other: a 784-100-10 batch-100 step took 0.47-0.54 ms alone
+# and 2-80 ms with a second such process (issue #25), while one thread loses nothing at that size on a quiet
+# machine. OpenBLAS runs smaller products on one thread anyway (its GEMM threshold: 65536 * 4 multiply-adds), so
+# the pin (about 4 us) is skipped there (a digits batch of 32: 205k); whole-data-set calls (an accuracy over 10,000+ rows) keep the process's setting, where a second thread
+# pays on a quiet machine.
+PIN_FROM_WORK = 65536 * 4
+PIN_BELOW_ROWS = 4096
+
+_pin_lock = threading.Lock()
+_pins = 0  # compiled calls running pinned, in any thread
+_pinned = []  # (set function, count to restore) while _pins > 0
+_blas_functions = None  # [(get, set)] of OpenBLAS's C functions in each loaded library, found once
+
+
+def _blas_thread_functions():
+    """OpenBLAS's own get/set functions (C calls, ~0.1 us; threadpoolctl's wrappers cost ~4 us per call)."""
+    global _blas_functions
+    if _blas_functions is None:
+        import scipy.linalg.cython_blas  # noqa: F401 - numba's np.dot calls SciPy's BLAS: load it to control it
+
+        pairs = [(c._get_symbol("openblas_get_num_threads"), c._get_symbol("openblas_set_num_threads"))
+                 for c in _blas_controllers() if c.internal_api == "openblas" and c.threading_layer != "openmp"]
+        _blas_functions = [(get, set_) for get, set_ in pairs if get is not None and set_ is not None]
+    return _blas_functions
+
+
+class one_blas_thread:
+    """``with one_blas_thread(rows, row_work):`` around one of fastnn's compiled calls on ``rows`` rows whose widest
+    product costs ``row_work`` multiply-adds a row: OpenBLAS at one thread while it runs (see PIN_FROM_WORK). Counted under a lock: the first pinned call in any thread saves the counts, the last one to
+    end restores them, so calls overlapping in several threads never leave BLAS pinned."""
+
+    __slots__ = ("_pin",)
+
+    def __init__(self, rows, row_work):
+        self._pin = rows * row_work >= PIN_FROM_WORK and rows < PIN_BELOW_ROWS and not _open
+
+    def __enter__(self):
+        global _pins
+        if self._pin:
+            with _pin_lock:
+                if _pins == 0:
+                    _pinned[:] = [(set_, get()) for get, set_ in _blas_thread_functions()]
+                    for set_, count in _pinned:
+                        if count != 1:
+                            set_(1)
+                _pins += 1
+        return self
+
+    def __exit__(self, *exc):
+        global _pins
+        if self._pin:
+            with _pin_lock:
+                _pins -= 1
+                if _pins == 0:
+                    for set_, count in _pinned:
+                        if count != 1:
+                            set_(count)
+        return False
+
+
 @contextlib.contextmanager
 def threads(n):
     """``with fastnn.threads(1): ...`` (also ``fastnn.threads.threads``) runs the body with ``n`` threads for numba

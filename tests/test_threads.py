@@ -118,8 +118,8 @@ def test_fastnn_threads_is_callable_as_documented():
 
 def test_overlapping_scopes_in_two_threads_restore_the_process_setting():
     """Thread A enters, thread B enters, A leaves, B leaves: BLAS is back at its count from before A (the old
-    save-and-restore per scope left it at one thread). In a fresh process: once a program's main thread has set
-    OpenBLAS's count, OpenBLAS 0.3.30/0.3.31 ignores sets from other threads, which would hide the bug."""
+    save-and-restore per scope left it at one thread). In a fresh process: threadpoolctl lets only one Python thread
+    (the first to set a limit) change OpenBLAS's count, so a test process whose main thread set one hides the bug."""
     script = textwrap.dedent("""
         import threading
         from threadpoolctl import threadpool_info
@@ -154,3 +154,32 @@ def test_overlapping_scopes_in_two_threads_restore_the_process_setting():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
     before, after = out.stdout.strip().split("] [")
     assert before + "]" == "[" + after and "2" in before, out.stdout
+
+
+def test_fastnn_compiled_steps_run_blas_at_one_thread_and_restore_it(monkeypatch):
+    """Issue #25's thread policy: a batch-100 step of a 784-100-10 net runs its compiled call with one BLAS thread
+    (two programs at once no longer spin against each other); a whole-data-set call (PIN_BELOW_ROWS rows or more),
+    a product OpenBLAS keeps on one thread anyway and a call inside a user's threads(n) scope are left alone; the
+    process's counts are restored after each call."""
+    import fastnn.engine as engine_module
+    from fastnn import threads as threads_module
+
+    seen = []
+    run = engine_module.nk.run
+
+    def recording_run(*args):
+        seen.append(sorted(set(_blas_counts())))
+        return run(*args)
+
+    monkeypatch.setattr(engine_module.nk, "run", recording_run)
+    rng = np.random.default_rng(0)
+    net = nets.TwoLayerNet(784, 100, 10)
+    small = nets.TwoLayerNet(4, 3, 2)
+    with threadpool_limits(limits=2, user_api="blas"):
+        net.gradient(rng.random((100, 784)), rng.integers(0, 10, 100))
+        net.predict(rng.random((threads_module.PIN_BELOW_ROWS, 784)))
+        small.predict(rng.random((100, 4)))
+        with threads(2):
+            net.predict(rng.random((100, 784)))
+        after = sorted(set(_blas_counts()))
+    assert seen == [[1], [2], [2], [2]] and after == [2]
