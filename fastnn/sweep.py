@@ -13,20 +13,33 @@ trains with the global NumPy RNG seeded by its own seed (the book's draws: weigh
 one thread: its result depends only on its settings and seed, so one process, a local cluster and a remote one
 give the same numbers. Where it runs: with no address a ``LocalCluster`` of worker processes (one thread each);
 with ``scheduler="tcp://HOST:PORT"`` (or ``DASK_SCHEDULER_ADDRESS``) an existing cluster; ``workers=0`` runs the
-trials one after another in this process, without Dask. The data are scattered to the workers once.
+trials one after another in this process, without Dask. The data are scattered to the workers once. Connecting to a
+scheduler gives up after ``CONNECT_TIMEOUT`` seconds (10; the environment variable ``FASTNN_SWEEP_CONNECT_TIMEOUT``
+overrides it) with a ``SchedulerError`` naming the address, also when the port answers but is not a Dask scheduler.
 
 Results are never lost: each finished trial is appended to a JSON-lines file (rewritten to a temporary file,
 fsync'ed and renamed over the old one, so the file on disk is always complete); ``resume`` skips the trials
 already recorded with the same settings and seed. A trial that raises (a bad setting, or FloatingPointError when
 training diverges) is recorded as failed with its error and the sweep goes on; a worker that dies mid-trial only
-costs that trial, which Dask runs again elsewhere; Ctrl-C stops the sweep, the file as it was after the last trial.
+costs that trial, which Dask runs again elsewhere; Ctrl-C stops the sweep, the file as it was after the last trial
+(the local cluster's workers ignore the terminal's Ctrl-C: the client cancels their trials and closes them, quietly).
+A results file that is not one record per line (a cut line, a record without its fields) is refused by
+``read_results`` and ``resume`` with a ``ValueError`` naming the file and the line, and is left as it is.
+``fastnn sweep`` saves the best trial's weights next to the results file: ``best_path(out)``, ``<out stem>-best.npz``
+(``fastnn-sweep.jsonl`` -> ``fastnn-sweep-best.npz``), so two sweeps with different ``--out`` keep their own.
 """
+import contextlib
 import itertools
 import json
+import logging
 import math
+import numbers
 import os
+import signal
 import socket
+import struct
 import sys
+import threading
 import time
 import warnings
 
@@ -37,11 +50,20 @@ from .multi_layer_net import MultiLayerNet
 from .threads import threads
 from .trainer import Trainer
 
-__all__ = ["BOOK_SPACE", "make_trials", "run_trial", "split", "sweep", "read_results", "best_records", "plot"]
+__all__ = ["BOOK_SPACE", "make_trials", "run_trial", "split", "sweep", "read_results", "best_records", "plot",
+           "best_path", "SchedulerError"]
 
 BOOK_SPACE = {"lr": ("log10_uniform", -6.0, -2.0), "weight_decay": ("log10_uniform", -8.0, -4.0)}
 DEFAULTS = {"lr": 0.01, "weight_decay": 0.0, "hidden": [100] * 6, "batch_size": 100, "optimizer": "sgd"}
 VALIDATION_RATE = 0.20  # the book's
+MIN_ROWS = math.ceil(1 / VALIDATION_RATE)  # fewer rows leave the validation split empty and every trial fails
+CONNECT_TIMEOUT = 10.0  # seconds to reach a scheduler; FASTNN_SWEEP_CONNECT_TIMEOUT overrides it
+HANDSHAKE_MAX = 1 << 20  # bytes: a Dask handshake is a few hundred; more means the port speaks something else
+
+
+class SchedulerError(ConnectionError):
+    """The scheduler address cannot be used: nothing listens there, it does not answer in time, or it answers but
+    not as a Dask scheduler. The message names the address."""
 
 
 # --- trials ----------------------------------------------------------------------------------------------------
@@ -131,12 +153,43 @@ def _worker():
 
 
 # --- the results file ------------------------------------------------------------------------------------------
+_FIELDS = {"trial": int, "seed": int, "settings": dict, "status": str}
+_FIELDS_OK = {"final_val_acc": numbers.Real, "final_train_acc": numbers.Real, "val_acc": list, "train_acc": list}
+_FIELDS_FAILED = {"error": str}
+
+
 def read_results(path):
-    """Returns the records of a results file (JSON lines; [] when it does not exist)."""
+    """Returns the records of a results file (JSON lines; [] when it does not exist). A line that is not a whole
+    record raises ValueError naming the file, the line number and what is wrong (the file is only read)."""
     if not os.path.exists(path):
         return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    return [_record(line, path, number) for number, line in enumerate(lines, start=1) if line.strip()]
+
+
+def _record(line, path, number):
+    """One line of a results file as a record, or ValueError saying where and why it is not one."""
+    def bad(why):
+        return ValueError(f"results file {os.fspath(path)!r}, line {number}: {why} (fix or delete that line, or "
+                          f"choose another --out)")
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise bad("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise bad(f"not a complete JSON record ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(record, dict):
+        raise bad(f"expected a JSON object, got {type(record).__name__}")
+    for fields in (_FIELDS, _FIELDS_OK if record.get("status") == "ok" else _FIELDS_FAILED):
+        for key, kind in fields.items():
+            if key not in record:
+                raise bad(f"the record has no {key!r}")
+            if not isinstance(record[key], kind) or isinstance(record[key], bool):
+                raise bad(f"{key!r} is {record[key]!r}, not {'a number' if kind is numbers.Real else kind.__name__}")
+        if record["status"] not in ("ok", "failed"):
+            raise bad(f"status {record['status']!r} is neither 'ok' nor 'failed'")
+    return record
 
 
 class _ResultsFile:
@@ -155,6 +208,16 @@ class _ResultsFile:
         self.records.append(record)
         io.write_atomically(self.path, lambda f: f.writelines(json.dumps(r, sort_keys=True) + "\n"
                                                             for r in self.records), text=True, name="out")
+
+
+def best_path(out):
+    """Returns the path ``fastnn sweep`` saves the best weights of the sweep in ``out`` to: ``<out stem>-best.npz``
+    in the same directory (``search.jsonl`` -> ``search-best.npz``)."""
+    return os.path.splitext(os.fspath(out))[0] + "-best.npz"
+
+
+def _same_file(a, b):
+    return os.path.realpath(os.fspath(a)) == os.path.realpath(os.fspath(b))
 
 
 def _done(records):
@@ -185,7 +248,14 @@ def sweep(x, t, *, space=None, trials=100, epochs=50, seed=0, scheduler=None, wo
     t = np.asarray(t)
     if t.ndim != 1 or len(t) != len(x) or t.dtype.kind not in "iu":
         raise ValueError(f"t must be 1-D integer labels, one per row of x ({len(x)}); got {t.dtype} {t.shape}")
+    if len(x) < MIN_ROWS:
+        raise ValueError(f"x has {len(x)} rows; the {VALIDATION_RATE:.0%} validation split needs at least {MIN_ROWS}")
+    if best_params is not None and _same_file(best_params, out):
+        raise ValueError(f"best_params and out are the same file ({os.fspath(out)!r}): the weights would replace the "
+                         f"results")
     epochs = _checks.integer(epochs, "epochs", minimum=1)
+    if workers is not None:
+        workers = _checks.integer(workers, "workers", minimum=0)
     planned = make_trials(space, trials, seed)
     results = _ResultsFile(out, resume)
     done = _done(results.records)
@@ -209,17 +279,21 @@ def sweep(x, t, *, space=None, trials=100, epochs=50, seed=0, scheduler=None, wo
         if progress:
             _progress(count, total, best, stream)
 
-    if workers == 0 and scheduler is None:
-        for trial in todo:
-            finished(run_trial(data, trial, epochs))
-    else:
-        _run_on_dask(data, todo, epochs, scheduler, workers, finished)
+    try:
+        if workers == 0 and scheduler is None:
+            for trial in todo:
+                finished(run_trial(data, trial, epochs))
+        else:
+            _run_on_dask(data, todo, epochs, scheduler, workers, finished)
+    finally:
+        if progress and count < total:
+            stream.write("\n")  # an error or Ctrl-C message then starts on its own line
     return results.records
 
 
 def _run_on_dask(data, todo, epochs, scheduler, workers, finished):
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, LocalCluster
     except ImportError as exc:
         raise ImportError("fastnn sweep runs on dask.distributed: pip install 'dask[distributed]' (or workers=0 to run "
                           "the trials in this process)") from exc
@@ -227,22 +301,143 @@ def _run_on_dask(data, todo, epochs, scheduler, workers, finished):
     cluster = None
     if address is None:
         n = workers or max(1, os.cpu_count() or 1)
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
-    client = Client(address or cluster)
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                               preload=[__name__])  # dask_setup (below) in every worker process
+        client = Client(cluster)
+    else:
+        client = _connect(address, _connect_timeout())
+    interrupted = False
     try:
-        shared = client.scatter(list(data), broadcast=True)  # sent once, not with every trial
-        futures = [client.submit(run_trial, shared, trial, epochs, key=f"fastnn-trial-{trial['trial']}-"
-                                 f"{trial['seed']}", pure=False) for trial in todo]
-        try:
-            for future in as_completed(futures):
-                finished(future.result())
-        except KeyboardInterrupt:
-            client.cancel(futures)
-            raise
+        _collect(client, data, todo, epochs, finished)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        # after Ctrl-C the caller says what happened; the shutdown's warnings would only bury that line
+        with _quiet_logs() if interrupted else contextlib.nullcontext():
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def _collect(client, data, todo, epochs, finished):
+    from distributed import as_completed
+
+    shared = client.scatter(list(data), broadcast=True)  # sent once, not with every trial
+    futures = [client.submit(run_trial, shared, trial, epochs, key=f"fastnn-trial-{trial['trial']}-"
+                             f"{trial['seed']}", pure=False) for trial in todo]
+    try:
+        for future in as_completed(futures):
+            finished(future.result())
+    except KeyboardInterrupt:
+        client.cancel(futures)
+        raise
+
+
+@contextlib.contextmanager
+def _quiet_logs():
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+def dask_setup(worker):
+    """Dask's preload hook, run in each worker process of the local cluster ``sweep`` starts; returns None.
+    Ctrl-C in a terminal reaches every process of its group: the workers ignore it (the client cancels their trials
+    and closes the cluster), and the warning a running trial's cancellation logs at that close is dropped."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.getLogger("distributed.worker.state_machine").addFilter(
+        lambda record: "ended with CancelledError" not in record.getMessage())
+
+
+# --- reaching a scheduler -------------------------------------------------------------------------------------
+def _connect_timeout():
+    text = os.environ.get("FASTNN_SWEEP_CONNECT_TIMEOUT")
+    if text is None:
+        return CONNECT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise ValueError(f"FASTNN_SWEEP_CONNECT_TIMEOUT must be a number of seconds > 0; got {text!r}")
+    return value
+
+
+def _connect(address, timeout):
+    """A Client of the scheduler at ``address``, or SchedulerError naming it: distributed bounds the connection
+    by ``timeout`` but not the handshake read after it, hence the probe first."""
+    from distributed import Client
+
+    _probe(address, timeout)
+    try:
+        return Client(address, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - whatever a wrong server provokes, MemoryError included
+        raise _unusable(address, f"{type(exc).__name__}: {exc}") from None
+
+
+def _unusable(address, why):
+    why = " ".join(str(why).split())  # one line
+    return SchedulerError(f"cannot use the Dask scheduler at {address!r}: {why}")
+
+
+def _probe(address, timeout):
+    """Checks that a tcp:// address opens with a Dask handshake (the server speaks first: an 8-byte length, then
+    that many bytes) within ``timeout``; SchedulerError otherwise. Other schemes are left to the Client."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)  # an unknown scheme, said before a Client half-starts on it
+        if scheme != "tcp":
+            return
+        host, port = parse_host_port(location)
+    except ValueError as exc:
+        raise _unusable(address, exc) from None
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            header = _receive(conn, 8, deadline)
+            (size,) = struct.unpack("Q", header)  # distributed.comm.tcp's length prefix
+            if not 0 < size <= HANDSHAKE_MAX or not _is_handshake(_receive(conn, size, deadline)):
+                raise _unusable(address, f"it answered {header!r}..., not a Dask handshake")
+    except TimeoutError:
+        raise _unusable(address, f"no Dask handshake within {timeout:g} s (is it a Dask scheduler's port? the "
+                                 f"timeout is FASTNN_SWEEP_CONNECT_TIMEOUT)") from None
+    except SchedulerError:
+        raise
+    except OSError as exc:
+        raise _unusable(address, exc.strerror or exc) from None
+
+
+def _is_handshake(body):
+    """Whether ``body`` decodes as distributed's handshake (a dict with the peer's settings): anything else is
+    refused here, before a Client meets it (a Client that fails mid-handshake is left half-started)."""
+    from distributed.protocol import loads
+    from distributed.protocol.utils import unpack_frames
+
+    try:
+        frames, missing = unpack_frames(body, partial=True)
+        message = None if missing else loads(frames, deserialize=False)
+    except Exception:  # noqa: BLE001 - garbage can fail to decode in many ways
+        return False
+    return isinstance(message, dict) and "compression" in message
+
+
+def _receive(conn, n, deadline):
+    data = b""
+    while len(data) < n:
+        conn.settimeout(max(deadline - time.monotonic(), 1e-3))
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("it closed the connection without a Dask handshake")
+        data += chunk
+    return data
 
 
 def best_records(records, n=20):

@@ -1,12 +1,16 @@
 """fastnn.sweep and ``fastnn sweep``: the book's random search, on one process, a LocalCluster and a real Dask
 scheduler with two worker processes on 127.0.0.1 (started here, bounded in time, always cleaned up), one of them
-SIGKILLed mid-sweep; results files valid after every append; resume; failures recorded; GridSearchCV on Dask."""
+SIGKILLed mid-sweep; results files valid after every append; resume; failures recorded; GridSearchCV on Dask;
+hostile scheduler addresses and damaged results files refused in one line."""
+import http.server
 import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -60,15 +64,37 @@ def test_a_space_of_lists_is_a_grid_and_specs_parse():
         sw.make_trials({"lr": []})
 
 
+def exit_status(argv):
+    """cli.main's exit status, whether returned or raised by argparse (SystemExit)."""
+    try:
+        return cli.main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
 @pytest.mark.parametrize("argv, message", [
-    (["--trials", "0"], "n_trials must be"), (["--epochs", "0"], "epochs must be"),
+    (["--trials", "0"], "argument --trials: must be >= 1; got 0"), (["--epochs", "0"], "argument --epochs"),
+    (["--epochs", "-3"], "argument --epochs"), (["--workers", "-1"], "argument --workers: must be >= 0"),
+    (["--seed", "-1"], "argument --seed"), (["--trials", "1.5"], "expected a whole number"),
+    (["--train-size", "0"], "argument --train-size: must be >= 1; got 0"),  # was: every row, silently
+    (["--train-size", "-5"], "argument --train-size"),  # was: all rows but the last five
+    (["--train-size", "4"], "must be in [5, 1437]"),  # no validation row: every trial would fail
+    (["--train-size", "99999"], "must be in [5, 1437]"),
     (["--space", "lr=log10:a:b"], "cannot read"), (["--space", "depth=3"], "expected KEY=SPEC"),
-    (["--data", "/nonexistent"], "does not exist"),
+    (["--space", "lr=0,0.1"], "numbers > 0"), (["--space", "lr=log10:-1:-3"], "LO <= HI"),
+    (["--space", "lr=log10:1:400"], "cannot read"),  # 10**400 is no float
+    (["--space", "weight_decay=uniform:-1:0"], "numbers >= 0"), (["--space", "hidden=100-0"], "widths >= 1"),
+    (["--space", "batch_size=0"], "whole numbers >= 1"), (["--space", "batch_size=uniform:1:9"], "whole numbers"),
+    (["--space", "optimizer=adamw"], "among sgd"), (["--data", "/nonexistent"], "does not exist"),
+    (["--best", "{out}"], "the same file"),
 ])
 def test_cli_refuses_bad_options_with_a_message(argv, message, tmp_path, capsys):
-    assert cli.main(["sweep", "--workers", "0", "--out", str(tmp_path / "x.jsonl"), *argv]) == 2
-    assert message in capsys.readouterr().err
-    assert not (tmp_path / "x.jsonl").exists()
+    out = tmp_path / "x.jsonl"
+    argv = [a.format(out=out) for a in argv]
+    assert exit_status(["sweep", "--workers", "0", "--no-progress", "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_split_is_the_books_twenty_percent():
@@ -237,24 +263,28 @@ def test_grid_search_cv_runs_on_the_dask_backend(cluster_processes):
 @pytest.mark.slow  # trains networks: the compiled pass only
 @pytest.mark.parametrize("workers", ["0", "2"])
 def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, workers):
-    """SIGINT (Ctrl-C) after the first recorded trial: exit status 130, the results file complete with the trials
-    finished so far, and --resume runs exactly the rest."""
+    """SIGINT (Ctrl-C) after the first recorded trial, sent as a terminal does, to the whole process group (the
+    local cluster's workers too): exit status 130, one line on stderr and no worker tracebacks (were ~60 lines of
+    CancelledError/KeyboardInterrupt), the results file complete with the trials finished so far, and --resume
+    runs exactly the rest."""
     out = tmp_path / "int.jsonl"
     cmd = [str(BIN / "fastnn"), "sweep", "--trials", "30", "--epochs", "3", "--workers", workers, "--out", str(out),
            "--best", str(tmp_path / "b.npz"), "--no-progress"]
-    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 300
     try:
         while not (out.exists() and out.read_text().strip()):
             assert run.poll() is None and time.monotonic() < deadline, "no trial finished"
             time.sleep(0.05)
-        run.send_signal(signal.SIGINT)
+        os.killpg(run.pid, signal.SIGINT)
         _, stderr = run.communicate(timeout=120)
     finally:
         if run.poll() is None:
-            run.kill()
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait(timeout=30)
     assert run.returncode == 130, stderr
-    assert "--resume continues" in stderr
+    assert "Traceback" not in stderr and "CancelledError" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1].endswith("--resume continues)"), stderr
     kept = sw.read_results(out)
     assert 1 <= len(kept) < 30 and len({r["trial"] for r in kept}) == len(kept)
     resumed = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=600)
@@ -262,3 +292,145 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, workers):
     records = sw.read_results(out)
     assert sorted(r["trial"] for r in records) == list(range(30))
     assert records[:len(kept)] == kept
+
+
+# --- a scheduler address that is not a Dask scheduler (#25 G) ------------------------------------------------------
+class _Listener:
+    """A TCP server on 127.0.0.1 that treats each connection with ``reply(conn)`` in a thread; a context manager
+    that closes the server and every connection it accepted."""
+
+    def __init__(self, reply):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.address = "tcp://127.0.0.1:%d" % self.server.getsockname()[1]
+        self.reply, self.conns = reply, []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:  # closed
+                return
+            self.conns.append(conn)
+            self.reply(conn)
+
+    def __enter__(self):
+        self.thread.start()
+        return self.address
+
+    def __exit__(self, *exc):
+        self.server.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close() alone does not, on Linux)
+        self.server.close()
+        for conn in self.conns:
+            conn.close()
+        self.thread.join(timeout=30)
+
+
+class _HttpServer:
+    """``python -m http.server`` on 127.0.0.1 (a thread): it waits for a request line, and answers garbage with
+    HTTP 400."""
+
+    def __enter__(self):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return "tcp://127.0.0.1:%d" % self.server.server_address[1]
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=30)
+
+
+class _Nothing:
+    """A port nothing listens on (bound, then closed)."""
+
+    def __enter__(self):
+        return "tcp://127.0.0.1:%d" % _free_port()
+
+    def __exit__(self, *exc):
+        pass
+
+
+def _silent(conn):
+    pass  # accepts, never answers
+
+
+def _banner(conn):
+    conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")  # speaks first, another protocol
+
+
+def _fake_handshake(conn):
+    conn.sendall(struct.pack("Q", 24) + b"\xff" * 24)  # a plausible length, then no Dask message
+
+
+@pytest.mark.parametrize("server", [lambda: _Listener(_silent), _HttpServer, lambda: _Listener(_banner),
+                                    lambda: _Listener(_fake_handshake), _Nothing],
+                         ids=["silent", "http.server", "banner", "fake-handshake", "nothing-listening"])
+def test_a_port_that_is_not_a_dask_scheduler_is_one_line_and_exit_2(server, tmp_path):
+    """Was: > 150 s hung (silent, http.server), '_ArrayMemoryError: Unable to allocate 3.01 EiB' (a garbage
+    handshake), a clear message only after 30 s (nothing listening). The subprocess's timeout only bounds the
+    test; FASTNN_SWEEP_CONNECT_TIMEOUT lowers the sweep's own 10 s."""
+    out = tmp_path / "s.jsonl"
+    with server() as address:
+        run = subprocess.run([str(BIN / "fastnn"), "sweep", "--scheduler", address, "--out", str(out), "--trials",
+                              "2", "--epochs", "1"], capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, FASTNN_SWEEP_CONNECT_TIMEOUT="1"))
+    assert run.returncode == 2, run.stderr
+    lines = [line for line in run.stderr.splitlines() if line.strip() and not line.startswith("trials ")]
+    assert len(lines) == 1 and lines[0].startswith("fastnn sweep: error: ") and address in lines[0], run.stderr
+    assert list(tmp_path.iterdir()) == []  # no results file, no weights
+
+
+def test_the_connect_timeout_variable_is_checked(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FASTNN_SWEEP_CONNECT_TIMEOUT", "soon")
+    with _Nothing() as address:  # (not a silent server: this test runs in-process, with no time bound)
+        assert exit_status(["sweep", "--scheduler", address, "--out", str(tmp_path / "s.jsonl")]) == 2
+    assert "FASTNN_SWEEP_CONNECT_TIMEOUT must be a number of seconds" in capsys.readouterr().err
+
+
+# --- a damaged results file under --resume (#25 H) ---------------------------------------------------------------
+GOOD = {"trial": 0, "settings": {"lr": 0.01}, "seed": 7, "status": "ok", "train_acc": [0.5], "val_acc": [0.4],
+        "final_train_acc": 0.5, "final_val_acc": 0.4, "time_s": 0.1, "worker": "local"}
+
+
+@pytest.mark.parametrize("line, why", [
+    (b"{}", "the record has no 'trial'"),  # was: KeyError traceback
+    (json.dumps({k: v for k, v in GOOD.items() if k != "final_val_acc"}).encode(), "no 'final_val_acc'"),
+    (json.dumps(GOOD).encode()[:40], "not a complete JSON record"),  # cut mid-way: was a JSON message, no file
+    (b"[1, 2]", "expected a JSON object, got list"),
+    (json.dumps({**GOOD, "final_val_acc": "high"}).encode(), "'final_val_acc' is 'high', not a number"),
+    (json.dumps({**GOOD, "status": "failed"}).encode(), "no 'error'"),
+    (json.dumps({**GOOD, "status": "done"}).encode(), "neither 'ok' nor 'failed'"),
+    (b"\xff\xfe", "not UTF-8"),
+])
+def test_resume_refuses_a_damaged_results_file_naming_file_and_line(line, why, tmp_path, capsys):
+    out = tmp_path / "damaged.jsonl"
+    content = json.dumps(GOOD).encode() + b"\n" + line + b"\n"
+    out.write_bytes(content)
+    assert exit_status(["sweep", "--workers", "0", "--resume", "--trials", "3", "--epochs", "1", "--out", str(out),
+                        "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("fastnn sweep: error: results file ") and "Traceback" not in err
+    assert str(out) in err and "line 2:" in err and why in err, err
+    assert out.read_bytes() == content  # untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.jsonl"]
+    with pytest.raises(ValueError, match="line 2"):
+        sw.read_results(out)
+
+
+# --- the best weights are named after the results file (#25 I) ---------------------------------------------------
+def test_the_best_weights_file_is_named_after_the_results_file():
+    assert sw.best_path("fastnn-sweep.jsonl") == "fastnn-sweep-best.npz"  # the README's default is unchanged
+    assert sw.best_path(Path("runs") / "search.jsonl") == os.path.join("runs", "search-best.npz")
+    assert sw.best_path("a.b.jsonl") == "a.b-best.npz" and sw.best_path("plain") == "plain-best.npz"
+
+
+def test_two_sweeps_in_one_directory_keep_their_own_best_weights(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    common = ["sweep", "--workers", "0", "--trials", "1", "--epochs", "1", "--train-size", "50", "--no-progress"]
+    assert cli.main(common + ["--out", "a.jsonl", "--space", "hidden=10"]) == 0
+    assert cli.main(common + ["--out", "b.jsonl", "--space", "hidden=20"]) == 0  # was: replaced a's weights
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-best.npz", "a.jsonl", "b-best.npz", "b.jsonl"]
+    assert io.load_arrays("a-best.npz")["W1"].shape == (64, 10)
+    assert io.load_arrays("b-best.npz")["W1"].shape == (64, 20)
