@@ -19,6 +19,7 @@ from ._constants import BN_EPS, CE_DELTA
 from ._dispatch import lazy_kernels, numpy_suffices
 from .convolution import Convolution, Pooling
 from .functions import cross_entropy_error
+from .threads import one_blas_thread
 
 activations, affine, softmax_kernels = map(lazy_kernels, ("activations", "affine", "softmax"))
 
@@ -195,16 +196,17 @@ class Affine:
         W = np.ascontiguousarray(W)
         self.original_x_shape, self.x, self._forward_dtype = original_x_shape, x, W.dtype
         out = np.empty((x.shape[0], W.shape[1]), dtype=W.dtype)
-        if x.dtype == W.dtype:
-            self._x_cast = None
-            _kernels_for(x.size, affine).affine_forward(x, W, b, out)
-        elif numpy_suffices(x.size):
-            self._x_cast = x.astype(W.dtype)
-            _numpy_twins.affine_forward(self._x_cast, W, b, out)
-        else:
-            rows = self._rows(min(x.shape[0], CAST_BLOCK_ROWS), x.shape[1], W.dtype)
-            affine.affine_forward_cast(x, W, b, out, rows)
-            self._x_cast = rows if rows.shape[0] == x.shape[0] else None  # else cast again in backward
+        with one_blas_thread(x.shape[0], W.size):
+            if x.dtype == W.dtype:
+                self._x_cast = None
+                _kernels_for(x.size, affine).affine_forward(x, W, b, out)
+            elif numpy_suffices(x.size):
+                self._x_cast = x.astype(W.dtype)
+                _numpy_twins.affine_forward(self._x_cast, W, b, out)
+            else:
+                rows = self._rows(min(x.shape[0], CAST_BLOCK_ROWS), x.shape[1], W.dtype)
+                affine.affine_forward_cast(x, W, b, out, rows)
+                self._x_cast = rows if rows.shape[0] == x.shape[0] else None  # else cast again in backward
         return out
 
     def _rows(self, n, d, dtype):
@@ -243,12 +245,13 @@ class Affine:
     def _backward(self, dout, need_dx=True):
         """Backward on checked dout (C-contiguous, the forward output's shape and dtype)."""
         kernels = _kernels_for(self.x.size, affine)
-        self._backward_params(dout, kernels)
-        if not need_dx:
-            return None
         W = self.params[0]
-        dx = np.empty(self.x.shape, W.dtype)
-        kernels.affine_backward_input(dout, np.ascontiguousarray(W), dx)
+        with one_blas_thread(self.x.shape[0], W.size):
+            self._backward_params(dout, kernels)
+            if not need_dx:
+                return None
+            dx = np.empty(self.x.shape, W.dtype)
+            kernels.affine_backward_input(dout, np.ascontiguousarray(W), dx)
         return dx.reshape(self.original_x_shape)
 
     def _backward_params(self, dout, kernels):

@@ -49,6 +49,7 @@ from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .kernels import sk_mlp as K
+from .threads import one_blas_thread
 
 __all__ = ["MLPClassifier", "MLPRegressor", "InvalidParameterError"]
 
@@ -131,8 +132,10 @@ def _epoch(est, theta, X, Y, sw, idx, batch_size, net, *optimizer):
         run, rows = K.stochastic_epoch_sparse, X.arrays(X.dtype)[:3]  # idx are rows of the whole matrix
     else:
         run, rows = K.stochastic_epoch, (X,)
-    return run(theta, *net, *rows, Y, *_weights(sw, X.dtype), idx, batch_size, est._hidden_code, est._out_code,
-               est._loss_code, est.alpha, *optimizer)
+    widest = max(c.size for c in est.coefs_)
+    with one_blas_thread(min(batch_size, len(idx)), widest):  # per batch: the products the epoch's loop runs
+        return run(theta, *net, *rows, Y, *_weights(sw, X.dtype), idx, batch_size, est._hidden_code,
+                   est._out_code, est._loss_code, est.alpha, *optimizer)
 
 
 # --- the optimizers' state (packed like the parameters) ----------------------------------------------------------

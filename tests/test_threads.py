@@ -183,3 +183,35 @@ def test_fastnn_compiled_steps_run_blas_at_one_thread_and_restore_it(monkeypatch
             net.predict(rng.random((100, 784)))
         after = sorted(set(_blas_counts()))
     assert seen == [[1], [2], [2], [2]] and after == [2]
+
+
+def test_standalone_affine_and_sklearn_epochs_pin_blas_too(monkeypatch):
+    """The book's layers used on their own (a chapter-local net on fastnn.layers) and fastnn.sklearn's epochs run
+    their products at one BLAS thread too (same rule as the engine's calls)."""
+    import fastnn.layers as layers_module
+    import fastnn.sklearn as sk_module
+    from fastnn.layers import Affine
+    from fastnn.sklearn import MLPClassifier
+
+    seen = []
+
+    def recording(name, module):
+        original = getattr(module, name)
+
+        def record(*args):
+            seen.append((name, sorted(set(_blas_counts()))))
+            return original(*args)
+        monkeypatch.setattr(module, name, record)
+
+    recording("affine_forward", layers_module.affine)
+    recording("affine_backward_params", layers_module.affine)
+    recording("stochastic_epoch", sk_module.K)
+    rng = np.random.default_rng(0)
+    with threadpool_limits(limits=2, user_api="blas"):
+        layer = Affine(rng.standard_normal((784, 100)), np.zeros(100))
+        layer.backward(layer.forward(rng.random((100, 784))))
+        MLPClassifier(hidden_layer_sizes=(100,), max_iter=1, batch_size=100, random_state=0).fit(
+            rng.random((200, 784)), rng.integers(0, 3, 200))
+        after = sorted(set(_blas_counts()))
+    assert seen == [("affine_forward", [1]), ("affine_backward_params", [1]), ("stochastic_epoch", [1])]
+    assert after == [2]
