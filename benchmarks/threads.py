@@ -97,7 +97,7 @@ def main(argv=None):
     print("| policy | scenario | step | x alone |")
     print("|---|---|---:|---:|")
     for (pin, name), rows in results.items():
-        policy = "one BLAS thread per step (fastnn now)" if pin else "process defaults (before)"
+        policy = "pinned while others are busy (fastnn now)" if pin else "process defaults (before)"
         ms = statistics.median(r[0] for r in rows)
         ratio = statistics.median(r[1] for r in rows)
         print(f"| {policy} | {name} | {ms:.3f} ms | {ratio:.2f}x |")
