@@ -9,8 +9,13 @@ import numpy as np
 
 # --- activations (1-D arrays) -----------------------------------------------------------------------------------
 def sigmoid_forward(x, out):
-    e = np.exp(-np.abs(x))  # never overflows; the kernel's two stable branches
-    np.divide(np.where(x >= 0, 1, e), 1 + e, out=out)
+    # the book's 1 / (1 + exp(-x)) in four in-place passes (a whole-grid predict is 10^7 values); exp(-x) overflows
+    # to inf only where the result is 0 to float64 precision (x < -709): the warning is NumPy's alone, not ours
+    with np.errstate(over="ignore"):
+        np.negative(x, out=out)
+        np.exp(out, out=out)
+    out += 1
+    np.reciprocal(out, out=out)
 
 
 def sigmoid_grad(x, out):

@@ -35,6 +35,14 @@ SCRIPTS = [("book1/ch04/train_neuralnet.py", False), ("book1/ch05/train_neuralne
            ("book2/ch01/train.py", True), ("book2/ch01/train_custom_loop.py", True)]
 
 
+# the tests' prelude without its figure dump (JSON of every plotted array: seconds and a gigabyte for a contour plot)
+PRELUDE = bs.NO_NETWORK + (
+    "import os, runpy, sys\nimport numpy as np\n"
+    "np.random.seed(int(os.environ['BOOK_SCRIPT_SEED']))\n"
+    "sys.argv = [os.environ['BOOK_SCRIPT']]\n"
+    "runpy.run_path(os.environ['BOOK_SCRIPT'], run_name='__main__')\n")
+
+
 def run_once(script, variant, template, workdir, full):
     """Wall seconds and peak RSS (MiB) of one run in a fresh copy; raises if the script fails."""
     shutil.rmtree(workdir, ignore_errors=True)
@@ -46,7 +54,7 @@ def run_once(script, variant, template, workdir, full):
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env.pop(var, None)
     start = time.perf_counter()
-    pid = subprocess.Popen([sys.executable, "-c", bs.PRELUDE], cwd=workdir / script.relpath.split("/")[0],
+    pid = subprocess.Popen([sys.executable, "-c", PRELUDE], cwd=workdir / script.relpath.split("/")[0],
                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).pid
     _, status, usage = os.wait4(pid, 0)
     seconds = time.perf_counter() - start
