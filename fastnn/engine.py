@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _checks
 from ._identity import IdentityCheck
-from .threads import one_blas_thread
+from .threads import _one_blas_thread
 from ._dispatch import lazy_kernels
 
 nk = lazy_kernels("network")
@@ -270,7 +270,7 @@ class Engine:
         if train and plan.rand_size and mode != nk.BACKWARD:
             rand = plan.draw()
         self._note_inputs(x2, shape, t, plan, mode)
-        with one_blas_thread(x2.shape[0], self.row_work):
+        with _one_blas_thread(x2.shape[0], self.row_work):
             out = nk.run(plan.table, plan.fpar, self.arena, plan.scratch, plan.bmask, x2, labels, onehot,
                          use_onehot, rand, plan.y, plan.ping, plan.pong, mode, train, decay, dout, need_dx, plan.res)
         if plan.res[1] != nk.OK:
@@ -289,7 +289,7 @@ class Engine:
         self.sync()
         plan, x2, labels, onehot, use_onehot, shape = self._last
         self.activate(plan)
-        with one_blas_thread(x2.shape[0], self.row_work):
+        with _one_blas_thread(x2.shape[0], self.row_work):
             dx = nk.run(plan.table, plan.fpar, self.arena, plan.scratch, plan.bmask, x2, labels, onehot,
                         use_onehot, plan.no_rand, plan.y, plan.ping, plan.pong, nk.BACKWARD, True, 0.0, dout, True,
                         plan.res)
@@ -371,7 +371,7 @@ class TrainingLoop:
         engine, plan, flat, data = self.engine, self.plan, self.flat, self.data
         engine.activate(plan)
         losses = np.zeros(len(batches), dtype=np.float64)
-        with one_blas_thread(self.xb.shape[0], engine.row_work):
+        with _one_blas_thread(self.xb.shape[0], engine.row_work):
             nk.train_steps(plan.table, plan.fpar, engine.arena, plan.scratch, plan.bmask, data.x, data.labels,
                            data.onehot, data.use_onehot, batches, rands, self.xb, self.labels, self.onehot, plan.y,
                            plan.ping, plan.pong, decay, flat.code, *flat.states, flat.segments, coefs,

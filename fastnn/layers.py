@@ -19,7 +19,7 @@ from ._constants import BN_EPS, CE_DELTA
 from ._dispatch import lazy_kernels, numpy_suffices
 from .convolution import Convolution, Pooling
 from .functions import cross_entropy_error
-from .threads import one_blas_thread
+from .threads import _one_blas_thread
 
 activations, affine, softmax_kernels = map(lazy_kernels, ("activations", "affine", "softmax"))
 
@@ -196,7 +196,7 @@ class Affine:
         W = np.ascontiguousarray(W)
         self.original_x_shape, self.x, self._forward_dtype = original_x_shape, x, W.dtype
         out = np.empty((x.shape[0], W.shape[1]), dtype=W.dtype)
-        with one_blas_thread(x.shape[0], W.size):
+        with _one_blas_thread(x.shape[0], W.size):
             if x.dtype == W.dtype:
                 self._x_cast = None
                 _kernels_for(x.size, affine).affine_forward(x, W, b, out)
@@ -246,7 +246,7 @@ class Affine:
         """Backward on checked dout (C-contiguous, the forward output's shape and dtype)."""
         kernels = _kernels_for(self.x.size, affine)
         W = self.params[0]
-        with one_blas_thread(self.x.shape[0], W.size):
+        with _one_blas_thread(self.x.shape[0], W.size):
             self._backward_params(dout, kernels)
             if not need_dx:
                 return None

@@ -49,7 +49,7 @@ from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .kernels import sk_mlp as K
-from .threads import one_blas_thread
+from .threads import _one_blas_thread
 
 __all__ = ["MLPClassifier", "MLPRegressor", "InvalidParameterError"]
 
@@ -133,7 +133,7 @@ def _epoch(est, theta, X, Y, sw, idx, batch_size, net, *optimizer):
     else:
         run, rows = K.stochastic_epoch, (X,)
     widest = max(c.size for c in est.coefs_)
-    with one_blas_thread(min(batch_size, len(idx)), widest):  # per batch: the products the epoch's loop runs
+    with _one_blas_thread(min(batch_size, len(idx)), widest):  # per batch: the products the epoch's loop runs
         return run(theta, *net, *rows, Y, *_weights(sw, X.dtype), idx, batch_size, est._hidden_code,
                    est._out_code, est._loss_code, est.alpha, *optimizer)
 

@@ -80,7 +80,7 @@ def _cpu_sample():
     return time.monotonic(), (user + nice + system + irq + softirq + steal) / _TICKS, own.user + own.system
 
 
-def others_busy():
+def _others_busy():
     """True while other processes used more than OTHERS_BUSY_CORES cores over the last sample interval."""
     global _sample, _busy
     if _sample is not None and time.monotonic() - _sample[0] < BUSY_SAMPLE_SECONDS:
@@ -114,15 +114,15 @@ def _blas_thread_functions():
     return _blas_functions
 
 
-class one_blas_thread:
-    """``with one_blas_thread(rows, row_work):`` around one of fastnn's compiled calls on ``rows`` rows whose widest
+class _one_blas_thread:  # noqa: N801 - used as a with-statement helper, named like contextlib.closing
+    """``with _one_blas_thread(rows, row_work):`` around one of fastnn's compiled calls on ``rows`` rows whose widest
     product costs ``row_work`` multiply-adds a row: OpenBLAS at one thread while it runs (see PIN_FROM_WORK). Counted under a lock: the first pinned call in any thread saves the counts, the last one to
     end restores them, so calls overlapping in several threads never leave BLAS pinned."""
 
     __slots__ = ("_pin",)
 
     def __init__(self, rows, row_work):
-        self._pin = rows * row_work >= PIN_FROM_WORK and rows < PIN_BELOW_ROWS and not _open and others_busy()
+        self._pin = rows * row_work >= PIN_FROM_WORK and rows < PIN_BELOW_ROWS and not _open and _others_busy()
 
     def __enter__(self):
         global _pins

@@ -164,7 +164,7 @@ def test_fastnn_compiled_steps_run_blas_at_one_thread_and_restore_it(monkeypatch
     import fastnn.engine as engine_module
     from fastnn import threads as threads_module
 
-    monkeypatch.setattr(threads_module, "others_busy", lambda: True)  # a busy machine (tested on its own below)
+    monkeypatch.setattr(threads_module, "_others_busy", lambda: True)  # a busy machine (tested on its own below)
     seen = []
     run = engine_module.nk.run
 
@@ -193,7 +193,7 @@ def test_standalone_affine_and_sklearn_epochs_pin_blas_too(monkeypatch):
     import fastnn.sklearn as sk_module
     from fastnn import threads as threads_module
 
-    monkeypatch.setattr(threads_module, "others_busy", lambda: True)
+    monkeypatch.setattr(threads_module, "_others_busy", lambda: True)
     from fastnn.layers import Affine
     from fastnn.sklearn import MLPClassifier
 
@@ -234,12 +234,12 @@ def test_the_pin_follows_other_programs_cpu_use(monkeypatch):
     monkeypatch.setattr(threads_module, "_busy", True)
     clock = iter([10.0, 20.0, 30.0])
     monkeypatch.setattr(threads_module.time, "monotonic", lambda: next(clock))
-    assert threads_module.others_busy()  # no interval yet: the safe side
-    assert not threads_module.others_busy()  # quiet
-    assert threads_module.others_busy()  # busy
+    assert threads_module._others_busy()  # no interval yet: the safe side
+    assert not threads_module._others_busy()  # quiet
+    assert threads_module._others_busy()  # busy
 
     def unreadable():
         raise OSError("no /proc here")
     monkeypatch.setattr(threads_module, "_cpu_sample", unreadable)
     monkeypatch.setattr(threads_module, "_sample", None)
-    assert threads_module.others_busy()
+    assert threads_module._others_busy()
