@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from . import __version__, sweep_cli
+from ._argtypes import whole_number as _whole_number
 
 DESCRIPTION = 'fastnn: the neural networks of "Deep Learning from Scratch" on compiled kernels.'
 DATASETS = ("digits", "fashion-mnist", "mnist")
@@ -69,19 +70,6 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 
 # --- option values (argparse types: a bad value is 'argument --lr: ...', exit status 2) --------------------------
-def _whole_number(minimum, maximum=None):
-    def convert(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number; got {text!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-            raise argparse.ArgumentTypeError(f"must be {bounds}; got {value}")
-        return value
-    return convert
-
-
 def _real_number(positive):
     def convert(text):
         try:

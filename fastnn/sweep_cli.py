@@ -21,22 +21,11 @@ import sys
 
 from . import sweep as sw
 from .trainer import OPTIMIZER_NAMES
+from ._argtypes import whole_number as _whole_number
 
 KINDS = {"log10": "log10_uniform", "uniform": "uniform"}
 LOG10_LIMIT = 300  # 10**x for |x| beyond this is not a float
 OPTIMIZERS = tuple(OPTIMIZER_NAMES)  # the Trainer's names
-
-
-def _whole_number(minimum):
-    def convert(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number; got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}; got {value}")
-        return value
-    return convert
 
 
 def _value(key, text):
