@@ -18,6 +18,8 @@ The switch depends on the work done only, never on a clock, so a seeded script t
 import importlib
 import sys
 
+from . import _numpy_twins
+
 CALL_NS = 5_000  # a twin's fixed cost: a few NumPy calls
 VALUE_NS = 4  # a twin's cost per value touched
 COMPILED_PAYS_NS = 400_000_000  # numba's fixed cost, about 0.4 s
@@ -57,3 +59,8 @@ def numpy_suffices(size):
         return False
     _numpy_ns += CALL_NS + VALUE_NS * size
     return _numpy_ns < COMPILED_PAYS_NS
+
+
+def kernels_for(size, kernels):
+    """The kernel module ``kernels``, or the NumPy twins for a call touching ``size`` values (numpy_suffices)."""
+    return _numpy_twins if numpy_suffices(size) else kernels

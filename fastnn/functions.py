@@ -5,20 +5,15 @@ bool input is computed in float64 (as NumPy's math functions do), float16 in flo
 """
 import numpy as np
 
-from . import _checks, _numpy_twins
+from . import _checks
 from ._constants import CE_DELTA
-from ._dispatch import lazy_kernels, numpy_suffices
+from ._dispatch import kernels_for as _kernels_for, lazy_kernels
 
 activations, losses, softmax_kernels = map(lazy_kernels, ("activations", "losses", "softmax"))
 
 __all__ = ["identity_function", "step_function", "sigmoid", "sigmoid_grad", "relu", "relu_grad", "softmax",
            "sum_squared_error", "mean_squared_error", "cross_entropy_error", "softmax_loss",
            "np"]  # np: the book's star import of this module gives it too, and scripts rely on that
-
-
-def _kernels_for(size, kernels):
-    """The kernel module, or the NumPy twins for a small call before numba is loaded (``fastnn._dispatch``)."""
-    return _numpy_twins if numpy_suffices(size) else kernels
 
 
 def _elementwise(name, x, out_dtype=None):

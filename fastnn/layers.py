@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _checks, _numpy_twins
 from ._constants import BN_EPS, CE_DELTA
-from ._dispatch import lazy_kernels, numpy_suffices
+from ._dispatch import kernels_for as _kernels_for, lazy_kernels, numpy_suffices
 from .convolution import Convolution, Pooling
 from .functions import cross_entropy_error
 from .threads import _one_blas_thread
@@ -32,11 +32,6 @@ __all__ = ["Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNorm
 # the L2 cache): the book's float32 images against float64 weights are never copied whole, and a batch of up to
 # this many rows stays cast for backward's weight gradient.
 CAST_BLOCK_ROWS = 256
-
-
-def _kernels_for(size, kernels):
-    """The kernel module, or the NumPy twins for a small call before numba is loaded (``fastnn._dispatch``)."""
-    return _numpy_twins if numpy_suffices(size) else kernels
 
 
 def _parameter(p, name, ndim):

@@ -27,10 +27,10 @@ from collections.abc import Mapping, MutableMapping
 
 import numpy as np
 
-from . import _checks, _numpy_twins
+from . import _checks
 from ._identity import IdentityCheck, entries_are
 from ._constants import OPT_EPS as EPS
-from ._dispatch import lazy_kernels, numpy_suffices
+from ._dispatch import kernels_for, lazy_kernels
 
 network_kernels, optim = map(lazy_kernels, ("network", "optim"))
 
@@ -361,7 +361,7 @@ class _Optimizer:
         entries = _entries(params, grads)
         states = [self._state(name, params, entries) for name in self._state_names]
         coefficients = self._coefficients()
-        kernels = _numpy_twins if numpy_suffices(sum(e.grad.size for e in entries)) else optim
+        kernels = kernels_for(sum(e.grad.size for e in entries), optim)
         kernel = getattr(kernels, self._kernel_name)
         scalars = {dtype: [dtype.type(c) for c in coefficients] for dtype in {e.dtype for e in entries}}
         for entry in entries:
