@@ -144,3 +144,9 @@ def adam(param, grad, m, v, one_minus_beta1, one_minus_beta2, lr_t, eps):
     m += one_minus_beta1 * (grad - m)
     v += one_minus_beta2 * (grad * grad - v)
     param -= lr_t * m / (np.sqrt(v) + eps)
+
+
+# --- embedding (idx intp (N,), dout (N, D), dW (V, D)) ----------------------------------------------------
+def embedding_backward(idx, dout, dW):
+    dW[...] = 0
+    np.add.at(dW, idx, dout)
