@@ -2,22 +2,17 @@
 from the global np.random state and leaves that state where the book's sampler leaves it; the plain-loop oracle of
 NumPy's legacy choice (tests/naive.py) is itself held against np.random.choice; the layers give the reference's
 (and the book's) losses and gradients."""
-import importlib.util
-import sys
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import book_scripts
 import naive
+from book2_modules import book_module
 from fastnn import negative_sampling_layer as NSL
 from fastnn.kernels import sampling as K
 from fastnn.reference import negative_sampling as R
 from test_bad_input import _check_refusal
-
-BOOK2 = book_scripts.shared_dir() / "book2"
 
 
 # --- corpora and the RNG ------------------------------------------------------------------------------------------
@@ -261,28 +256,6 @@ def test_the_fast_path_decides_ordinary_rows_and_defers_the_boundaries():
 
 
 # --- the book's sampler -------------------------------------------------------------------------------------------
-def book_module(relative):
-    """A module of the second book's code (e.g. ch04/negative_sampling_layer.py) loaded with the book's ``common``;
-    sys.path and sys.modules are restored afterwards."""
-    path = BOOK2 / relative
-    if not path.is_file():
-        pytest.fail(f"the book's code is missing: {path} (set FASTNN_SHARED)")
-    owned = ("common", "ch04", "dataset")
-    saved_path = list(sys.path)
-    saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k.split(".")[0] in owned}
-    sys.path.insert(0, str(BOOK2))
-    try:
-        spec = importlib.util.spec_from_file_location("book2_" + path.stem, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path[:] = saved_path
-        for k in [k for k in sys.modules if k.split(".")[0] in owned]:
-            del sys.modules[k]
-        sys.modules.update(saved)
-    return module
-
-
 @pytest.mark.books
 @pytest.mark.usefixtures("compiled")
 def test_the_sampler_draws_the_books_words():

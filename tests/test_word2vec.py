@@ -12,7 +12,8 @@ from fastnn import word2vec as W2V
 from fastnn.kernels import optim
 from fastnn.kernels import word2vec as K
 from fastnn.trainer import Trainer
-from test_negative_sampling import book_module, zipf_corpus
+from book2_modules import book_module, contexts_target, model_class
+from test_negative_sampling import zipf_corpus
 
 MODELS = [nets.CBOW, nets.SkipGram]
 VOCAB, HIDDEN, WINDOW = 400, 12, 2
@@ -23,9 +24,7 @@ def data():
     """(corpus, contexts, target) of a small Zipf corpus with every word present."""
     corpus = zipf_corpus(np.random.default_rng(41), VOCAB, 6000)
     np.random.default_rng(42).shuffle(corpus)
-    n = len(corpus) - 2 * WINDOW
-    contexts = np.stack([corpus[WINDOW + d:WINDOW + d + n] for d in range(-WINDOW, WINDOW + 1) if d], axis=1)
-    return corpus, contexts, corpus[WINDOW:WINDOW + n].copy()
+    return (corpus,) + contexts_target(corpus, WINDOW)
 
 
 @pytest.fixture
@@ -152,6 +151,32 @@ def test_the_models_are_the_books(cls, script, name, data):
     np.testing.assert_allclose(loss_ours, loss_theirs, rtol=1e-6)
     for a, b in zip(ours.grads, theirs.grads):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.books
+@pytest.mark.parametrize("model", ["cbow", "skipgram"])
+@pytest.mark.usefixtures("compiled")
+def test_the_books_unchanged_models_print_the_books_losses(model):
+    """The book's ch04/cbow.py and skip_gram.py as published, trained by a Trainer and Adam: on the book's common,
+    with common and negative_sampling_layer switched to fastnn, and fastnn.nets' model, from the same seed."""
+    corpus = zipf_corpus(np.random.default_rng(53), 1000, 10000)
+    contexts, target = contexts_target(corpus, 5)
+    runs = {}
+    for kind in ("book", "fastnn", "nets"):
+        Model, Trainer, Adam = model_class(kind, model)
+        np.random.seed(0)
+        trainer = Trainer(Model(1000, 20, 5, corpus), Adam())
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            trainer.fit(contexts[:4000], target[:4000], max_epoch=1, batch_size=100, eval_interval=10)
+        runs[kind] = (trainer.loss_list, [line.split("|")[-1] for line in out.getvalue().splitlines()],
+                      np.random.get_state()[1])
+    book_losses, book_lines, book_state = runs["book"]
+    assert len(book_lines) == 4 and all("loss" in line for line in book_lines)
+    for kind in ("fastnn", "nets"):
+        losses, lines, state = runs[kind]
+        assert lines == book_lines, kind
+        np.testing.assert_allclose(losses, book_losses, rtol=1e-5)
+        np.testing.assert_array_equal(state, book_state)  # the same draws: the same negative samples and shuffles
 
 
 # --- the kernels in both dtypes ---------------------------------------------------------------------------------

@@ -1,0 +1,94 @@
+"""The second book's chapter-4 modules loaded in this process, the book's way or with their imports switched to
+fastnn, for tests and tools/measure_word2vec.py (a script's run as a whole is tests/book_scripts.py's business).
+
+``book_module("ch04/negative_sampling_layer.py")`` runs a file with the book's own ``common``;
+``model_class(kind, "cbow")`` gives the book's unchanged ``CBOW`` class (or ``SkipGram``) with the names its import
+lines bind taken from the book (kind "book"), from fastnn with the book's ``negative_sampling_layer.py``
+("common"), from fastnn with ``fastnn.negative_sampling_layer`` ("fastnn"), or ``fastnn.nets``' own ("nets"),
+together with the Trainer and Adam classes of that kind. sys.path and sys.modules are restored after each load.
+"""
+import importlib
+import importlib.util
+import sys
+import types
+
+import numpy as np
+
+import book_scripts
+
+BOOK2 = book_scripts.shared_dir() / "book2"
+SCRIPTS = {"cbow": ("ch04/cbow.py", "CBOW"), "skipgram": ("ch04/skip_gram.py", "SkipGram")}
+KINDS = ("book", "common", "fastnn", "nets")
+_BOOK_PACKAGES = ("common", "ch04", "dataset")
+
+
+def _execute(path, name, modules, book_path):
+    """Run the file ``path`` as module ``name`` with ``modules`` in sys.modules (and the book's directory first on
+    sys.path when book_path); returns the module."""
+    saved_path = list(sys.path)
+    saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k.split(".")[0] in _BOOK_PACKAGES}
+    sys.modules.update(modules)
+    if book_path:
+        sys.path.insert(0, str(BOOK2))
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved_path
+        for k in [k for k in sys.modules if k.split(".")[0] in _BOOK_PACKAGES]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+    return module
+
+
+def book_module(relative):
+    """The book's file ``relative`` (e.g. "ch04/negative_sampling_layer.py") run with the book's ``common``."""
+    path = BOOK2 / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"the book's code is missing: {path} (set FASTNN_SHARED)")
+    return _execute(path, "book2_" + path.stem, {}, book_path=True)
+
+
+def _package(name, **attrs):
+    module = types.ModuleType(name)
+    module.__path__ = []
+    vars(module).update(attrs)
+    return module
+
+
+def model_class(kind, model):
+    """(model class, Trainer, Adam) of ``kind`` (one of KINDS) for ``model`` ("cbow" or "skipgram")."""
+    script, name = SCRIPTS[model]
+    if kind == "nets":
+        from fastnn import nets, optimizer, trainer
+        return getattr(nets, name), trainer.Trainer, optimizer.Adam
+    if kind == "book":
+        common = book_module("common/trainer.py"), book_module("common/optimizer.py")
+        book = book_module("ch04/" + script.split("/")[1])
+        return getattr(book, name), common[0].Trainer, common[1].Adam
+    from fastnn import layers, optimizer, trainer
+    switched = {"common": _package("common"), "common.np": _package("common.np", np=np, GPU=False),
+                "common.layers": layers}
+    if kind == "common":
+        nsl = _execute(BOOK2 / "ch04/negative_sampling_layer.py", "common_nsl", switched, book_path=False)
+    else:
+        nsl = importlib.import_module("fastnn.negative_sampling_layer")
+    modules = dict(switched, ch04=_package("ch04"), **{"ch04.negative_sampling_layer": nsl})
+    cls = getattr(_execute(BOOK2 / script, f"{kind}_{model}", modules, book_path=False), name)
+    return cls, trainer.Trainer, optimizer.Adam
+
+
+def zipf_corpus(vocab, words, seed=1):
+    """Every id of ``vocab`` once (so the sampler sees them all), then Zipf(1)-distributed ids, shuffled."""
+    rng = np.random.default_rng(seed)
+    p = 1.0 / np.arange(1, vocab + 1)
+    corpus = np.concatenate([np.arange(vocab), rng.choice(vocab, size=words - vocab, p=p / p.sum())])
+    rng.shuffle(corpus)
+    return corpus
+
+
+def contexts_target(corpus, window):
+    """What the book's create_contexts_target returns: (contexts (N, 2 * window), target (N,)), int64."""
+    cols = [corpus[window + t:len(corpus) - window + t] for t in range(-window, window + 1) if t]
+    return np.stack(cols, axis=1), corpus[window:-window].copy()
