@@ -67,20 +67,39 @@ def pairwise_block(a, start, n):
 
 
 @kernel
-def _pairwise_range(a, start, n):
-    """NumPy's pairwise sum of a[start:start + n]: blocks of up to 128, longer ranges halved at a multiple of 8."""
-    if n <= PAIRWISE_BLOCK:
-        return pairwise_block(a, start, n)
-    half = n // 2
-    half -= half % UNROLL
-    return _pairwise_range(a, start, half) + _pairwise_range(a, start + half, n - half)
-
-
-@kernel
 def pairwise_sum(a):
-    """``np.sum(a)`` of a 1-D C-contiguous float32 or float64 array, bit for bit, in its dtype (NumPy's pairwise
-    summation, the result added to 0 like NumPy's, so -0.0 comes out as 0.0)."""
-    return _pairwise_range(a, 0, a.size) + np.float32(0.0)
+    """``np.sum(a)`` of a 1-D C-contiguous float32 or float64 array, bit for bit, in its dtype: NumPy halves a
+    range longer than 128 at a multiple of 8 and adds the halves' sums; here with an explicit stack (left half,
+    then right, then add). Like NumPy's, the result is added to 0 (so -0.0 comes out as 0.0)."""
+    n = a.size
+    if n <= PAIRWISE_BLOCK:
+        return pairwise_block(a, 0, n) + np.float32(0.0)
+    starts, lengths = np.empty(64, np.int64), np.empty(64, np.int64)
+    stage = np.zeros(64, np.int64)  # 0: not split yet, 1: left half summed (in left), 2: right half summed
+    left = np.empty(64, a.dtype)
+    starts[0], lengths[0] = 0, n
+    top = 0
+    result = a[0]  # (a placeholder of a's dtype)
+    while top >= 0:
+        start, length = starts[top], lengths[top]
+        half = length // 2
+        half -= half % UNROLL
+        if length <= PAIRWISE_BLOCK:
+            result = pairwise_block(a, start, length)
+            top -= 1
+        elif stage[top] == 0:
+            stage[top] = 1
+            top += 1
+            starts[top], lengths[top], stage[top] = start, half, 0
+        elif stage[top] == 1:
+            left[top] = result
+            stage[top] = 2
+            top += 1
+            starts[top], lengths[top], stage[top] = start + half, length - half, 0
+        else:
+            result = left[top] + result
+            top -= 1
+    return result + np.float32(0.0)
 
 
 @kernel
