@@ -108,6 +108,27 @@ def test_the_trainer_takes_the_fused_step_with_adam_and_prints_the_same(cls, dat
     assert_same_state(fused, adam_f, layered, adam_l)
 
 
+@pytest.mark.usefixtures("compiled")
+def test_layered_steps_then_fused_ones_share_the_adam_state(data, monkeypatch):
+    # a fresh process runs the first steps layer by layer (NumPy suffices until numba pays): Adam's state built
+    # there carries over to the fused steps
+    corpus, contexts, target = data
+    verdicts = iter([True] * 3 + [False] * 3)
+    monkeypatch.setattr(W2V, "numpy_suffices", lambda size: next(verdicts))
+    mixed, layered = make(nets.CBOW, corpus), make(nets.CBOW, corpus)
+    adam_m, adam_l = optimizer.Adam(), optimizer.Adam()
+    for step in range(6):
+        batch = slice(40 * step, 40 * step + 40)
+        np.random.seed(step)
+        loss = mixed._fused_step(contexts[batch], target[batch], adam_m, None)
+        assert (loss is None) == (step < 3)
+        if loss is None:
+            layered_step(mixed, adam_m, contexts[batch], target[batch])
+        np.random.seed(step)
+        layered_step(layered, adam_l, contexts[batch], target[batch])
+    assert_same_state(mixed, adam_m, layered, adam_l)
+
+
 @pytest.mark.parametrize("case", ["SGD", "max_grad", "adam state of other parameters", "params rebound"])
 @pytest.mark.usefixtures("compiled")
 def test_other_settings_take_the_layered_step(case, data):
