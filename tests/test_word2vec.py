@@ -11,6 +11,9 @@ from fastnn import nets, optimizer, util
 from fastnn import word2vec as W2V
 from fastnn.kernels import optim
 from fastnn.kernels import word2vec as K
+from fastnn.reference import optimizer as ref_optimizer
+from fastnn.reference import trainer as ref_trainer
+from fastnn.reference import word2vec as R
 from fastnn.trainer import Trainer
 from book2_modules import book_module, contexts_target, model_class
 from test_negative_sampling import zipf_corpus
@@ -144,6 +147,37 @@ def test_other_settings_take_the_layered_step(case, data):
     else:
         model.params[3] = model.params[0].copy()
     assert model._fused_step(contexts[:40], target[:40], adam, max_grad) is None
+
+
+@pytest.mark.parametrize("cls", MODELS)
+@pytest.mark.usefixtures("compiled")
+def test_the_fused_training_is_the_references(cls, data):
+    """fastnn's Trainer with the fused step against the reference model, remove_duplicate and Adam (NumPy)."""
+    corpus, contexts, target = data
+    ours, ours_adam = make(cls, corpus), optimizer.Adam()
+    theirs, theirs_adam = make(getattr(R, cls.__name__), corpus), ref_optimizer.Adam2()
+    for a, b in zip(ours.params, theirs.params):
+        np.testing.assert_array_equal(a, b)
+    losses, _, state = fit(ours, contexts[:800], target[:800], ours_adam)
+    np.random.seed(7)
+    expected, total, count = [], 0, 0
+    x, t = contexts[:800], target[:800]
+    for epoch in range(2):
+        order = np.random.permutation(np.arange(800))
+        x, t = x[order], t[order]
+        for it in range(20):
+            batch = slice(40 * it, 40 * it + 40)
+            total += theirs.forward(x[batch], t[batch])
+            count += 1
+            theirs.backward()
+            theirs_adam.update(*ref_trainer.remove_duplicate(theirs.params, theirs.grads))
+            if it % 5 == 0:
+                expected.append(float(total / count))
+                total, count = 0, 0
+    np.testing.assert_allclose(losses, expected, rtol=1e-5)
+    assert np.array_equal(state[1], np.random.get_state()[1])
+    for a, b in zip(ours.params, theirs.params):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-6)
 
 
 # --- the book's classes ---------------------------------------------------------------------------------------
