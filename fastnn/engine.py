@@ -311,7 +311,7 @@ class Engine:
         if self.loss_layer is not None:
             self.loss_layer.loss = loss
         if not -math.inf < ce + wd < math.inf:  # comparisons only: nothing added to the hot path
-            warn_non_finite(ce + wd)
+            _checks.warn_non_finite(ce + wd)
         return loss, wd
 
     def grads_for(self, decay):
@@ -324,14 +324,6 @@ class Engine:
             grads.clear()
             grads.update(pairs)
         return grads
-
-
-def warn_non_finite(loss):
-    """Where the book's NumPy code warns (overflow or invalid value in dot, square, subtract) as a network
-    diverges, the compiled passes cannot: one RuntimeWarning saying that the loss came out non-finite, at the
-    caller's line. Returns nothing."""
-    _checks.warn_if_not_finite(loss, "the network's loss", "overflow or invalid value (NaN) in the forward pass; "
-                               "the network is diverging (try a smaller learning rate or weight scale)")
 
 
 class TrainingData:

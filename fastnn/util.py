@@ -100,7 +100,7 @@ def _same_memory(a, b):
 
 def _tied_transposed(a, b):
     """The book's weight-tying rule: two matrices where b equals a.T element for element."""
-    if a.ndim != 2 or b.ndim != 2 or a.T.shape != b.shape:
+    if a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[1] or a.shape[1] != b.shape[0]:
         return False
     if _same_memory(a.T, b):  # b is a transposed view of a: equal without comparing every element
         return True
