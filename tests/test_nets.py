@@ -361,6 +361,20 @@ def test_accuracy_with_labels_and_one_hot(spec):
     assert 0 < expected < 1  # a random net on 20 samples: neither all right nor all wrong
 
 
+@pytest.mark.parametrize("spec", ["TwoLayerNet", "MultiLayerNet-relu-decay", "Extend-both-decay"])
+def test_large_test_behaviour_inputs_run_in_chunks_with_the_same_results(spec):
+    """predict and accuracy on more than EVAL_CHUNK rows (test behaviour: rows independent) equal the reference's
+    on the whole input, and the engine keeps buffers for chunks only (a plan per whole input held ~140 MB for a
+    10,000-row test set of chapter 6's nets)."""
+    fast, ref = make(spec, fn, 3), make(spec, rn, 3)
+    x, labels = batch(3, 2 * fn.EVAL_CHUNK + 7, spec)
+    np.testing.assert_allclose(fast.predict(x), ref.predict(x), **TOL)
+    assert fast.accuracy(x, labels) == ref.accuracy(x, labels)
+    assert max(fast._engine._plans) <= fn.EVAL_CHUNK
+    if spec.startswith("Extend"):  # training behaviour (batch statistics, dropout) stays one pass over the batch
+        np.testing.assert_allclose(seeded(3, fast.predict, x, True), seeded(3, ref.predict, x, True), **TOL)
+
+
 def test_accuracy_ch4_one_hot():
     net, ref = make("TwoLayerNetCh4", fn, 6), make("TwoLayerNetCh4", rn, 6)
     x, t = batch(6, 20, "TwoLayerNetCh4")
