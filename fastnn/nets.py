@@ -10,6 +10,7 @@ the gradient used). The first layer's input gradient, which nobody reads, is not
 Buffers are reused: the arrays in the dict that ``gradient`` returns are the same arrays on every call (the
 first book's TwoLayerNet returns its layers' ``dW`` the same way): copy them to keep a gradient.
 """
+import copy
 from collections import OrderedDict
 
 import numpy as np
@@ -73,6 +74,17 @@ class _EngineNet:
 
     dtype = np.dtype(np.float64)
     _engine = None
+
+    def __deepcopy__(self, memo):
+        """An independent net: its attributes deep-copied, then a new engine over the copies (an engine's views of
+        its own buffers and its weak reference to its net, copied as they are, would still be the original's)."""
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        for name, value in vars(self).items():
+            if name != "_engine":
+                vars(new)[name] = copy.deepcopy(value, memo)
+        new._engine = self._engine.copy_for(new, memo)
+        return new
 
     def _decay(self):
         return 0.0
