@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("functions", "gradient", "layers", "optimizer", "trainer", "util", "nets", "multi_layer_net",
                "multi_layer_net_extend", "datasets", "mnist", "io", "reference", "kernels", "bench", "cli", "mlp",
-               "threads", "netgrad", "callbacks", "trainer2", "convolution", "convnets")
+               "threads", "netgrad", "callbacks", "trainer2", "convolution", "convnets", "ptb")
 
 __all__ = ["__version__", "warmup", *_SUBMODULES]
 

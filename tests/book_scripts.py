@@ -83,6 +83,27 @@ def missing_fashion_mnist():
     return None
 
 
+BIBLE = ("bible", "-f", "gen1:1-rev22:21")  # Debian's bible-kjv: the King James Bible, one verse a line
+
+
+def missing_bible():
+    """None when Debian's ``bible`` program (package bible-kjv) is on PATH, else a message saying how to get it."""
+    if shutil.which(BIBLE[0]):
+        return None
+    return ("the bible program is not installed (apt-get install bible-kjv): the PTB-format corpus of the second "
+            "book's PTB scripts is made from its King James Bible")
+
+
+def build_ptb_corpus(out_dir):
+    """The King James Bible (``bible -f gen1:1-rev22:21``, 31,102 verses) in PTB's format: ptb.train.txt,
+    ptb.valid.txt and ptb.test.txt written into ``out_dir`` by fastnn.ptb.write_ptb_format with its defaults, the
+    verse references (``Ge1:1``) dropped; returns write_ptb_format's summary."""
+    from fastnn import ptb
+
+    text = subprocess.run(BIBLE, capture_output=True, text=True, encoding="utf-8", check=True, timeout=120).stdout
+    return ptb.write_ptb_format(text, out_dir, drop_first_word=True)
+
+
 # --- the scripts ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Script:
