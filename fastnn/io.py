@@ -154,10 +154,12 @@ def write_atomically(file_name, write, text=False, name="file_name"):
 
 
 def load_pickle(file_name):
-    """Returns the arrays of a pickle file holding a dict of NumPy arrays (the book's weight files, or
+    """Returns the arrays of a pickle file holding a dict of NumPy arrays (the books' weight files, or
     ``pickle.dump(params, f)`` of numeric arrays at any protocol; empty arrays at protocols 0-2 are not read, as
     their pickle calls ``builtins.bytes``) as a plain dict {str: ndarray}, with the file's shapes and dtypes
-    (writable copies), read without running any code from the file.
+    (writable copies), read without running any code from the file. Entries may also be vocabularies, dicts whose
+    keys and values are str or int (the second book's ``cbow_params.pkl``: {'word_vecs': float16 array,
+    'word_to_id': {str: int}, 'id_to_word': {int: str}}), returned as plain dicts.
 
     The unpickler admits only NumPy's array reconstruction, through fastnn's own checked stand-ins (NumPy's
     reconstruction functions are never called; the arrays are np.frombuffer copies of checked bytes):
@@ -168,8 +170,9 @@ def load_pickle(file_name):
     global (``os.system``, ``builtins.eval``, an ndarray subclass, NumPy scalars, ...); object, structured and
     subarray dtypes; the opcodes INST, OBJ, NEWOBJ, NEWOBJ_EX, persistent ids, extension codes, sets and
     out-of-band buffers. A top level that is not a dict of str -> array, and a truncated or damaged file, raise
-    ValueError; every error names the file."""
-    return _pickle.read(_checks.path(file_name, "file_name"))
+    ValueError, as does anything but str and int in a vocabulary; every error names the file. What a file builds
+    (arrays and vocabularies, counting entries referenced twice) is bounded by a few times its size."""
+    return _pickle.read(_checks.path(file_name, "file_name"), vocabularies=True)
 
 
 def _unreadable(file_name, name="file_name", what="fastnn parameter file"):
@@ -209,7 +212,7 @@ def _read_arrays(path, file_name, like, exact_dtype=False):
                 return {key: npz.read(key) for key in npz.keys}
             finally:
                 npz.close()
-    arrays = load_pickle(path)
+    arrays = _pickle.read(path)  # arrays only
     if like is not None:
         _same_keys(list(arrays), like, file_name)
         for key, value in arrays.items():
