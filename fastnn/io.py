@@ -32,7 +32,7 @@ from . import _checks, _npz, _pickle
 from ._pickle import UnsafePickleError
 
 __all__ = ["save_arrays", "load_arrays", "load_into", "load_pickle", "UnsafePickleError", "save_checkpoint",
-           "load_checkpoint"]
+           "load_checkpoint", "save_word_vectors", "load_word_vectors"]
 
 
 def _saveable(arrays):
@@ -173,6 +173,25 @@ def load_pickle(file_name):
     ValueError, as does anything but str and int in a vocabulary; every error names the file. What a file builds
     (arrays and vocabularies, counting entries referenced twice) is bounded by a few times its size."""
     return _pickle.read(_checks.path(file_name, "file_name"), vocabularies=True)
+
+
+def save_word_vectors(file_name, word_vecs, word_to_id, id_to_word):
+    """Write word vectors and their vocabulary (what the second book pickles as ``cbow_params.pkl``) to one .npz
+    file, atomically and without pickle: the 2-D float array ``word_vecs`` as it is (float16 stays float16), and
+    the words in id order as a JSON text entry; returns None. ``word_to_id`` and ``id_to_word`` must be each
+    other's inverse over the ids 0..len(word_vecs)-1 (checked before anything is written)."""
+    from . import _wordvecs
+
+    _wordvecs.save(file_name, word_vecs, word_to_id, id_to_word)
+
+
+def load_word_vectors(file_name):
+    """The dict {'word_vecs': array, 'word_to_id': {str: int}, 'id_to_word': {int: str}} of a file that
+    :func:`save_word_vectors` wrote (the keys of the book's ``cbow_params.pkl``), read with the bounded .npz reader
+    and checked: one distinct word per row; ValueError naming the file otherwise."""
+    from . import _wordvecs
+
+    return _wordvecs.load(file_name)
 
 
 def _unreadable(file_name, name="file_name", what="fastnn parameter file"):
