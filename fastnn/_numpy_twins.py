@@ -144,3 +144,36 @@ def adam(param, grad, m, v, one_minus_beta1, one_minus_beta2, lr_t, eps):
     m += one_minus_beta1 * (grad - m)
     v += one_minus_beta2 * (grad * grad - v)
     param -= lr_t * m / (np.sqrt(v) + eps)
+
+
+# --- the second book's counting loops (fastnn.kernels.text) -----------------------------------------------------
+PPMI_CHUNK_CELLS = 1 << 20  # cells per whole-array pass: bounds the float64 temporaries at a few MB
+
+
+def co_occurrence(corpus, window_size, out):
+    n = corpus.shape[0]
+    pairs = [(corpus[:n - d], corpus[d:]) for d in range(1, min(window_size, n - 1) + 1)]
+    if not pairs:
+        return
+    first = np.concatenate([p[0] for p in pairs])
+    second = np.concatenate([p[1] for p in pairs])
+    flat, width, one = out.reshape(-1), out.shape[1], out.dtype.type(1)  # (a Python 1 takes add.at's slow path)
+    np.add.at(flat, first * width + second, one)
+    np.add.at(flat, second * width + first, one)
+
+
+def ppmi_rows(C, N, S, eps, out, start, stop):
+    rows = max(1, PPMI_CHUNK_CELLS // max(1, C.shape[1]))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for lo in range(start, stop, rows):
+            hi = min(stop, lo + rows)
+            r = C[lo:hi] * N / (S * S[lo:hi, None]) + eps
+            pmi = np.log2(r, dtype=np.float64)
+            out[lo:hi] = np.where(pmi > 0, pmi, 0)
+
+
+def contexts_target(corpus, window_size, contexts, target):
+    windows = np.lib.stride_tricks.sliding_window_view(corpus, 2 * window_size + 1)
+    target[:] = windows[:, window_size]
+    contexts[:, :window_size] = windows[:, :window_size]
+    contexts[:, window_size:] = windows[:, window_size + 1:]

@@ -712,6 +712,72 @@ for label, params, grads, exc, name in (
         ("not arrays", [[1.0]], [[1.0]], TypeError, "params[0]")):
     add("util.remove_duplicate", label, lambda p=params, g=grads: U.remove_duplicate(p, g), exc, name)
 
+# the second book's text utilities (fastnn.text, re-exported by fastnn.util)
+W2I, I2W, WV = {"you": 0, "say": 1, "i": 2}, {0: "you", 1: "say", 2: "i"}, np.eye(3)
+for label, text, exc in (("None", None, TypeError), ("bytes", b"You say.", TypeError)):
+    add("text.preprocess", f"text {label}", lambda t=text: U.preprocess(t), exc, "text")
+for fn, extra in (("create_co_matrix", (3,)), ("convert_one_hot", (3,)), ("create_contexts_target", ())):
+    for label, corpus, exc in (("floats", [0.0, 1.0], TypeError), ("str", ["you", "say"], TypeError),
+                               ("bool", [True, False], TypeError), ("ragged", RAGGED, ValueError),
+                               ("negative id", [0, -1, 2], ValueError), ("3-D", np.zeros((1, 1, 2), int), ValueError)):
+        add(f"text.{fn}", f"corpus {label}", lambda f=fn, c=corpus, e=extra: getattr(U, f)(c, *e), exc, "corpus")
+add("text.create_co_matrix", "corpus 2-D", lambda: U.create_co_matrix(np.zeros((2, 2), int), 3), ValueError, "corpus")
+add("text.create_contexts_target", "corpus 2-D", lambda: U.create_contexts_target(np.zeros((2, 2), int)), ValueError,
+    "corpus")
+for fn in ("create_co_matrix", "convert_one_hot"):
+    for label, vocab_size, exc in (("below an id", 2, ValueError), ("float", 3.0, TypeError), ("None", None, TypeError),
+                                   ("negative", -1, ValueError)):
+        add(f"text.{fn}", f"vocab_size {label}", lambda f=fn, v=vocab_size: getattr(U, f)([0, 2, 1], v), exc,
+            "vocab_size")
+for fn, args in (("create_co_matrix", ([0, 1], 2)), ("create_contexts_target", ([0, 1, 2],))):
+    for label, window, exc in (("0", 0, ValueError), ("-1", -1, ValueError), ("float", 1.5, TypeError),
+                               ("str", "2", TypeError)):
+        add(f"text.{fn}", f"window_size {label}", lambda f=fn, a=args, w=window: getattr(U, f)(*a, window_size=w), exc,
+            "window_size")
+for label, counts, kwargs, exc, name in (
+        ("C 1-D", np.ones(3), {}, ValueError, "C"), ("C not square", np.ones((2, 3)), {}, ValueError, "C"),
+        ("C str", STRINGS.reshape(1, 2)[:, :1], {}, TypeError, "C"), ("C complex", np.ones((2, 2), complex), {},
+                                                                       TypeError, "C"),
+        ("C NaN", np.array([[1.0, np.nan], [0.0, 1.0]]), {}, ValueError, "C"),
+        ("C inf", np.array([[1.0, np.inf], [0.0, 1.0]], np.float32), {}, ValueError, "C"),
+        ("C uint64 beyond int64", np.full((2, 2), 2 ** 63, np.uint64), {}, ValueError, "C"),
+        ("C ragged", RAGGED, {}, ValueError, "C"), ("eps str", np.ones((2, 2)), {"eps": "1e-8"}, TypeError, "eps"),
+        ("eps NaN", np.ones((2, 2)), {"eps": np.nan}, ValueError, "eps")):
+    add("text.ppmi", label, lambda c=counts, k=kwargs: U.ppmi(c, **k), exc, name)
+for label, x, y, kwargs, exc, name in (
+        ("x 2-D", np.ones((2, 2)), np.ones((2, 2)), {}, ValueError, "x"),
+        ("lengths", np.ones(3), np.ones(4), {}, ValueError, "x"), ("x str", STRINGS, np.ones(2), {}, TypeError, "x"),
+        ("y complex", np.ones(3), COMPLEX, {}, TypeError, "y"), ("y None", np.ones(3), None, {}, TypeError, "y"),
+        ("eps str", np.ones(3), np.ones(3), {"eps": "0"}, TypeError, "eps")):
+    add("text.cos_similarity", label, lambda a=x, b=y, k=kwargs: U.cos_similarity(a, b, **k), exc, name)
+for label, args, kwargs, exc, name in (
+        ("query int", (0, W2I, I2W, WV), {}, TypeError, "query"),
+        ("word_to_id a list", ("you", ["you"], I2W, WV), {}, TypeError, "word_to_id"),
+        ("id_to_word a str", ("you", W2I, "you say i", WV), {}, TypeError, "id_to_word"),
+        ("word_matrix 1-D", ("you", W2I, I2W, np.ones(3)), {}, ValueError, "word_matrix"),
+        ("word_matrix str", ("you", W2I, I2W, STRINGS), {}, TypeError, "word_matrix"),
+        ("word_matrix short", ("you", W2I, I2W, np.eye(2)), {}, ValueError, "word_matrix"),
+        ("query's id out of range", ("i", {"you": 0, "say": 1, "i": 7}, I2W, WV), {}, ValueError, "word_to_id"),
+        ("id_to_word without an id", ("you", W2I, {0: "you", 1: "say", 5: "i"}, WV), {}, ValueError, "id_to_word"),
+        ("top 0", ("you", W2I, I2W, WV), {"top": 0}, ValueError, "top"),
+        ("top float", ("you", W2I, I2W, WV), {"top": 2.0}, TypeError, "top")):
+    add("text.most_similar", label, lambda a=args, k=kwargs: U.most_similar(*a, **k), exc, name)
+for label, args, kwargs, exc, name in (
+        ("a int", (0, "say", "i", W2I, I2W, WV), {}, TypeError, "a"),
+        ("c None", ("you", "say", None, W2I, I2W, WV), {}, TypeError, "c"),
+        ("answer int", ("you", "say", "i", W2I, I2W, WV), {"answer": 1}, TypeError, "answer"),
+        ("answer not in the vocabulary", ("you", "say", "i", W2I, I2W, WV), {"answer": "queen"}, ValueError,
+         "queen"),
+        ("word_to_id None", ("you", "say", "i", None, I2W, WV), {}, TypeError, "word_to_id"),
+        ("word_matrix 3-D", ("you", "say", "i", W2I, I2W, np.ones((3, 3, 1))), {}, ValueError, "word_matrix"),
+        ("top -1", ("you", "say", "i", W2I, I2W, WV), {"top": -1}, ValueError, "top")):
+    add("text.analogy", label, lambda a=args, k=kwargs: U.analogy(*a, **k), exc, name)
+for label, x, exc in (("a list", [1.0, 2.0], TypeError), ("int", np.ones(3, int), TypeError),
+                      ("3-D", np.ones((1, 2, 2)), ValueError), ("read-only", _read_only(), ValueError)):
+    add("text.normalize", f"x {label}", lambda v=x: U.normalize(v), exc, "x")
+add("text.to_cpu", "x ragged", lambda: U.to_cpu(RAGGED), ValueError, "x")
+add("text.to_gpu", "any array", lambda: U.to_gpu(np.ones(3)), NotImplementedError, "to_gpu")
+
 for label, args, kwargs, exc, name in (
         ("label out of range", ([0, 10], 10), {}, ValueError, "labels"),
         ("negative label", ([-1], 10), {}, ValueError, "labels"),
