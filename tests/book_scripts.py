@@ -644,14 +644,15 @@ def _close(a, b, rtol, atol):
 
 
 def compare_stdout(expected, got, rtol, atol):
-    """Problems (a list of strings, empty when the outputs agree): same lines and words, numbers to tolerance."""
+    """Problems (a list of strings, empty when the outputs agree): same lines and words, numbers to tolerance.
+    White space is not compared (NumPy pads a printed array's columns to the widest number)."""
     problems = []
     exp_lines, got_lines = expected.splitlines(), got.splitlines()
     if len(exp_lines) != len(got_lines):
         problems.append(f"{len(got_lines)} lines printed, the book's run printed {len(exp_lines)}")
     for i, (e, g) in enumerate(zip(exp_lines, got_lines), 1):
         (et, en), (gt, gn) = split_numbers(e), split_numbers(g)
-        if et != gt or len(en) != len(gn):
+        if "".join(et.split()) != "".join(gt.split()) or len(en) != len(gn):
             problems.append(f"line {i}: expected {e!r}, got {g!r}")
         elif not _close(gn, en, rtol, atol):
             worst = max(range(len(en)), key=lambda k: abs(gn[k] - en[k]) - atol - rtol * abs(en[k]))

@@ -151,6 +151,7 @@ def test_the_comparison_sees_a_changed_number_word_line_or_warning():
     assert bs.compare(book, result("loss:2.3026\nacc 0.11 | 0.12\n", book.stderr))  # number
     assert bs.compare(book, result("loss:2.302585\nacc 0.11 , 0.12\n", book.stderr))  # word
     assert bs.compare(book, result("loss:2.302585\n", book.stderr))  # line
+    assert bs.compare(result("[ 1.5 -0.25]\n"), result("[1.5  -0.25]\n")) == []  # NumPy's column padding
     assert bs.compare(book, result(book.stdout))  # the book warned, this run did not
     fig = [[{"title": "", "items": [["line", [0, 1], [0.5, 0.25]]]}]]
     other = [[{"title": "", "items": [["line", [0, 1], [0.5, 0.2501]]]}]]
