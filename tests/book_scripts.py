@@ -305,8 +305,9 @@ SCRIPTS = (
            nets={"ch02/count_method_big.py": [BOOK_PTB]}),
     # --- chapter 3: the simple CBOW (and, by a probe, the simple skip-gram) on the book's sentence --------------
     Script("book2/ch03/cbow_predict.py", variants=("fastnn",)),
-    Script("book2/ch03/train.py", variants=("fastnn",), slow=True, printed_atol=0.0100001,
-           tol_why="losses printed with %.2f",
+    Script("book2/ch03/train.py", variants=("fastnn",), printed_atol=0.0100001,
+           tol_why="losses printed with %.2f (the float32 word vectors after 2,000 Adam steps agree to about 1e-6: "
+                   "float32 sums in another order)",
            probe="from simple_skip_gram import SimpleSkipGram  # train.py's chapter trains it the same way\n"
                  "model = SimpleSkipGram(vocab_size, hidden_size)\n"
                  "Trainer(model, Adam()).fit(contexts, target, max_epoch, batch_size)\n"
