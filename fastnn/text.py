@@ -219,8 +219,10 @@ def convert_one_hot(corpus, vocab_size):
 
 # --- similarity -----------------------------------------------------------------------------------------------------
 def _unit(x, eps):
-    """x / (||x|| + eps) along the last axis, the book's formula and dtypes (row by row for a 2-D x)."""
-    x = _real(x)
+    """x / (||x|| + eps) along the last axis, the book's formula and dtypes (row by row for a 2-D x). C order: a
+    row's sum of squares is then NumPy's pairwise sum, as for the book's single row (a Fortran-ordered block
+    would be summed column after column, in another order)."""
+    x = np.ascontiguousarray(_real(x))
     return x / (np.sqrt(np.sum(x ** 2, axis=-1, keepdims=True)) + eps)
 
 

@@ -4,8 +4,10 @@ corpora and vocabularies, both paths (compiled kernels and NumPy twins), float32
 input where floats enter, empty rows, extreme counts, non-contiguous input, and the printed lines."""
 import contextlib
 import functools
+import hashlib
 import importlib
 import io
+import pickle
 import subprocess
 import sys
 import warnings
@@ -261,6 +263,9 @@ def test_most_similar_prints_the_nearest_words(n, dtype, top, seed):
         assert abs(value - scores[word]) <= tol
     others = sorted((s for w, s in scores.items() if w != query), reverse=True)  # the top scores, in order
     np.testing.assert_allclose([v for _, v in got], others[:len(got)], atol=tol)
+    for layout in ("F", "strided", "reversed"):  # the book's row-by-row values whatever the memory layout
+        moved = naive.relayout(matrix, layout)
+        assert printed(util.most_similar, query, word_to_id, id_to_word, moved, top=top)[1] == out
 
 
 def test_most_similar_and_analogy_print_the_books_message_for_a_missing_word():
@@ -427,6 +432,7 @@ def test_a_random_corpus_gives_the_books_results_and_lines(seed):
     assert_same_arrays(pair, our_pair)
     vectors = {"counts": C, "float32": np.linalg.svd(W)[0][:, :8].astype(np.float32)}
     vectors["float16"] = vectors["float32"].astype(np.float16)  # as the book's pickled vectors
+    vectors["fortran"] = np.asfortranarray(vectors["float32"])  # (rows are strided: the book's rows are too)
     for matrix in vectors.values():
         for query in ("w0", "w5", f"w{vocab - 1}"):
             (_, lines), (_, our_lines) = both("most_similar", query, w2i, i2w, matrix, top=6)
@@ -434,12 +440,33 @@ def test_a_random_corpus_gives_the_books_results_and_lines(seed):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # (rows of words that never occur may be 0: NaN)
         vectors["normalized"] = util.normalize(vectors["float32"].copy())
-    for matrix in (vectors["float32"], vectors["float16"], vectors["normalized"]):
+    for matrix in (vectors["float32"], vectors["float16"], vectors["fortran"], vectors["normalized"]):
         for a, b, c in (("w0", "w1", "w2"), ("w3", "w7", "w1"), ("w1", "w1", f"w{vocab - 1}")):
             (_, lines), (_, our_lines) = both("analogy", a, b, c, w2i, i2w, matrix, top=4, answer="w9")
             assert lines == our_lines
         (theirs, _), (ours, _) = both("normalize", matrix.copy())
         assert_same_arrays(theirs, ours)
+
+
+CBOW_PARAMS_SHA256 = "205dba67a075fce2c81a2662c035244919eac50b796199490ce1212efd19cef4"  # (book2/SOURCE.md)
+
+
+@pytest.mark.books
+def test_the_books_word_vectors_give_ch04_evals_lines():
+    """ch04/eval.py's queries on the book's own float16 PTB vectors print the book's lines (the pickle is the
+    book's file, checked against its published sha256 before it is unpickled)."""
+    data = (BOOK2 / "ch04" / "cbow_params.pkl").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == CBOW_PARAMS_SHA256
+    params = pickle.loads(data)
+    vecs, w2i, i2w = params["word_vecs"], params["word_to_id"], params["id_to_word"]
+    assert vecs.dtype == np.float16
+    for query in ("you", "year", "car", "toyota", "no-such-word"):
+        (_, lines), (_, our_lines) = both("most_similar", query, w2i, i2w, vecs, top=5)
+        assert lines == our_lines
+    for words in (("king", "man", "queen"), ("take", "took", "go"), ("car", "cars", "child"),
+                  ("good", "better", "bad")):
+        (_, lines), (_, our_lines) = both("analogy", *words, w2i, i2w, vecs, answer="woman")
+        assert lines == our_lines and our_lines.count("\n") == 8
 
 
 @pytest.mark.books
