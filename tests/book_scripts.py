@@ -317,8 +317,8 @@ SCRIPTS = (
     Script("book2/ch04/train.py", ptb=True, slow=True, printed_atol=0.0100001, tol_why="losses printed with %.2f",
            reduce=(("max_epoch = 10", "max_epoch = 1"),
                    (CONTEXTS_LINE, CONTEXTS_LINE + "contexts, target = contexts[:20000], target[:20000]  # cut\n")),
-           reduce_why="10 epochs of all ~650,000 contexts -> 1 epoch of the first 20,000: 200 iterations (about "
-                      "90 minutes -> 10 s for the book's code)",
+           reduce_why="10 epochs of all ~650,000 contexts -> 1 epoch of the first 20,000: 200 iterations (the book's "
+                      "code: about 90 minutes -> 15 s)",
            probe="model = SkipGram(vocab_size, hidden_size, window_size, corpus)  # train.py imports it\n"
                  "Trainer(model, Adam()).fit(contexts[:2000], target[:2000], 1, batch_size)",
            nets={"ch04/train.py": [BOOK_PTB], "ch04/cbow.py": [BOOK_NEGSAMP], "ch04/skip_gram.py": [BOOK_NEGSAMP]}),
