@@ -143,7 +143,7 @@ def load_data(data_type="train", directory=None):
     ``$FASTNN_PTB_DIR``, else ``./dataset``; nothing is downloaded or written. A missing file is a
     FileNotFoundError saying where it was looked for and how to make one; a validation or test word that the
     training file lacks is a ValueError naming it (the book's loader raises KeyError)."""
-    if data_type not in _ALIASES:
+    if not isinstance(data_type, str) or data_type not in _ALIASES:
         raise ValueError(f"data_type must be one of {sorted(_ALIASES)}; got {data_type!r}")
     kind, where = _ALIASES[data_type], _directory(directory)
     ids, word_to_id, id_to_word = _vocab_and_train(where)

@@ -983,6 +983,7 @@ add("io.load_word_vectors", "a pickle", lambda: IO.load_word_vectors(_write_byte
 MISSING_DIR = os.path.dirname(MISSING)
 add("ptb.load_data", "data_type 'dev'", lambda: PTB.load_data("dev", "."), ValueError, "data_type")
 add("ptb.load_data", "data_type None", lambda: PTB.load_data(None, "."), ValueError, "data_type")
+add("ptb.load_data", "data_type a list", lambda: PTB.load_data(["train"], "."), ValueError, "data_type")
 add("ptb.load_data", "directory 3", lambda: PTB.load_data("train", 3), TypeError, "directory")
 add("ptb.load_data", "directory missing", lambda: PTB.load_data("train", MISSING_DIR), FileNotFoundError,
     "nonexistent-fastnn-dir")
