@@ -186,3 +186,9 @@ def contexts_target(corpus, window_size, contexts, target):
     target[:] = windows[:, window_size]
     contexts[:, :window_size] = windows[:, :window_size]
     contexts[:, window_size:] = windows[:, window_size + 1:]
+
+
+# --- embedding (idx intp (N,), dout (N, D), dW (V, D)) ----------------------------------------------------
+def embedding_backward(idx, dout, dW):
+    dW[...] = 0
+    np.add.at(dW, idx, dout)

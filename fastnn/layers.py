@@ -22,6 +22,7 @@ from .functions import cross_entropy_error
 from .threads import _one_blas_thread
 
 activations, affine, softmax_kernels = map(lazy_kernels, ("activations", "affine", "softmax"))
+embedding_kernels = lazy_kernels("embedding")
 _F32, _F64 = _checks.FLOAT_DTYPES
 
 __all__ = ["Relu", "Sigmoid", "Affine", "SoftmaxWithLoss", "Dropout", "BatchNormalization", "MatMul", "Softmax",
@@ -517,7 +518,7 @@ class SigmoidWithLoss:
 
 class Embedding:
     """The second book's embedding: forward gathers rows ``W[idx]``; backward adds dout into those rows of
-    ``grads[0]`` (zeroed first), repeated indices adding up."""
+    ``grads[0]`` (zeroed first), repeated indices adding up (a compiled scatter-add, in np.add.at's order)."""
 
     def __init__(self, W):
         _parameter(W, "W", 2)
@@ -533,9 +534,25 @@ class Embedding:
     def backward(self, dout):
         """Writes dW in place and returns None (indices have no gradient)."""
         _forward_done(self, "idx")
-        W = self.params[0]
+        W, dW = self.params[0], self.grads[0]
+        _parameter(W, "W", 2)
+        _checks.writable_float_array(dW, "dW (grads[0])")
+        if dW.shape != W.shape or dW.dtype != W.dtype:
+            raise ValueError(f"dW (grads[0]) must have W's shape {W.shape} and dtype {W.dtype}; got {dW.shape} "
+                             f"{dW.dtype}")
+        if self.idx.size and self.idx.max() >= W.shape[0]:  # W replaced by a smaller one since forward
+            raise ValueError(f"W has {W.shape[0]} rows, fewer than the forward's indices need; run forward again")
         dout = _dout_of_shape(dout, self.idx.shape + (W.shape[1],), W.dtype)
-        dW = self.grads[0]
-        dW[...] = 0
-        np.add.at(dW, self.idx, dout)  # unbuffered: a row indexed twice gets both contributions
+        self._backward(dout.reshape(-1, W.shape[1]))
         return None
+
+    def _backward(self, dout2d):
+        """The scatter-add on checked input: dout2d (idx.size, D) C-contiguous in W's dtype."""
+        dW = self.grads[0]
+        kernels = _kernels_for(dout2d.size, embedding_kernels)
+        if dW.flags.c_contiguous:
+            kernels.embedding_backward(self.idx.reshape(-1), dout2d, dW)
+        else:  # a user replaced the buffer by a view: compute aside, write back in place
+            tmp = np.empty(dW.shape, dW.dtype)
+            kernels.embedding_backward(self.idx.reshape(-1), dout2d, tmp)
+            dW[...] = tmp

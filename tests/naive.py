@@ -444,6 +444,83 @@ def unit_rows(x):
     return np.array(out).reshape(np.shape(x))
 
 
+def embedding_backward(idx, dout, vocab_size):
+    """dW (vocab_size, D) in float64: zeros, then dout's row n added into row idx[n] for every n."""
+    idx = [int(i) for i in np.asarray(idx).reshape(-1)]
+    rows = _rows(np.asarray(dout).reshape(len(idx), -1)) if idx else []
+    width = np.asarray(dout).shape[-1]
+    dW = [[0.0] * width for _ in range(vocab_size)]
+    for i, row in zip(idx, rows):
+        for j, v in enumerate(row):
+            dW[i][j] += v
+    return np.array(dW).reshape(vocab_size, width)
+
+
+def numpy_sum(values):
+    """np.sum of a float64 vector, bit for bit: NumPy's pairwise summation (a block of up to 128 values in eight
+    running sums combined as a tree, the remainder added after; longer vectors split in halves at a multiple of 8),
+    added to 0.0."""
+    def block(v):
+        if len(v) < 8:
+            res = 0.0
+            for x in v:
+                res += x
+            return res
+        r = list(v[:8])
+        whole = len(v) - len(v) % 8
+        for i in range(8, whole, 8):
+            for j in range(8):
+                r[j] += v[i + j]
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        for x in v[whole:]:
+            res += x
+        return res
+
+    def pairwise(v):
+        if len(v) <= 128:
+            return block(v)
+        half = len(v) // 2
+        half -= half % 8
+        return pairwise(v[:half]) + pairwise(v[half:])
+
+    return 0.0 + pairwise([float(x) for x in values])
+
+
+def legacy_choice(p, size, uniforms):
+    """NumPy's legacy ``RandomState.choice(len(p), size, replace=False, p=p)``, taking its uniforms one at a time
+    from the iterator ``uniforms``: rounds of ``size - found`` uniforms; in each, the found entries of p zeroed, the
+    running sums divided by their last, each uniform's word the first whose quotient exceeds it (a linear scan),
+    and the round's new words kept in order of first appearance. Returns the list of words."""
+    p = [float(q) for q in p]
+    found = []
+    while len(found) < size:
+        xs = [next(uniforms) for _ in range(size - len(found))]
+        for f in found:
+            p[f] = 0.0
+        cdf, c = [], 0.0
+        for q in p:
+            c += q
+            cdf.append(c)
+        new = []
+        for x in xs:
+            i = 0
+            while not x < cdf[i] / c:
+                i += 1
+            if i not in new:
+                new.append(i)
+        found += new
+    return found
+
+
+def book_negative_row(word_p, target, size, uniforms):
+    """One row of the second book's sampler: word_p with target's entry 0, divided by its np.sum, then
+    legacy_choice."""
+    p = [float(q) for q in word_p]
+    p[target] = 0.0
+    s = numpy_sum(p)
+    return legacy_choice([q / s for q in p], size, uniforms)
+
+
 # --- 2. tolerances --------------------------------------------------------------------------------------------------
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 

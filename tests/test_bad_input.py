@@ -30,13 +30,14 @@ from fastnn import mlp as M
 from fastnn import netgrad as NG
 from fastnn import nets as N
 from fastnn import optimizer as O
+from fastnn import ptb as PTB
 from fastnn import threads as TH
 from fastnn import trainer as T
 from fastnn import util as U
 from fastnn.reference import functions as R
 
 MODULES = {"functions": F, "gradient": G, "layers": L, "nets": N, "mlp": M, "optimizer": O, "trainer": T,
-           "util": U, "datasets": D, "io": IO, "netgrad": NG, "threads": TH}
+           "util": U, "datasets": D, "io": IO, "netgrad": NG, "threads": TH, "ptb": PTB}
 
 
 def _read_only(shape=(3,)):
@@ -954,6 +955,67 @@ def _write_bytes(name, data):
 add("io.load_pickle", "a pickle calling os.system", lambda: IO.load_pickle(_write_bytes(
     "evil.pkl", b"cos\nsystem\n(S'true'\ntR.")), IO.UnsafePickleError, "os.system")
 add("io.load_pickle", "file missing", lambda: IO.load_pickle(MISSING), FileNotFoundError, "nonexistent-fastnn-dir")
+
+# --- word vectors and PTB (issue #26) -------------------------------------------------------------------------------
+W2I, I2W = {"you": 0, "say": 1}, {0: "you", 1: "say"}
+add("io.save_word_vectors", "file_name None", lambda: IO.save_word_vectors(None, np.ones((2, 2)), W2I, I2W),
+    TypeError, "file_name")
+add("io.save_word_vectors", "directory missing", lambda: IO.save_word_vectors(MISSING, np.ones((2, 2)), W2I, I2W),
+    FileNotFoundError, "file_name")
+add("io.save_word_vectors", "word_vecs 1-D", lambda: IO.save_word_vectors("v.npz", np.ones(2), W2I, I2W),
+    ValueError, "word_vecs")
+add("io.save_word_vectors", "word_vecs int", lambda: IO.save_word_vectors("v.npz", np.ones((2, 2), int), W2I, I2W),
+    TypeError, "word_vecs")
+add("io.save_word_vectors", "word_vecs ragged", lambda: IO.save_word_vectors("v.npz", RAGGED, W2I, I2W),
+    ValueError, "word_vecs")
+add("io.save_word_vectors", "word_to_id a list", lambda: IO.save_word_vectors("v.npz", np.ones((2, 2)),
+                                                                               ["you", "say"], I2W),
+    TypeError, "word_to_id")
+add("io.save_word_vectors", "id_to_word too short", lambda: IO.save_word_vectors("v.npz", np.ones((3, 2)), W2I,
+                                                                                  I2W), ValueError, "word_to_id")
+add("io.save_word_vectors", "id_to_word not inverse", lambda: IO.save_word_vectors(
+    "v.npz", np.ones((2, 2)), W2I, {0: "say", 1: "you"}), ValueError, "id_to_word")
+add("io.load_word_vectors", "file_name 3", lambda: IO.load_word_vectors(3), TypeError, "file_name")
+add("io.load_word_vectors", "file missing", lambda: IO.load_word_vectors(MISSING), FileNotFoundError,
+    "nonexistent-fastnn-dir")
+add("io.load_word_vectors", "a pickle", lambda: IO.load_word_vectors(_write_bytes("v.pkl", b"\x80\x04N.")),
+    ValueError, "file_name")
+MISSING_DIR = os.path.dirname(MISSING)
+add("ptb.load_data", "data_type 'dev'", lambda: PTB.load_data("dev", "."), ValueError, "data_type")
+add("ptb.load_data", "data_type None", lambda: PTB.load_data(None, "."), ValueError, "data_type")
+add("ptb.load_data", "data_type a list", lambda: PTB.load_data(["train"], "."), ValueError, "data_type")
+add("ptb.load_data", "directory 3", lambda: PTB.load_data("train", 3), TypeError, "directory")
+add("ptb.load_data", "directory missing", lambda: PTB.load_data("train", MISSING_DIR), FileNotFoundError,
+    "nonexistent-fastnn-dir")
+add("ptb.load_vocab", "directory bytes", lambda: PTB.load_vocab(b"."), TypeError, "directory")
+add("ptb.load_vocab", "files missing", lambda: PTB.load_vocab("."), FileNotFoundError, "ptb.train.txt")
+add("ptb.read_text", "path None", lambda: PTB.read_text(None), TypeError, "path")
+add("ptb.read_text", "path missing", lambda: PTB.read_text(MISSING), FileNotFoundError, "nonexistent-fastnn-dir")
+add("ptb.read_text", "a directory", lambda: PTB.read_text("."), ValueError, "path")
+add("ptb.read_text", "binary", lambda: PTB.read_text(_write_bytes("b.bin", b"a\0b")), ValueError, "path")
+add("ptb.sentences", "text_lines 3", lambda: PTB.sentences(3), TypeError, "text_lines")
+add("ptb.sentences", "text_lines bytes", lambda: PTB.sentences(b"a b."), TypeError, "text_lines")
+add("ptb.sentences", "a bytes line", lambda: PTB.sentences(["a b.", b"c d."]), TypeError, "text_lines")
+TEXT = "one. two. three. four. five. six. seven. eight. nine. ten."
+add("ptb.write_ptb_format", "text_lines None", lambda: PTB.write_ptb_format(None, "out"), TypeError, "text_lines")
+add("ptb.write_ptb_format", "too few sentences", lambda: PTB.write_ptb_format("one. two.", "out"), ValueError,
+    "valid")
+add("ptb.write_ptb_format", "out_dir None", lambda: PTB.write_ptb_format(TEXT, None), TypeError, "out_dir")
+add("ptb.write_ptb_format", "out_dir's parent missing", lambda: PTB.write_ptb_format(TEXT, MISSING_DIR + "/d"),
+    FileNotFoundError, "out_dir")
+add("ptb.write_ptb_format", "out_dir a file", lambda: PTB.write_ptb_format(TEXT, _write_bytes("f", b"")), ValueError,
+    "out_dir")
+add("ptb.write_ptb_format", "vocab_size 2", lambda: PTB.write_ptb_format(TEXT, "out", vocab_size=2), ValueError,
+    "vocab_size")
+add("ptb.write_ptb_format", "vocab_size 1e4", lambda: PTB.write_ptb_format(TEXT, "out", vocab_size=1e4), TypeError,
+    "vocab_size")
+add("ptb.write_ptb_format", "valid -0.1", lambda: PTB.write_ptb_format(TEXT, "out", valid=-0.1), ValueError, "valid")
+add("ptb.write_ptb_format", "valid 1", lambda: PTB.write_ptb_format(TEXT, "out", valid=1), ValueError, "valid")
+add("ptb.write_ptb_format", "test nan", lambda: PTB.write_ptb_format(TEXT, "out", test=float("nan")), ValueError,
+    "test")
+add("ptb.write_ptb_format", "test '0.1'", lambda: PTB.write_ptb_format(TEXT, "out", test="0.1"), TypeError, "test")
+add("ptb.write_ptb_format", "valid + test 1", lambda: PTB.write_ptb_format(TEXT, "out", valid=0.5, test=0.5),
+    ValueError, "valid")
 
 
 # --- networks: accuracy with bad x/t, chapter 4's empty batches, unknown dtype ------------------------------------
