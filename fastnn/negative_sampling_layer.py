@@ -189,8 +189,8 @@ class NegativeSamplingLoss:
         self.embed_dot_layers = [EmbeddingDot(W) for _ in range(self.sample_size + 1)]
         self.sampler = UnigramSampler(corpus, power, sample_size)
         if W.shape[0] < self.sampler.vocab_size:
-            raise ValueError(f"W must have a row for each of the corpus's {self.sampler.vocab_size} words; got "
-                             f"shape {W.shape}")
+            raise ValueError(f"W must have a row for each of the corpus's {self.sampler.vocab_size} distinct words "
+                             f"(the sampler's vocab_size); got shape {W.shape}")
         self.loss_layers = [SigmoidWithLoss() for _ in range(self.sample_size + 1)]
         self.params, self.grads = [], []
         for layer in self.embed_dot_layers:

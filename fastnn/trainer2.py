@@ -67,7 +67,13 @@ class Trainer2:
             self.current_epoch += 1
 
     def _step(self, batch_x, batch_t, max_grad):
-        """One update: forward (the loss, returned), backward, shared weights merged, clipping, optimizer."""
+        """One update: forward (the loss, returned), backward, shared weights merged, clipping, optimizer. A model
+        with a fused step for this optimizer (fastnn.nets.CBOW/SkipGram with Adam) does it all in one call."""
+        fused = getattr(self.model, "_fused_step", None)
+        if fused is not None:
+            loss = fused(batch_x, batch_t, self.optimizer, max_grad)
+            if loss is not None:
+                return loss
         loss = self.model.forward(batch_x, batch_t)
         self.model.backward()
         params, grads = remove_duplicate(self.model.params, self.model.grads)

@@ -1018,6 +1018,35 @@ add("ptb.write_ptb_format", "valid + test 1", lambda: PTB.write_ptb_format(TEXT,
     ValueError, "valid")
 
 
+# --- the second book's word2vec models (fastnn.nets.CBOW, SkipGram) ------------------------------------------------
+W2V_CORPUS = np.array([0, 1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 2])  # 8 words: room for the book's 5 negative samples
+for net_name in ("CBOW", "SkipGram"):
+    where = f"word2vec.{net_name}"
+    for label, args, exc, name in (("vocab_size 0", (0, 4, 1, W2V_CORPUS), ValueError, "vocab_size"),
+                                   ("vocab_size below the corpus's words", (6, 4, 1, W2V_CORPUS), ValueError,
+                                    "vocab_size"),
+                                   ("hidden_size str", (8, "4", 1, W2V_CORPUS), TypeError, "hidden_size"),
+                                   ("window_size 0", (8, 4, 0, W2V_CORPUS), ValueError, "window_size"),
+                                   ("corpus of floats", (8, 4, 1, W2V_CORPUS * 1.0), TypeError, "corpus"),
+                                   ("corpus of 5 words", (8, 4, 1, W2V_CORPUS % 5), ValueError, "sample_size")):
+        add(where, label, lambda n=net_name, a=args: getattr(N, n)(*a), exc, name)
+
+    def w2v_net(n=net_name):
+        return getattr(N, n)(8, 4, 1, W2V_CORPUS)
+
+    for label, x, t, exc, name in (("contexts of 3 columns", np.ones((2, 3), int), np.ones(2, int), ValueError,
+                                    "contexts"),
+                                   ("contexts out of range", np.full((2, 2), 8), np.ones(2, int), ValueError,
+                                    "contexts"),
+                                   ("contexts str", np.full((2, 2), "a"), np.ones(2, int), TypeError, "contexts"),
+                                   ("target out of range", np.ones((2, 2), int), np.array([1, 9]), ValueError,
+                                    "target")):
+        add(f"{where}.forward", label, method(w2v_net, "forward", x, t), exc, name)
+    add(f"{where}.backward", "before forward", method(w2v_net, "backward"), RuntimeError, "forward")
+    add(f"{where}.backward", "dout str", method(after(w2v_net, "forward", np.ones((2, 2), int), np.ones(2, int)),
+                                                "backward", "1"), TypeError, "dout")
+
+
 # --- networks: accuracy with bad x/t, chapter 4's empty batches, unknown dtype ------------------------------------
 NET_CASES = []
 for net_name, (make, onehot) in NETS.items():

@@ -71,9 +71,14 @@ def draw_both(word_p_source, targets, seed, sample_size=5):
 @settings(max_examples=60)
 @given(n=st.integers(0, 3000), seed=st.integers(0, 2**32 - 1), spread=st.floats(0, 40))
 def test_the_numpy_sum_oracle_and_the_kernel_are_np_sum(n, seed, spread):
-    values = np.random.default_rng(seed).random(n) ** spread  # from ~1 down to ~1e-40
+    rng = np.random.default_rng(seed)
+    values = rng.random(n) ** spread  # from ~1 down to ~1e-40
     assert naive.numpy_sum(values) == np.sum(values)
     assert K.pairwise_sum(values) == np.sum(values)
+    signed = (values * rng.choice([-1.0, 1.0], n)).astype(np.float32)  # also the kernel's float32 sums
+    total = K.pairwise_sum(signed)
+    assert total == np.sum(signed) and np.float32(total) == total
+    assert np.signbit(K.pairwise_sum(-np.zeros(n))) == np.signbit(np.sum(-np.zeros(n)))
 
 
 def probability_vectors(rng):

@@ -37,9 +37,10 @@ _UNDECIDED = 4  # the fast path could not prove a word: the row goes to the exac
 # --- NumPy's arithmetic -----------------------------------------------------------------------------------------
 @kernel
 def pairwise_block(a, start, n):
-    """NumPy's sum of a[start:start + n] for n <= 128: eight partial sums combined as a tree, then the tail."""
+    """NumPy's sum of a[start:start + n] for n <= 128: eight partial sums combined as a tree, then the tail; in
+    a's dtype (np.float32(0) becomes float64 when added to float64)."""
     if n < UNROLL:
-        res = 0.0
+        res = np.float32(0.0)
         for i in range(n):
             res += a[start + i]
         return res
@@ -67,17 +68,18 @@ def pairwise_block(a, start, n):
 
 @kernel
 def pairwise_sum(a):
-    """``np.sum(a)`` of a 1-D C-contiguous float64 array, bit for bit: NumPy halves a range longer than 128 at a
-    multiple of 8 and adds the halves' sums; here with an explicit stack (left half, then right, then add)."""
+    """``np.sum(a)`` of a 1-D C-contiguous float32 or float64 array, bit for bit, in its dtype: NumPy halves a
+    range longer than 128 at a multiple of 8 and adds the halves' sums; here with an explicit stack (left half,
+    then right, then add). Like NumPy's, the result is added to 0 (so -0.0 comes out as 0.0)."""
     n = a.size
     if n <= PAIRWISE_BLOCK:
-        return 0.0 + pairwise_block(a, 0, n)
+        return pairwise_block(a, 0, n) + np.float32(0.0)
     starts, lengths = np.empty(64, np.int64), np.empty(64, np.int64)
     stage = np.zeros(64, np.int64)  # 0: not split yet, 1: left half summed (in left), 2: right half summed
-    left = np.empty(64, np.float64)
+    left = np.empty(64, a.dtype)
     starts[0], lengths[0] = 0, n
     top = 0
-    result = 0.0
+    result = a[0]  # (a placeholder of a's dtype)
     while top >= 0:
         start, length = starts[top], lengths[top]
         half = length // 2
@@ -97,7 +99,7 @@ def pairwise_sum(a):
         else:
             result = left[top] + result
             top -= 1
-    return 0.0 + result
+    return result + np.float32(0.0)
 
 
 @kernel
