@@ -15,6 +15,8 @@ import warnings
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_F32, _F64 = FLOAT_DTYPES
+_INTP = np.dtype(np.intp)
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -51,6 +53,11 @@ def float_array(x, name, *, dtype=None, ndim=None, min_ndim=0, allow_empty=True)
     ``dtype`` forces the result dtype (after checking that x holds real numbers); ``ndim`` is an int or a tuple of
     allowed ndims.
     """
+    if (type(x) is np.ndarray and (x.dtype is _F64 or x.dtype is _F32) and x.flags.c_contiguous
+            and (dtype is None or x.dtype is dtype) and x.ndim >= min_ndim
+            and (ndim is None or x.ndim == ndim or (type(ndim) is tuple and x.ndim in ndim))
+            and (allow_empty or x.size)):
+        return x  # the usual call: nothing to cast, copy or refuse (~0.2 us instead of ~2)
     a = as_array(x, name)
     target = float_dtype(a.dtype, name)
     if dtype is not None:
@@ -101,6 +108,12 @@ def class_labels(t, n_rows, n_classes, name="t"):
 
     Any integer dtype is accepted, and floats that are whole numbers; everything else is refused.
     """
+    if type(t) is np.ndarray and t.dtype is _INTP and t.shape == (n_rows,) and t.flags.c_contiguous:
+        labels = t  # the usual call: one range check below (negative labels wrap to huge unsigned values)
+        if n_rows and int(labels.view(np.uintp).max()) >= n_classes:
+            raise ValueError(f"{name} holds labels out of range: expected integers in [0, {n_classes}), got "
+                             f"values from {labels.min()} to {labels.max()}")
+        return labels
     t = as_array(t, name)
     if t.size != n_rows:
         raise ValueError(f"{name} must hold one label per row ({n_rows}) or be one-hot of the same shape as "
@@ -218,6 +231,8 @@ def callable_arg(f, name):
 
 
 def real_number(v, name, *, positive=False, nonnegative=False):
+    if type(v) is int and not (positive or nonnegative):
+        return float(v)  # the usual call (e.g. the books' backward(dout=1)): exact in float, nothing to check
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
         raise TypeError(f"{name} must be a real number; got {type(v).__name__}")
     v = float(v)
@@ -250,6 +265,14 @@ def warn_if_not_finite(value, what, cause):
             frame, level = frame.f_back, level + 1
         warnings.warn(f"{what} is {value}: {cause}", RuntimeWarning, stacklevel=level)
     return value
+
+
+def warn_non_finite(loss):
+    """Where the book's NumPy code warns (overflow or invalid value in dot, square, subtract) as a network
+    diverges, the compiled passes cannot: one RuntimeWarning saying that the loss came out non-finite, at the
+    caller's line. Returns nothing."""
+    warn_if_not_finite(loss, "the network's loss", "overflow or invalid value (NaN) in the forward pass; "
+                       "the network is diverging (try a smaller learning rate or weight scale)")
 
 
 def require_methods(obj, name, methods, attrs=()):

@@ -2,6 +2,7 @@
 optimizers' flat plans: one flat list of ``(container, key, expected)`` triples checked in one plain loop, with
 attributes read through the object's ``__dict__`` (a subscript, not a call: the Python work per step stays one
 loop whatever the depth, and a plain loop is measured faster than map/operator chains at these sizes)."""
+import weakref
 
 
 class IdentityCheck:
@@ -33,3 +34,20 @@ def entries_are(container, keys, expected):
     except (KeyError, IndexError, TypeError):
         return False
     return True
+
+
+class WeakAttributes:
+    """``obj``'s instance attributes by subscript, through a weak reference: for an ``items`` entry of an
+    IdentityCheck owned (through other objects) by ``obj`` itself, where ``vars(obj)`` would close a reference cycle
+    that keeps large buffers alive until the cyclic garbage collector happens to run."""
+
+    __slots__ = ("_ref",)
+
+    def __init__(self, obj):
+        self._ref = weakref.ref(obj)
+
+    def __getitem__(self, name):
+        obj = self._ref()
+        if obj is None:
+            raise KeyError(name)
+        return vars(obj)[name]

@@ -8,12 +8,17 @@ import numpy as np
 
 
 # --- activations (1-D arrays) -----------------------------------------------------------------------------------
+# the largest -x whose exp is finite, per dtype (np.log(np.finfo(dtype).max), rounded down)
+_EXP_LIMIT = {np.dtype(np.float64): 709.0, np.dtype(np.float32): 88.0}
+
+
 def sigmoid_forward(x, out):
-    # the book's 1 / (1 + exp(-x)) in four in-place passes (a whole-grid predict is 10^7 values); exp(-x) overflows
-    # to inf only where the result is 0 to float64 precision (x < -709): the warning is NumPy's alone, not ours
-    with np.errstate(over="ignore"):
-        np.negative(x, out=out)
-        np.exp(out, out=out)
+    # the book's 1 / (1 + exp(-x)) in five in-place passes (a whole-grid predict is 10^7 values). -x is clipped
+    # where exp would overflow (x < -709 in float64): no warning and no inf, and a result below 1.2e-308 there
+    # (6.1e-39 below -88 in float32) where the exact one is smaller still; cheaper than np.errstate on small batches
+    np.negative(x, out=out)
+    np.minimum(out, _EXP_LIMIT[out.dtype], out=out)
+    np.exp(out, out=out)
     out += 1
     np.reciprocal(out, out=out)
 
@@ -51,18 +56,22 @@ def relu_backward_mask(dout, mask, dx):
 
 
 # --- softmax and cross-entropy (2-D arrays, rows are samples) ---------------------------------------------------
+# (ufunc methods rather than np.max/np.sum: these run per call on small batches, where the wrappers cost as much as
+# the arithmetic)
 def softmax_rows(x, out):
-    np.subtract(x, x.max(axis=1, keepdims=True), out=out)
+    np.subtract(x, np.maximum.reduce(x, axis=1, keepdims=True), out=out)
     np.exp(out, out=out)
-    out *= 1 / out.sum(axis=1, keepdims=True)
+    out *= 1 / np.add.reduce(out, axis=1, keepdims=True)
 
 
 def cross_entropy_labels(y, t, delta):
-    return -float(np.sum(np.log(y[np.arange(y.shape[0]), t] + delta), dtype=np.float64)) / y.shape[0]
+    picked = y[np.arange(y.shape[0]), t]
+    picked += delta
+    return -float(np.add.reduce(np.log(picked, out=picked), dtype=np.float64)) / y.shape[0]
 
 
 def cross_entropy_onehot(y, t, delta):
-    return cross_entropy_labels(y, np.argmax(t, axis=1), delta)
+    return cross_entropy_labels(y, t.argmax(axis=1), delta)
 
 
 def softmax_cross_entropy_labels(x, t, delta, y):
@@ -104,7 +113,7 @@ def affine_forward(x, W, b, out):
 
 def affine_backward_params(x, dout, dW, db):
     np.dot(x.T, dout, out=dW)
-    np.sum(dout, axis=0, out=db)
+    np.add.reduce(dout, axis=0, out=db)
 
 
 def affine_backward_input(dout, W, dx):
@@ -144,6 +153,39 @@ def adam(param, grad, m, v, one_minus_beta1, one_minus_beta2, lr_t, eps):
     m += one_minus_beta1 * (grad - m)
     v += one_minus_beta2 * (grad * grad - v)
     param -= lr_t * m / (np.sqrt(v) + eps)
+
+
+# --- the second book's counting loops (fastnn.kernels.text) -----------------------------------------------------
+PPMI_CHUNK_CELLS = 1 << 20  # cells per whole-array pass: bounds the float64 temporaries at a few MB
+
+
+def co_occurrence(corpus, window_size, out):
+    n = corpus.shape[0]
+    pairs = [(corpus[:n - d], corpus[d:]) for d in range(1, min(window_size, n - 1) + 1)]
+    if not pairs:
+        return
+    first = np.concatenate([p[0] for p in pairs])
+    second = np.concatenate([p[1] for p in pairs])
+    flat, width, one = out.reshape(-1), out.shape[1], out.dtype.type(1)  # (a Python 1 takes add.at's slow path)
+    np.add.at(flat, first * width + second, one)
+    np.add.at(flat, second * width + first, one)
+
+
+def ppmi_rows(C, N, S, eps, out, start, stop):
+    rows = max(1, PPMI_CHUNK_CELLS // max(1, C.shape[1]))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for lo in range(start, stop, rows):
+            hi = min(stop, lo + rows)
+            r = C[lo:hi] * N / (S * S[lo:hi, None]) + eps
+            pmi = np.log2(r, dtype=np.float64)
+            out[lo:hi] = np.where(pmi > 0, pmi, 0)
+
+
+def contexts_target(corpus, window_size, contexts, target):
+    windows = np.lib.stride_tricks.sliding_window_view(corpus, 2 * window_size + 1)
+    target[:] = windows[:, window_size]
+    contexts[:, :window_size] = windows[:, :window_size]
+    contexts[:, window_size:] = windows[:, window_size + 1:]
 
 
 # --- embedding (idx intp (N,), dout (N, D), dW (V, D)) ----------------------------------------------------

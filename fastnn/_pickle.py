@@ -9,11 +9,17 @@ class is ever on the unpickler's stack, so REDUCE, BUILD and the container opcod
 refuse BUILD, or check its state). The arrays are made afterwards, by np.frombuffer on checked bytes of a checked
 bool/int/uint/float/complex dtype.
 
+Besides arrays, load_pickle (not load_arrays) reads vocabularies, as the second book's ``cbow_params.pkl`` holds
+them: a top-level entry that is a dict whose keys and values are all str or int (int64's range), such as
+{word: id} and {id: word}. These are plain data, built by the unpickler's own opcodes from no global; anything else
+in such a dict (an array, a float, a container, an object a stand-in made) is refused.
+
 What a pickle builds is bounded by its size: memo references (GET, DUP) let a small file name one large object many
 times, and each use through a stand-in that copies (``_codecs.encode``, an array's data given as bytearray or str,
-and each dict entry's final array) is charged to a budget of _BUDGET_FACTOR times the file's size. An honest file is
-charged each array's bytes twice at most (its bytes, then the final copy), which leaves room for an array saved
-under two keys; a file over budget is refused before the copy that would exceed it.
+and each dict entry's final array or vocabulary copy) is charged to a budget of _BUDGET_FACTOR times the file's
+size. A vocabulary's copy is charged _ENTRY_BYTES per entry plus the characters of its strings. An honest file is
+charged each array's bytes twice at most (its bytes, then the final copy) and each vocabulary about once, which
+leaves room for an array saved under two keys; a file over budget is refused before the copy that would exceed it.
 """
 import collections
 import contextvars
@@ -60,12 +66,18 @@ class _Repr(reprlib.Repr):
 
     repr_bytearray = repr_bytes
 
+    def repr_int(self, x, level):
+        # (repr of an int of more than 4300 digits raises ValueError; a pickle can hold one)
+        return f"<an int of {x.bit_length()} bits>" if x.bit_length() > 64 else repr(x)
+
 
 _REPR = _Repr()
 _REPR.maxstring = _REPR.maxother = 60
 
 
 _BUDGET_FACTOR = 4
+_ENTRY_BYTES = 16  # what a vocabulary entry's copy is charged besides its strings (an honest file spends 4-8)
+_INT64 = 2 ** 63
 
 
 class _Budget:
@@ -79,9 +91,9 @@ class _Budget:
         """Take ``n`` bytes for ``what``, or raise UnsafePickleError when the budget is spent."""
         self.left -= n
         if self.left < 0:
-            raise UnsafePickleError(f"the pickle builds more than {self.limit} bytes of array data ({what}), "
-                                    f"{_BUDGET_FACTOR} times its size: one object referenced many times (memo "
-                                    f"references are counted)")
+            raise UnsafePickleError(f"the pickle builds more than {self.limit} bytes of arrays and vocabularies "
+                                    f"({what}), {_BUDGET_FACTOR} times its size: one object referenced many times "
+                                    f"(memo references are counted)")
 
 
 _BUDGET = contextvars.ContextVar("fastnn_pickle_budget")
@@ -290,9 +302,10 @@ def _scan(data):
             raise UnsafePickleError(_refused_global(arg.replace(" ", ".", 1)))
 
 
-def read(file_name):
-    """The dict {str: ndarray} pickled in ``file_name`` (a str path to a regular file), or UnsafePickleError /
-    ValueError (see fastnn.io.load_pickle)."""
+def read(file_name, vocabularies=False):
+    """The dict {str: ndarray} pickled in ``file_name`` (a str path to a regular file), with ``vocabularies`` also
+    {str: dict of str/int} entries (returned as plain dicts), or UnsafePickleError / ValueError (see
+    fastnn.io.load_pickle)."""
     with _checks.open_regular_file(file_name, "file_name") as f:
         data = f.read()
     budget = _Budget(_BUDGET_FACTOR * len(data))
@@ -307,27 +320,59 @@ def read(file_name):
                          f"{exc})") from None
     finally:
         _BUDGET.reset(token)
-    entries = _entries(result, file_name)
+    entries, costs = _entries(result, file_name, vocabularies)
     try:
-        for key, value in entries:  # every array's copy, before any is made
-            budget.charge(len(value.data), f"entry {key!r}")
+        for key, value in entries:  # every array's and vocabulary's copy, before any is made
+            cost = costs[id(value)] if isinstance(value, dict) else len(value.data)
+            budget.charge(cost, f"entry {_REPR.repr(key)}")
     except UnsafePickleError as exc:
         raise UnsafePickleError(f"file_name {file_name!r}: {exc}") from None
     arrays = {}
     for key, value in entries:
+        if isinstance(value, dict):
+            arrays[key] = dict(value)  # a plain dict (an OrderedDict too)
+            continue
         try:
             arrays[key] = value.array()
         except ValueError as exc:  # a shape NumPy cannot make (a dimension too large)
-            raise ValueError(f"file_name {file_name!r}: entry {key!r}: {exc}") from None
+            raise ValueError(f"file_name {file_name!r}: entry {_REPR.repr(key)}: {exc}") from None
     return arrays
 
 
-def _entries(result, file_name):
-    """[(key, _Array)] of the unpickled dict, or ValueError naming the file."""
+def _entries(result, file_name, vocabularies):
+    """([(key, _Array or dict)] of the unpickled dict, {id of each vocabulary dict: what its copy costs}), or
+    ValueError naming the file. Each distinct vocabulary is checked once (a pickle can reference one many times)."""
     if not isinstance(result, dict):
         raise ValueError(f"file_name {file_name!r} holds {_what(result)}, not a dict of arrays")
+    wanted = "a NumPy array of numbers" + (" or a dict of str and int (a vocabulary)" if vocabularies else "")
+    costs = {}
     for key, value in result.items():
-        if not isinstance(key, str) or not isinstance(value, _Array) or value.data is None:
-            raise ValueError(f"file_name {file_name!r}: entry {key!r} is {_what(value)}, not a NumPy array of "
-                             f"numbers under a str key")
-    return list(result.items())
+        if isinstance(key, str) and isinstance(value, _Array) and value.data is not None:
+            continue
+        if isinstance(key, str) and vocabularies and isinstance(value, dict):
+            if id(value) not in costs:
+                costs[id(value)] = _vocabulary_cost(value, f"file_name {file_name!r}: entry {_REPR.repr(key)}",
+                                                    wanted)
+            continue
+        hint = "; fastnn.io.load_pickle reads vocabularies" if isinstance(value, dict) and not vocabularies else ""
+        raise ValueError(f"file_name {file_name!r}: entry {_REPR.repr(key)} is {_what(value)}, not {wanted} "
+                         f"under a str key{hint}")
+    return list(result.items()), costs
+
+
+def _plain(value):
+    """Whether ``value`` is what a vocabulary holds: a str, or an int in int64's range (not a bool)."""
+    return type(value) is str or (type(value) is int and -_INT64 <= value < _INT64)
+
+
+def _vocabulary_cost(vocabulary, where, wanted):
+    """The bytes a copy of ``vocabulary`` (a dict) is charged: _ENTRY_BYTES per entry and each string's
+    characters; ValueError (starting with ``where``) when a key or value is not plain data."""
+    cost = 0
+    for key, value in vocabulary.items():
+        if not (_plain(key) and _plain(value)):
+            bad = key if not _plain(key) else value
+            raise ValueError(f"{where} is a dict holding {_what(bad)} (under the key {_REPR.repr(key)}), not "
+                             f"{wanted}: keys and values must be str or int (int64)")
+        cost += _ENTRY_BYTES + (len(key) if type(key) is str else 0) + (len(value) if type(value) is str else 0)
+    return cost

@@ -36,7 +36,6 @@ import time
 import numpy as np
 
 from . import _checks
-from .engine import warn_non_finite
 
 __all__ = ["Callback", "History", "ProgressBar", "Validation", "EarlyStopping", "FiniteCheck", "Checkpoint"]
 
@@ -329,7 +328,7 @@ class FiniteCheck(Callback):
         if not self.enabled:
             if not self._warned:
                 self._warned = True
-                warn_non_finite(loss)
+                _checks.warn_non_finite(loss)
             return
         backup = self._backup
         self.fail(trainer, f"training loss is {loss} (not finite)",

@@ -1,5 +1,6 @@
 """Command line: ``fastnn train`` (the main job), ``fastnn gradcheck`` (backprop vs numerical gradients),
-``fastnn bench`` (side-by-side timings), ``fastnn sweep`` (hyper-parameter search on Dask, fastnn.sweep_cli).
+``fastnn bench`` (side-by-side timings), ``fastnn sweep`` (hyper-parameter search on Dask, fastnn.sweep_cli),
+``fastnn ptb-format`` (plain text written as the Penn Treebank files the second book reads, fastnn.ptb).
 
 ``fastnn train`` trains a MultiLayerNet (or, with ``--model simple-convnet``, chapter 7's SimpleConvNet) with the
 book's Trainer on the bundled optdigits set by default, or on an MNIST-format directory (``--data DIR``) or the
@@ -153,6 +154,37 @@ def _gradcheck_parser(sub):
     p.add_argument("--seed", type=_SEED, default=0, metavar="N", help="seeds NumPy's global RNG (the weights)")
 
 
+def _fraction(text):
+    value = _real_number(positive=False)(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction in [0, 1); got {text}")
+    return value
+
+
+def _ptb_parser(sub):
+    from .ptb import VOCAB_SIZE
+
+    p = sub.add_parser("ptb-format", help="write a plain text as PTB's ptb.train/valid/test.txt (offline corpus)",
+                       description="Write a plain text in the Penn Treebank's format for the second book's "
+                                   "chapters 2-8 (fastnn.ptb.write_ptb_format): lower case, punctuation dropped, "
+                                   "numbers as N, one sentence a line, the training part's most frequent words "
+                                   "kept and the rest <unk>, split in order into train, valid, test. Example: "
+                                   "bible -f gen1:1-rev22:21 | fastnn ptb-format - --drop-first-word "
+                                   "(Debian's bible-kjv).", formatter_class=_HelpFormatter)
+    p.add_argument("text", metavar="TEXT", help="a UTF-8 text file, or - for standard input")
+    p.add_argument("--out", default="dataset", metavar="DIR", help="the directory to write ptb.train.txt, "
+                   "ptb.valid.txt and ptb.test.txt in (created when missing)")
+    p.add_argument("--vocab", type=_whole_number(3), default=VOCAB_SIZE, metavar="N",
+                   help="the vocabulary the book's loader sees, <unk> and <eos> included (PTB's)")
+    p.add_argument("--valid", type=_fraction, default=0.1, metavar="F",
+                   help="the fraction of the sentences for ptb.valid.txt (after the training part)")
+    p.add_argument("--test", type=_fraction, default=0.1, metavar="F",
+                   help="the fraction of the sentences for ptb.test.txt (the last ones)")
+    p.add_argument("--drop-first-word", action="store_true",
+                   help="drop each line's first word first (the verse references such as Ge1:1 of bible -f)")
+    p.add_argument("--force", action="store_true", help="replace PTB files already in DIR")
+
+
 def build_parser():
     """The top-level ArgumentParser and {subcommand: its parser}."""
     parser = argparse.ArgumentParser(prog="fastnn", description=DESCRIPTION,
@@ -162,6 +194,7 @@ def build_parser():
     _train_parser(sub)
     _gradcheck_parser(sub)
     sweep_cli.add_parser(sub)
+    _ptb_parser(sub)
     sub.add_parser("bench", help="time fastnn against its NumPy reference ('fastnn bench --help')")
     return parser, dict(sub.choices)
 
@@ -529,11 +562,48 @@ def gradcheck(args):
     return 0 if worst < 1e-5 else 1
 
 
-COMMANDS = {"train": train, "gradcheck": gradcheck, "sweep": sweep_cli.main}
+# --- ptb-format ---------------------------------------------------------------------------------------------------
+def ptb_format(args):
+    """``fastnn ptb-format``: read the text (bounded: fastnn.ptb.read_text), write the three PTB files and say what
+    they hold; returns 0. Every mistake (paths, a binary or too short text) is a UsageError, before any file is
+    written."""
+    from . import ptb
+
+    if args.text != "-" and not os.path.isfile(args.text):
+        raise UsageError(f"TEXT {args.text}: {'not a regular file' if os.path.exists(args.text) else 'no such file'}")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out}: is a file, not a directory")
+    parent = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(parent):
+        raise UsageError(f"--out {args.out}: directory {parent} does not exist")
+    existing = [name for name in ptb.FILES.values() if os.path.exists(os.path.join(args.out, name))]
+    if existing and not args.force:
+        raise UsageError(f"--out {args.out}: already holds {', '.join(existing)} (--force replaces them)")
+    if args.valid + args.test >= 1:
+        raise UsageError(f"--valid {args.valid} and --test {args.test} leave nothing for the training part")
+    try:
+        text = ptb.read_text(args.text, name="TEXT")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        summary = ptb.write_ptb_format(text, args.out, vocab_size=args.vocab, valid=args.valid, test=args.test,
+                                       drop_first_word=args.drop_first_word, overwrite=args.force)
+    except ValueError as exc:  # too few sentences
+        raise UsageError(f"TEXT {args.text}: {exc}") from None
+    for kind, name in ptb.FILES.items():
+        part = summary[kind]
+        print(f"{part['path']}: {part['sentences']} sentences, {part['words']} words ({part['unknown']} <unk>)")
+    print(f"vocabulary: {summary['vocabulary']} words, <unk> and <eos> included. Read them with "
+          f"fastnn.ptb.load_data('train', {args.out!r}), or with the book's dataset/ptb.py from its dataset/ "
+          f"directory")
+    return 0
+
+
+COMMANDS = {"train": train, "gradcheck": gradcheck, "sweep": sweep_cli.main, "ptb-format": ptb_format}
 
 
 def main(argv=None):
-    """``fastnn train|gradcheck|sweep|bench ...``: runs the subcommand; returns its exit status. A mistake in
+    """``fastnn train|gradcheck|sweep|ptb-format|bench ...``: runs the subcommand; returns its exit status. A mistake in
     the options exits with status 2 and one error line under the subcommand's usage (SystemExit)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:  # its own parser (fastnn.bench): argparse's REMAINDER would not pass --options on

@@ -32,7 +32,7 @@ from . import _checks, _npz, _pickle
 from ._pickle import UnsafePickleError
 
 __all__ = ["save_arrays", "load_arrays", "load_into", "load_pickle", "UnsafePickleError", "save_checkpoint",
-           "load_checkpoint"]
+           "load_checkpoint", "save_word_vectors", "load_word_vectors"]
 
 
 def _saveable(arrays):
@@ -154,10 +154,12 @@ def write_atomically(file_name, write, text=False, name="file_name"):
 
 
 def load_pickle(file_name):
-    """Returns the arrays of a pickle file holding a dict of NumPy arrays (the book's weight files, or
+    """Returns the arrays of a pickle file holding a dict of NumPy arrays (the books' weight files, or
     ``pickle.dump(params, f)`` of numeric arrays at any protocol; empty arrays at protocols 0-2 are not read, as
     their pickle calls ``builtins.bytes``) as a plain dict {str: ndarray}, with the file's shapes and dtypes
-    (writable copies), read without running any code from the file.
+    (writable copies), read without running any code from the file. Entries may also be vocabularies, dicts whose
+    keys and values are str or int (the second book's ``cbow_params.pkl``: {'word_vecs': float16 array,
+    'word_to_id': {str: int}, 'id_to_word': {int: str}}), returned as plain dicts.
 
     The unpickler admits only NumPy's array reconstruction, through fastnn's own checked stand-ins (NumPy's
     reconstruction functions are never called; the arrays are np.frombuffer copies of checked bytes):
@@ -168,8 +170,28 @@ def load_pickle(file_name):
     global (``os.system``, ``builtins.eval``, an ndarray subclass, NumPy scalars, ...); object, structured and
     subarray dtypes; the opcodes INST, OBJ, NEWOBJ, NEWOBJ_EX, persistent ids, extension codes, sets and
     out-of-band buffers. A top level that is not a dict of str -> array, and a truncated or damaged file, raise
-    ValueError; every error names the file."""
-    return _pickle.read(_checks.path(file_name, "file_name"))
+    ValueError, as does anything but str and int in a vocabulary; every error names the file. What a file builds
+    (arrays and vocabularies, counting entries referenced twice) is bounded by a few times its size."""
+    return _pickle.read(_checks.path(file_name, "file_name"), vocabularies=True)
+
+
+def save_word_vectors(file_name, word_vecs, word_to_id, id_to_word):
+    """Write word vectors and their vocabulary (what the second book pickles as ``cbow_params.pkl``) to one .npz
+    file, atomically and without pickle: the 2-D float array ``word_vecs`` as it is (float16 stays float16), and
+    the words in id order as a JSON text entry; returns None. ``word_to_id`` and ``id_to_word`` must be each
+    other's inverse over the ids 0..len(word_vecs)-1 (checked before anything is written)."""
+    from . import _wordvecs
+
+    _wordvecs.save(file_name, word_vecs, word_to_id, id_to_word)
+
+
+def load_word_vectors(file_name):
+    """The dict {'word_vecs': array, 'word_to_id': {str: int}, 'id_to_word': {int: str}} of a file that
+    :func:`save_word_vectors` wrote (the keys of the book's ``cbow_params.pkl``), read with the bounded .npz reader
+    and checked: one distinct word per row; ValueError naming the file otherwise."""
+    from . import _wordvecs
+
+    return _wordvecs.load(file_name)
 
 
 def _unreadable(file_name, name="file_name", what="fastnn parameter file"):
@@ -209,7 +231,7 @@ def _read_arrays(path, file_name, like, exact_dtype=False):
                 return {key: npz.read(key) for key in npz.keys}
             finally:
                 npz.close()
-    arrays = load_pickle(path)
+    arrays = _pickle.read(path)  # arrays only
     if like is not None:
         _same_keys(list(arrays), like, file_name)
         for key, value in arrays.items():

@@ -275,6 +275,61 @@ class _FlatPlan:
         network_kernels.update(self.code, self.params_base, self.grads_base, *self.states, self.segments, coef)
 
 
+# --- separate parameter arrays (the books' layers): the last update's checks, reused -----------------------------
+class _ArraysPlan:
+    """The kernel arguments of an update whose parameters are separate C-contiguous arrays with gradients of their
+    own dtype and shape (the books' layers), kept for the next update while the very same parameter, gradient
+    and state arrays come back (identity checks and the parameters still writable): the per-array checks of
+    every step are then a loop of ``is`` tests."""
+
+    __slots__ = ("keys", "param_arrays", "grad_arrays", "calls", "dtype", "size", "_state_unchanged")
+
+    def __init__(self, optimizer, params, grads, keys, states):
+        self.keys = keys
+        self.param_arrays = [params[k] for k in keys]
+        self.grad_arrays = [grads[k] for k in keys]
+        self.dtype = self.param_arrays[0].dtype
+        self.size = sum(p.size for p in self.param_arrays)
+        # (param, grad, *state) as 1-D views: the kernel updates parameters and state in place
+        self.calls = [(p.reshape(-1), g.reshape(-1), *[state[k].reshape(-1) for state in states])
+                      for k, p, g in zip(keys, self.param_arrays, self.grad_arrays)]
+        attributes = [(optimizer, name, state) for name, state in zip(optimizer._state_names, states)]
+        items = [(state, k, state[k]) for state in states for k in keys]
+        self._state_unchanged = IdentityCheck(attributes, items)
+
+    @classmethod
+    def build(cls, optimizer, params, grads, entries, states):
+        """The plan for these checked entries, or None when one of them needs a cast, a copy or a write-back."""
+        if not entries or not all(e.kind == "view" and e.dtype is entries[0].dtype and _uncast(grads[e.key], e)
+                                  for e in entries):
+            return None
+        return cls(optimizer, params, grads, [e.key for e in entries], states)
+
+    def matches(self, params, grads):
+        """The same arrays as when the plan was built (cheap identity checks), the parameters still writable."""
+        if len(params) != len(self.keys) or not entries_are(params, self.keys, self.param_arrays):
+            return False
+        if not entries_are(grads, self.keys, self.grad_arrays) or not self._state_unchanged.holds():
+            return False
+        for p in self.param_arrays:
+            if not p.flags.writeable:
+                return False
+        return True
+
+    def run(self, optimizer, coefficients):
+        """One step of ``optimizer``'s rule with these scalar ``coefficients``."""
+        kernel = getattr(kernels_for(self.size, optim), optimizer._kernel_name)
+        scalars = [self.dtype.type(c) for c in coefficients]
+        for args in self.calls:
+            kernel(*args, *scalars)
+
+
+def _uncast(grad, entry):
+    """True when the entry's gradient is a view of ``grad`` itself (no cast or copy was needed)."""
+    return (type(grad) is np.ndarray and grad.dtype is entry.dtype and grad.flags.c_contiguous
+            and grad.shape == entry.param.shape)
+
+
 # --- optimizers -------------------------------------------------------------------------------------------------
 class _Optimizer:
     """Shared update loop. Subclasses name their hyper-parameters and state attributes, check the
@@ -354,12 +409,17 @@ class _Optimizer:
     def update(self, params, grads):
         """One step for every parameter: ``params`` updated in place from ``grads`` (dicts or lists)."""
         self._checked()
+        plan = getattr(self, "_arrays", None)
+        if plan is not None and plan.matches(params, grads):
+            plan.run(self, self._coefficients())
+            return
         plan = self._flat_plan(params, grads)
         if plan is not None:
             plan.run(self._coefficients())
             return
         entries = _entries(params, grads)
         states = [self._state(name, params, entries) for name in self._state_names]
+        self._arrays = _ArraysPlan.build(self, params, grads, entries, states)
         coefficients = self._coefficients()
         kernels = kernels_for(sum(e.grad.size for e in entries), optim)
         kernel = getattr(kernels, self._kernel_name)

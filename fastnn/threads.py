@@ -114,38 +114,56 @@ def _blas_thread_functions():
     return _blas_functions
 
 
-class _one_blas_thread:  # noqa: N801 - used as a with-statement helper, named like contextlib.closing
+def _one_blas_thread(rows, row_work):
     """``with _one_blas_thread(rows, row_work):`` around one of fastnn's compiled calls on ``rows`` rows whose widest
-    product costs ``row_work`` multiply-adds a row: OpenBLAS at one thread while it runs (see PIN_FROM_WORK). Counted under a lock: the first pinned call in any thread saves the counts, the last one to
-    end restores them, so calls overlapping in several threads never leave BLAS pinned."""
+    product costs ``row_work`` multiply-adds a row: OpenBLAS at one thread while it runs (see PIN_FROM_WORK).
+    Returns the context manager: a shared do-nothing one unless the call is pinned (most calls: nothing to
+    allocate on the path of a small batch)."""
+    if rows * row_work >= PIN_FROM_WORK and rows < PIN_BELOW_ROWS and not _open and _others_busy():
+        return _PINNED
+    return _UNPINNED
 
-    __slots__ = ("_pin",)
 
-    def __init__(self, rows, row_work):
-        self._pin = rows * row_work >= PIN_FROM_WORK and rows < PIN_BELOW_ROWS and not _open and _others_busy()
+class _Unpinned:
+    __slots__ = ()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _Pinned(_Unpinned):
+    """Counted under a lock: the first pinned call in any thread saves the counts, the last one to end restores
+    them, so calls overlapping in several threads never leave BLAS pinned (one shared instance: it holds no
+    state of its own)."""
+
+    __slots__ = ()
 
     def __enter__(self):
         global _pins
-        if self._pin:
-            with _pin_lock:
-                if _pins == 0:
-                    _pinned[:] = [(set_, get()) for get, set_ in _blas_thread_functions()]
-                    for set_, count in _pinned:
-                        if count != 1:
-                            set_(1)
-                _pins += 1
+        with _pin_lock:
+            if _pins == 0:
+                _pinned[:] = [(set_, get()) for get, set_ in _blas_thread_functions()]
+                for set_, count in _pinned:
+                    if count != 1:
+                        set_(1)
+            _pins += 1
         return self
 
     def __exit__(self, *exc):
         global _pins
-        if self._pin:
-            with _pin_lock:
-                _pins -= 1
-                if _pins == 0:
-                    for set_, count in _pinned:
-                        if count != 1:
-                            set_(count)
+        with _pin_lock:
+            _pins -= 1
+            if _pins == 0:
+                for set_, count in _pinned:
+                    if count != 1:
+                        set_(count)
         return False
+
+
+_UNPINNED, _PINNED = _Unpinned(), _Pinned()
 
 
 @contextlib.contextmanager

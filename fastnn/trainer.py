@@ -33,15 +33,16 @@ import time
 
 import numpy as np
 
-from . import _checks, io
-from . import engine as engine_module
+from . import _checks
 from . import optimizer as optimizers
 from .callbacks import (BookLines, Callback, EarlyStopping, FiniteCheck, History, ProgressBar, Validation,
                         as_callbacks, first_non_finite, only)
-from ._dispatch import lazy_kernels
+from ._dispatch import lazy_kernels, lazy_module
 from .trainer2 import Trainer2, looks_like_optimizer
 
 engine_kernels = lazy_kernels("network")
+# the first book's Trainer only: a script on the second book's Trainer does not pay their import (~20 ms)
+engine_module, io = lazy_module("fastnn.engine"), lazy_module("fastnn.io")
 
 __all__ = ["Trainer", "Trainer2", "np"]  # np: as the book's star import
 

@@ -6,6 +6,9 @@
   iteration; both work in place on the gradient arrays, like the book.
 * ``conv_output_size``, ``im2col`` and ``col2im`` come from the first book (chapter 7); im2col/col2im run compiled
   kernels (fastnn.kernels.conv), the others are a handful of whole-array NumPy calls, which Numba would not beat.
+* The second book's text utilities (chapters 2-4: ``preprocess``, ``create_co_matrix``, ``cos_similarity``,
+  ``most_similar``, ``ppmi``, ``convert_one_hot``, ``create_contexts_target``, ``analogy``, ``normalize``,
+  ``to_cpu``, ``to_gpu``) live in ``fastnn.text`` and are re-exported here, where the book's scripts import them.
 
 Output sizes are the book's: ``(H + 2*pad - filter_h) // stride + 1``, rounded down like the book's (and
 PyTorch's) integer division, so a stride that does not divide ``H + 2*pad - filter_h`` leaves the last input rows
@@ -23,11 +26,14 @@ import numpy as np
 
 from . import _checks
 from ._dispatch import lazy_kernels
+from .text import __all__ as _text_names
+from .text import (analogy, convert_one_hot, cos_similarity, create_co_matrix, create_contexts_target,  # noqa: F401
+                   most_similar, normalize, ppmi, preprocess, to_cpu, to_gpu)
 
 _conv = lazy_kernels("conv")
 
 __all__ = ["smooth_curve", "shuffle_dataset", "clip_grads", "remove_duplicate", "conv_output_size", "im2col",
-           "col2im", "np"]  # np: as the book's star import
+           "col2im", *_text_names, "np"]  # np: as the book's star import
 
 SMOOTH_WINDOW = 11  # the book's Kaiser window: 11 points, beta 2
 SMOOTH_BETA = 2
@@ -100,7 +106,7 @@ def _same_memory(a, b):
 
 def _tied_transposed(a, b):
     """The book's weight-tying rule: two matrices where b equals a.T element for element."""
-    if a.ndim != 2 or b.ndim != 2 or a.T.shape != b.shape:
+    if a.ndim != 2 or b.ndim != 2 or a.shape[0] != b.shape[1] or a.shape[1] != b.shape[0]:
         return False
     if _same_memory(a.T, b):  # b is a transposed view of a: equal without comparing every element
         return True

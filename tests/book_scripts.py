@@ -19,15 +19,18 @@ The variants (``VARIANTS``):
     ``fastnn.nets``' class (``TwoLayerNetCh4`` for chapter 4, ``TwoLayerNetBook2`` for the second book), and a
     function or class the script defines itself (chapter 3's ``sigmoid``, chapter 4's ``numerical_diff``,
     ``simpleNet``, ...) is imported from fastnn instead (the script's own definition is renamed ``_book_<name>``
-    and left unused).
+    and left unused). In the second book: ``ch04.negative_sampling_layer`` is ``fastnn.negative_sampling_layer``,
+    ``from dataset import ptb`` reads ``fastnn.ptb`` (``$FASTNN_PTB_DIR``: the copy's ``dataset/``), and
+    ``ch04/eval.py`` reads the book's pickle with ``fastnn.io.load_pickle``.
 
 Every run: ``sys.executable`` in a subprocess, the working directory the script's chapter directory (as the book
 expects), ``np.random.seed(seed)`` before the script runs (``runpy``; the scripts do not all seed),
 ``MPLBACKEND=Agg`` (``plt.show()`` returns), one BLAS thread, and the network blocked (``socket`` connections
 raise), so the book's MNIST loader can only work from the Fashion-MNIST files copied into the copy's
-``dataset/``. When the script ends, the data of every matplotlib figure it drew (line x/y data, bar heights,
-scatter/quiver offsets and vectors, contour levels) is written to a JSON file and compared like the printed
-numbers: a script that only plots is still checked.
+``dataset/``, and the second book's PTB loader from the PTB-format King James Bible (Debian's bible-kjv, written by
+fastnn.ptb.write_ptb_format) copied there. When the script ends, the data of every matplotlib figure it drew (line
+x/y data, bar heights, scatter/quiver offsets and vectors, contour levels) is written to a JSON file and compared
+like the printed numbers: a script that only plots is still checked.
 
 Long scripts are shortened by text substitution on the copied script (``Script.reduce``; ``full=True`` skips
 it); each substitution must apply (a stale one is an error, not a silent full-length run).
@@ -83,6 +86,27 @@ def missing_fashion_mnist():
     return None
 
 
+BIBLE = ("bible", "-f", "gen1:1-rev22:21")  # Debian's bible-kjv: the King James Bible, one verse a line
+
+
+def missing_bible():
+    """None when Debian's ``bible`` program (package bible-kjv) is on PATH, else a message saying how to get it."""
+    if shutil.which(BIBLE[0]):
+        return None
+    return ("the bible program is not installed (apt-get install bible-kjv): the PTB-format corpus of the second "
+            "book's PTB scripts is made from its King James Bible")
+
+
+def build_ptb_corpus(out_dir):
+    """The King James Bible (``bible -f gen1:1-rev22:21``, 31,102 verses) in PTB's format: ptb.train.txt,
+    ptb.valid.txt and ptb.test.txt written into ``out_dir`` by fastnn.ptb.write_ptb_format with its defaults, the
+    verse references (``Ge1:1``) dropped; returns write_ptb_format's summary."""
+    from fastnn import ptb
+
+    text = subprocess.run(BIBLE, capture_output=True, text=True, encoding="utf-8", check=True, timeout=120).stdout
+    return ptb.write_ptb_format(text, out_dir, drop_first_word=True)
+
+
 # --- the scripts ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Script:
@@ -101,6 +125,7 @@ class Script:
     path: str                      # e.g. "book1/ch05/train_neuralnet.py"
     variants: tuple = ("fastnn", "fastnn-nets")
     mnist: bool = False
+    ptb: bool = False              # reads PTB (the second book's dataset/ptb.py): the King James Bible corpus
     reduce: tuple = ()
     reduce_why: str = ""
     probe: str = ""
@@ -137,6 +162,14 @@ NETS_BOOK2 = "from fastnn.nets import TwoLayerNetBook2 as TwoLayerNet"
 LOCAL_NET = "from two_layer_net import TwoLayerNet"
 LOCAL_CONVNET, NETS_CONVNET = "from simple_convnet import SimpleConvNet", "from fastnn.nets import SimpleConvNet"
 LOCAL_DEEPNET, NETS_DEEPNET = "from deep_convnet import DeepConvNet", "from fastnn.nets import DeepConvNet"
+# the second book: its PTB loader and chapter 4's negative sampling, as fastnn-nets replaces them
+BOOK_PTB = ("from dataset import ptb", "from fastnn import ptb")
+BOOK_NEGSAMP = ("from ch04.negative_sampling_layer import", "from fastnn.negative_sampling_layer import")
+VOCAB_LINE = "vocab_size = len(word_to_id)\n"
+VOCAB_CUT = ("vocab_size = 2000  # cut by tests/book_scripts.py\ncorpus = corpus[corpus < vocab_size]\n"
+             "id_to_word = {i: id_to_word[i] for i in range(vocab_size)}\n"
+             "word_to_id = {w: i for i, w in id_to_word.items()}\n")
+CONTEXTS_LINE = "contexts, target = create_contexts_target(corpus, window_size)\n"
 GRADIENT_CHECK_TOL = ("the printed values are mean |backprop - numerical| gradients (1e-9..1e-7), differences of "
                       "nearly equal numbers: two correct implementations agree only to the numerical gradient's "
                       "rounding, about 1e-16 * loss / 2h = 1e-12 per element (measured: 1e-4 relative)")
@@ -260,6 +293,38 @@ SCRIPTS = (
            reduce_why="the decision-region grid step 0.001 -> 0.01 (about 60,000 points instead of 6 million)",
            probe="print('predicted classes on the grid:', np.bincount(predict_cls, minlength=3))",
            nets={"ch01/train_custom_loop.py": [(LOCAL_NET, NETS_BOOK2)]}),
+    # --- the second book, chapter 2: counting methods on the book's sentence and on the PTB-format corpus -------
+    Script("book2/ch02/similarity.py", variants=("fastnn",)),
+    Script("book2/ch02/most_similar.py", variants=("fastnn",)),
+    Script("book2/ch02/ppmi.py", variants=("fastnn",)),
+    Script("book2/ch02/count_method_small.py", variants=("fastnn",)),
+    # the book's PPMI loop over 10,000 x 10,000 cells alone takes 100-150 s
+    Script("book2/ch02/count_method_big.py", ptb=True, slow=True, reduce=((VOCAB_LINE, VOCAB_CUT),),
+           reduce_why="the vocabulary cut to the first 2,000 words (ids in order of first appearance) and the "
+                      "corpus to their occurrences: PPMI and SVD of 2,000 x 2,000 instead of 10,000 x 10,000",
+           nets={"ch02/count_method_big.py": [BOOK_PTB]}),
+    # --- chapter 3: the simple CBOW (and, by a probe, the simple skip-gram) on the book's sentence --------------
+    Script("book2/ch03/cbow_predict.py", variants=("fastnn",)),
+    Script("book2/ch03/train.py", variants=("fastnn",), printed_atol=0.0100001,
+           tol_why="losses printed with %.2f (the float32 word vectors after 2,000 Adam steps agree to about 1e-6: "
+                   "float32 sums in another order)",
+           probe="from simple_skip_gram import SimpleSkipGram  # train.py's chapter trains it the same way\n"
+                 "model = SimpleSkipGram(vocab_size, hidden_size)\n"
+                 "Trainer(model, Adam()).fit(contexts, target, max_epoch, batch_size)\n"
+                 "for word_id, word in id_to_word.items():\n"
+                 "    print('skip-gram', word, model.word_vecs[word_id])"),
+    # --- chapter 4: word2vec with negative sampling on the PTB-format corpus; the book's trained vectors --------
+    Script("book2/ch04/train.py", ptb=True, slow=True, printed_atol=0.0100001, tol_why="losses printed with %.2f",
+           reduce=(("max_epoch = 10", "max_epoch = 1"),
+                   (CONTEXTS_LINE, CONTEXTS_LINE + "contexts, target = contexts[:20000], target[:20000]  # cut\n")),
+           reduce_why="10 epochs of all ~650,000 contexts -> 1 epoch of the first 20,000: 200 iterations (the book's "
+                      "code: about 90 minutes -> 15 s)",
+           probe="model = SkipGram(vocab_size, hidden_size, window_size, corpus)  # train.py imports it\n"
+                 "Trainer(model, Adam()).fit(contexts[:2000], target[:2000], 1, batch_size)",
+           nets={"ch04/train.py": [BOOK_PTB], "ch04/cbow.py": [BOOK_NEGSAMP], "ch04/skip_gram.py": [BOOK_NEGSAMP]}),
+    Script("book2/ch04/eval.py", nets={"ch04/eval.py": [
+        ("import pickle", "import pickle\nfrom fastnn.io import load_pickle"),
+        ("params = pickle.load(f)", "params = load_pickle(pkl_file)  # fastnn-nets: the restricted unpickler")]}),
 )
 
 # Files of the covered chapters that are not run, and why (the test checks that this table and SCRIPTS cover them).
@@ -279,15 +344,27 @@ NOT_RUN = {
     "book2/ch01/two_layer_net.py": "chapter-local module: run by ch01/train.py and ch01/train_custom_loop.py",
     "book2/ch01/show_spiral_dataset.py": "uses no common module and no fastnn counterpart: it prints and plots the "
                                          "book's own dataset/spiral.py data",
+    "book2/ch02/show_ptb.py": "prints PTB's own words (word_to_id['car'], 'happy', 'lexus': a KeyError on any other "
+                              "corpus), so it runs on the real PTB only; what it calls, the book's PTB loader, is "
+                              "compared with fastnn.ptb on the PTB-format corpus in tests/test_ptb.py",
+    "book2/ch03/simple_cbow.py": "chapter-local module: run by ch03/train.py",
+    "book2/ch03/simple_skip_gram.py": "chapter-local module: run by ch03/train.py's probe",
+    "book2/ch04/cbow.py": "chapter-local module: run by ch04/train.py",
+    "book2/ch04/skip_gram.py": "chapter-local module: run by ch04/train.py's probe",
+    "book2/ch04/negative_sampling_layer.py": "chapter-local module: run by ch04/train.py (through cbow.py and "
+                                             "skip_gram.py); fastnn-nets imports fastnn.negative_sampling_layer",
 }
-CHAPTERS = ("book1/ch03", "book1/ch04", "book1/ch05", "book1/ch06", "book1/ch07", "book1/ch08", "book2/ch01")
+CHAPTERS = ("book1/ch03", "book1/ch04", "book1/ch05", "book1/ch06", "book1/ch07", "book1/ch08", "book2/ch01",
+            "book2/ch02", "book2/ch03", "book2/ch04")
 
 
 def find_script(name):
-    """The Script for "ch05/train_neuralnet.py" or "book1/ch05/train_neuralnet.py" (ch01 is the second book's);
-    a script not in SCRIPTS gets the defaults (no reduction, both variants)."""
+    """The Script for "ch05/train_neuralnet.py" or "book1/ch05/train_neuralnet.py" (without the book: the one
+    script of SCRIPTS with that path, else the first book's, ch01's the second's); a script not in SCRIPTS gets the
+    defaults (no reduction, both variants)."""
     if not name.startswith(("book1/", "book2/")):
-        name = ("book2/" if name.startswith("ch01/") else "book1/") + name
+        listed = [s.path for s in SCRIPTS if s.relpath == name]
+        name = listed[0] if len(listed) == 1 else ("book2/" if name.startswith("ch01/") else "book1/") + name
     for s in SCRIPTS:
         if s.path == name:
             return s
@@ -304,15 +381,20 @@ def _make_writable(root):
                 os.chmod(p, 0o644)
 
 
-def build_template(book, dest, *, with_mnist=True, python=sys.executable):
+def build_template(book, dest, *, with_mnist=True, ptb_dir=None, python=sys.executable):
     """A writable copy of the book directory at ``dest``. For the first book with ``with_mnist``, the
     Fashion-MNIST .gz files are copied into its dataset/ and the book's own loader converts them once
-    (``dataset/mnist.pkl``), with the network blocked; returns what the loader printed."""
+    (``dataset/mnist.pkl``), with the network blocked; returns what the loader printed. For the second book with
+    ``ptb_dir`` (see build_ptb_corpus), the PTB-format files are copied into its dataset/, where the book's PTB
+    loader reads them (and writes its caches, in each run's own copy)."""
     src = shared_dir() / book
     if not src.is_dir():
         raise FileNotFoundError(f"{src} not found (set FASTNN_SHARED to the directory holding book1/ and book2/)")
     shutil.copytree(src, dest)
     _make_writable(dest)
+    if book == "book2" and ptb_dir is not None:
+        for name in ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt"):
+            shutil.copyfile(Path(ptb_dir) / name, dest / "dataset" / name)
     printed = ""
     if book == "book1" and with_mnist:
         reason = missing_fashion_mnist()
@@ -345,11 +427,14 @@ def _fastnn_has(module):
 
 
 IMPORT_LINE = re.compile(r"^(\s*from\s+)common\.(\w+)(\s+import\b)", re.M)
+IMPORT_MODULE_LINE = re.compile(r"^(\s*from\s+)common(\s+import\s+)(\w+)[ \t]*$", re.M)  # from common import config
 
 
 def switch_imports(text):
-    """``from common.X import ...`` -> ``from fastnn.X import ...`` for every X fastnn has."""
-    return IMPORT_LINE.sub(lambda m: f"{m[1]}fastnn.{m[2]}{m[3]}" if _fastnn_has(m[2]) else m[0], text)
+    """``from common.X import ...`` -> ``from fastnn.X import ...``, and ``from common import X`` -> ``from fastnn
+    import X``, for every X fastnn has."""
+    text = IMPORT_LINE.sub(lambda m: f"{m[1]}fastnn.{m[2]}{m[3]}" if _fastnn_has(m[2]) else m[0], text)
+    return IMPORT_MODULE_LINE.sub(lambda m: f"{m[1]}fastnn{m[2]}{m[3]}" if _fastnn_has(m[3]) else m[0], text)
 
 
 def _substitute(text, old, new, where):
@@ -363,13 +448,15 @@ def _substitute(text, old, new, where):
     return out
 
 
-LOCAL_IMPORT = re.compile(r"^\s*(?:from\s+(\w+)\s+import|import\s+(\w+))", re.M)
+# import lines that may name a chapter module: ``from two_layer_net import``, ``import x``, ``from ch04.cbow import``
+LOCAL_IMPORT = re.compile(r"^\s*(?:from\s+(?:(ch\d\d)\.)?(\w+)\s+import|import\s+(\w+))", re.M)
 
 
 def script_files(copy_dir, script):
-    """The script and the chapter-local modules it imports, directly or through each other (a script runs in its
-    chapter directory, so ``from two_layer_net import ...`` is ``<chapter>/two_layer_net.py``), as paths relative
-    to the copy, the script first."""
+    """The script and the chapter modules it (or its probe) imports, directly or through each other (a script runs
+    in its chapter directory, so ``from two_layer_net import ...`` is ``<chapter>/two_layer_net.py``; ``from
+    ch04.negative_sampling_layer import ...`` names the chapter), as paths relative to the copy, the script
+    first."""
     chapter = script.relpath.split("/")[0]
     todo, seen = [script.relpath], []
     while todo:
@@ -377,10 +464,11 @@ def script_files(copy_dir, script):
         if rel in seen:
             continue
         seen.append(rel)
-        for m in LOCAL_IMPORT.finditer((copy_dir / rel).read_text(encoding="utf-8")):
-            name = m[1] or m[2]
-            if (copy_dir / chapter / f"{name}.py").is_file():
-                todo.append(f"{chapter}/{name}.py")
+        text = (copy_dir / rel).read_text(encoding="utf-8") + ("\n" + script.probe if rel == script.relpath else "")
+        for m in LOCAL_IMPORT.finditer(text):
+            where, name = m[1] or chapter, m[2] or m[3]
+            if (copy_dir / where / f"{name}.py").is_file():
+                todo.append(f"{where}/{name}.py")
     return seen
 
 
@@ -504,7 +592,8 @@ def run_script(script, variant, template, workdir, *, full=False, seed=DEFAULT_S
     changed = apply_variant(workdir, script, variant, full=full)
     figures_file = workdir / "figures.json"
     env = run_env({"BOOK_SCRIPT": script.relpath.split("/", 1)[1], "BOOK_SCRIPT_SEED": str(seed),
-                   "BOOK_SCRIPT_FIGURES": str(figures_file)})
+                   "BOOK_SCRIPT_FIGURES": str(figures_file),
+                   "FASTNN_PTB_DIR": str(workdir / "dataset")})  # where fastnn.ptb reads (fastnn-nets)
     start = time.perf_counter()
     try:
         proc = subprocess.run([python, "-c", PRELUDE], cwd=workdir / script.relpath.split("/")[0], env=env,
@@ -556,14 +645,15 @@ def _close(a, b, rtol, atol):
 
 
 def compare_stdout(expected, got, rtol, atol):
-    """Problems (a list of strings, empty when the outputs agree): same lines and words, numbers to tolerance."""
+    """Problems (a list of strings, empty when the outputs agree): same lines and words, numbers to tolerance.
+    White space is not compared (NumPy pads a printed array's columns to the widest number)."""
     problems = []
     exp_lines, got_lines = expected.splitlines(), got.splitlines()
     if len(exp_lines) != len(got_lines):
         problems.append(f"{len(got_lines)} lines printed, the book's run printed {len(exp_lines)}")
     for i, (e, g) in enumerate(zip(exp_lines, got_lines), 1):
         (et, en), (gt, gn) = split_numbers(e), split_numbers(g)
-        if et != gt or len(en) != len(gn):
+        if "".join(et.split()) != "".join(gt.split()) or len(en) != len(gn):
             problems.append(f"line {i}: expected {e!r}, got {g!r}")
         elif not _close(gn, en, rtol, atol):
             worst = max(range(len(en)), key=lambda k: abs(gn[k] - en[k]) - atol - rtol * abs(en[k]))

@@ -8,8 +8,8 @@ Profiles (pick with HYPOTHESIS_PROFILE=name; CI=true selects "ci" unless a profi
 
 Files from outside the repository: a test marked ``@pytest.mark.books`` needs the books' code and weights
 ($FASTNN_SHARED, else ../shared beside the repository), one marked ``@pytest.mark.fashion_mnist`` Debian's
-Fashion-MNIST. Without them such a test is skipped with the reason, except under CI=true, where it fails: CI must
-run it.
+Fashion-MNIST, one marked ``@pytest.mark.bible_kjv`` (or using the ``ptb_corpus`` fixture) Debian's bible-kjv.
+Without them such a test is skipped with the reason, except under CI=true, where it fails: CI must run it.
 """
 import os
 
@@ -40,7 +40,8 @@ def _profile():
 settings.load_profile(_profile())
 
 # marker -> a function returning None when what the marked tests need is there, else why not
-REQUIRES = {"books": book_scripts.missing_books, "fashion_mnist": book_scripts.missing_fashion_mnist}
+REQUIRES = {"books": book_scripts.missing_books, "fashion_mnist": book_scripts.missing_fashion_mnist,
+            "bible_kjv": book_scripts.missing_bible}
 
 
 def pytest_runtest_setup(item):
@@ -51,6 +52,21 @@ def pytest_runtest_setup(item):
             pytest.fail(f"required in CI: {reason}", pytrace=False)
         if reason:
             pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def ptb_corpus(tmp_path_factory):
+    """A directory holding the King James Bible in PTB's format (ptb.train.txt, ptb.valid.txt, ptb.test.txt, made
+    by fastnn.ptb.write_ptb_format from Debian's bible-kjv once per session: book_scripts.build_ptb_corpus).
+    Skipped without the bible program, failed under CI=true."""
+    reason = book_scripts.missing_bible()
+    if reason and in_ci():
+        pytest.fail(f"required in CI: {reason}", pytrace=False)
+    if reason:
+        pytest.skip(reason)
+    out = tmp_path_factory.mktemp("ptb-kjv")
+    book_scripts.build_ptb_corpus(out)
+    return out
 
 
 @pytest.fixture

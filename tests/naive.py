@@ -362,6 +362,88 @@ def maxpool_backward(dout, arg_max, input_shape, pool_h, pool_w, stride=2, pad=0
     return dx
 
 
+# the second book's text utilities (chapters 2-3), from their definitions, one word pair or one cell at a time
+def co_matrix(corpus, vocab_size, window_size):
+    """counts[w][v]: the ordered position pairs (p, q), 0 < |p - q| <= window_size, with word w at p and v at q."""
+    corpus = [int(w) for w in corpus]
+    counts = [[0] * vocab_size for _ in range(vocab_size)]
+    for p, w in enumerate(corpus):
+        for q, v in enumerate(corpus):
+            if 0 < abs(p - q) <= window_size:
+                counts[w][v] += 1
+    return np.array(counts, dtype=np.int64).reshape(vocab_size, vocab_size)
+
+
+def _ieee_ratio(num, den):
+    """num / den with IEEE's answers for a zero denominator (Python raises)."""
+    if den == 0:
+        return math.nan if num == 0 or math.isnan(num) else math.copysign(math.inf, num)
+    return num / den
+
+
+def _log2(r):
+    if math.isnan(r) or r < 0:
+        return math.nan
+    return -math.inf if r == 0 else math.log2(r)
+
+
+def ppmi(C, eps=1e-8):
+    """max(0, log2(C[i][j] * N / (S[j] * S[i]) + eps)) cell by cell in Python numbers (integer counts exactly,
+    float counts in float64), N the total and S[j] the sum of column j; NaN counts as 0."""
+    rows = [[c if isinstance(c, int) else float(c) for c in row] for row in np.asarray(C).tolist()]
+    n = len(rows)
+    total = sum(sum(row) for row in rows)
+    column = [sum(rows[i][j] for i in range(n)) for j in range(n)]
+    out = np.zeros((n, n), dtype=np.float64)
+    for i in range(n):
+        for j in range(n):
+            pmi = _log2(_ieee_ratio(rows[i][j] * total, column[j] * column[i]) + eps)
+            out[i, j] = pmi if pmi > 0 else 0.0
+    return out
+
+
+def ppmi_progress(total):
+    """The book's verbose lines for a matrix of ``total`` cells: after every (total // 100 + 1)-th cell."""
+    every = total // 100 + 1
+    return ["%.1f%% done" % (100 * cnt / total) for cnt in range(1, total + 1) if cnt % every == 0]
+
+
+def contexts_target(corpus, window_size):
+    """(contexts, target) as lists: each centre position with window_size words on both sides, in order."""
+    corpus = [int(w) for w in corpus]
+    contexts, target = [], []
+    for centre in range(window_size, len(corpus) - window_size):
+        target.append(corpus[centre])
+        contexts.append([corpus[centre + off] for off in range(-window_size, window_size + 1) if off != 0])
+    return contexts, target
+
+
+def one_hot(ids, vocab_size):
+    """A nested list: each word id replaced by a list of vocab_size zeros with a 1 at the id."""
+    if np.ndim(ids) == 0:
+        return [1 if k == int(ids) else 0 for k in range(vocab_size)]
+    return [one_hot(i, vocab_size) for i in ids]
+
+
+def cos_similarity(x, y, eps=1e-8):
+    """sum_k x_k y_k / ((||x|| + eps) (||y|| + eps)), summed exactly in float64."""
+    x = [float(v) for v in np.asarray(x).reshape(-1)]
+    y = [float(v) for v in np.asarray(y).reshape(-1)]
+    norm_x = math.sqrt(math.fsum(v * v for v in x)) + eps
+    norm_y = math.sqrt(math.fsum(v * v for v in y)) + eps
+    return math.fsum((a / norm_x) * (b / norm_y) for a, b in zip(x, y))
+
+
+def unit_rows(x):
+    """Each row of a 2-D x (or a 1-D x) divided by its length, in float64 (NaN for a zero row)."""
+    rows = _rows(x)
+    out = []
+    for row in rows:
+        length = math.sqrt(math.fsum(v * v for v in row))
+        out.append([v / length if length else math.nan for v in row])
+    return np.array(out).reshape(np.shape(x))
+
+
 def embedding_backward(idx, dout, vocab_size):
     """dW (vocab_size, D) in float64: zeros, then dout's row n added into row idx[n] for every n."""
     idx = [int(i) for i in np.asarray(idx).reshape(-1)]

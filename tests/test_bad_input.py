@@ -30,13 +30,14 @@ from fastnn import mlp as M
 from fastnn import netgrad as NG
 from fastnn import nets as N
 from fastnn import optimizer as O
+from fastnn import ptb as PTB
 from fastnn import threads as TH
 from fastnn import trainer as T
 from fastnn import util as U
 from fastnn.reference import functions as R
 
 MODULES = {"functions": F, "gradient": G, "layers": L, "nets": N, "mlp": M, "optimizer": O, "trainer": T,
-           "util": U, "datasets": D, "io": IO, "netgrad": NG, "threads": TH}
+           "util": U, "datasets": D, "io": IO, "netgrad": NG, "threads": TH, "ptb": PTB}
 
 
 def _read_only(shape=(3,)):
@@ -711,6 +712,72 @@ for label, params, grads, exc, name in (
         ("not arrays", [[1.0]], [[1.0]], TypeError, "params[0]")):
     add("util.remove_duplicate", label, lambda p=params, g=grads: U.remove_duplicate(p, g), exc, name)
 
+# the second book's text utilities (fastnn.text, re-exported by fastnn.util)
+W2I, I2W, WV = {"you": 0, "say": 1, "i": 2}, {0: "you", 1: "say", 2: "i"}, np.eye(3)
+for label, text, exc in (("None", None, TypeError), ("bytes", b"You say.", TypeError)):
+    add("text.preprocess", f"text {label}", lambda t=text: U.preprocess(t), exc, "text")
+for fn, extra in (("create_co_matrix", (3,)), ("convert_one_hot", (3,)), ("create_contexts_target", ())):
+    for label, corpus, exc in (("floats", [0.0, 1.0], TypeError), ("str", ["you", "say"], TypeError),
+                               ("bool", [True, False], TypeError), ("ragged", RAGGED, ValueError),
+                               ("negative id", [0, -1, 2], ValueError), ("3-D", np.zeros((1, 1, 2), int), ValueError)):
+        add(f"text.{fn}", f"corpus {label}", lambda f=fn, c=corpus, e=extra: getattr(U, f)(c, *e), exc, "corpus")
+add("text.create_co_matrix", "corpus 2-D", lambda: U.create_co_matrix(np.zeros((2, 2), int), 3), ValueError, "corpus")
+add("text.create_contexts_target", "corpus 2-D", lambda: U.create_contexts_target(np.zeros((2, 2), int)), ValueError,
+    "corpus")
+for fn in ("create_co_matrix", "convert_one_hot"):
+    for label, vocab_size, exc in (("below an id", 2, ValueError), ("float", 3.0, TypeError), ("None", None, TypeError),
+                                   ("negative", -1, ValueError)):
+        add(f"text.{fn}", f"vocab_size {label}", lambda f=fn, v=vocab_size: getattr(U, f)([0, 2, 1], v), exc,
+            "vocab_size")
+for fn, args in (("create_co_matrix", ([0, 1], 2)), ("create_contexts_target", ([0, 1, 2],))):
+    for label, window, exc in (("0", 0, ValueError), ("-1", -1, ValueError), ("float", 1.5, TypeError),
+                               ("str", "2", TypeError)):
+        add(f"text.{fn}", f"window_size {label}", lambda f=fn, a=args, w=window: getattr(U, f)(*a, window_size=w), exc,
+            "window_size")
+for label, counts, kwargs, exc, name in (
+        ("C 1-D", np.ones(3), {}, ValueError, "C"), ("C not square", np.ones((2, 3)), {}, ValueError, "C"),
+        ("C str", STRINGS.reshape(1, 2)[:, :1], {}, TypeError, "C"), ("C complex", np.ones((2, 2), complex), {},
+                                                                       TypeError, "C"),
+        ("C NaN", np.array([[1.0, np.nan], [0.0, 1.0]]), {}, ValueError, "C"),
+        ("C inf", np.array([[1.0, np.inf], [0.0, 1.0]], np.float32), {}, ValueError, "C"),
+        ("C uint64 beyond int64", np.full((2, 2), 2 ** 63, np.uint64), {}, ValueError, "C"),
+        ("C ragged", RAGGED, {}, ValueError, "C"), ("eps str", np.ones((2, 2)), {"eps": "1e-8"}, TypeError, "eps"),
+        ("eps NaN", np.ones((2, 2)), {"eps": np.nan}, ValueError, "eps")):
+    add("text.ppmi", label, lambda c=counts, k=kwargs: U.ppmi(c, **k), exc, name)
+for label, x, y, kwargs, exc, name in (
+        ("x 2-D", np.ones((2, 2)), np.ones((2, 2)), {}, ValueError, "x"),
+        ("lengths", np.ones(3), np.ones(4), {}, ValueError, "x"), ("x str", STRINGS, np.ones(2), {}, TypeError, "x"),
+        ("y complex", np.ones(3), COMPLEX, {}, TypeError, "y"), ("y None", np.ones(3), None, {}, TypeError, "y"),
+        ("eps str", np.ones(3), np.ones(3), {"eps": "0"}, TypeError, "eps")):
+    add("text.cos_similarity", label, lambda a=x, b=y, k=kwargs: U.cos_similarity(a, b, **k), exc, name)
+for label, args, kwargs, exc, name in (
+        ("query int", (0, W2I, I2W, WV), {}, TypeError, "query"),
+        ("word_to_id a list", ("you", ["you"], I2W, WV), {}, TypeError, "word_to_id"),
+        ("id_to_word a str", ("you", W2I, "you say i", WV), {}, TypeError, "id_to_word"),
+        ("word_matrix 1-D", ("you", W2I, I2W, np.ones(3)), {}, ValueError, "word_matrix"),
+        ("word_matrix str", ("you", W2I, I2W, STRINGS), {}, TypeError, "word_matrix"),
+        ("word_matrix short", ("you", W2I, I2W, np.eye(2)), {}, ValueError, "word_matrix"),
+        ("query's id out of range", ("i", {"you": 0, "say": 1, "i": 7}, I2W, WV), {}, ValueError, "word_to_id"),
+        ("id_to_word without an id", ("you", W2I, {0: "you", 1: "say", 5: "i"}, WV), {}, ValueError, "id_to_word"),
+        ("top 0", ("you", W2I, I2W, WV), {"top": 0}, ValueError, "top"),
+        ("top float", ("you", W2I, I2W, WV), {"top": 2.0}, TypeError, "top")):
+    add("text.most_similar", label, lambda a=args, k=kwargs: U.most_similar(*a, **k), exc, name)
+for label, args, kwargs, exc, name in (
+        ("a int", (0, "say", "i", W2I, I2W, WV), {}, TypeError, "a"),
+        ("c None", ("you", "say", None, W2I, I2W, WV), {}, TypeError, "c"),
+        ("answer int", ("you", "say", "i", W2I, I2W, WV), {"answer": 1}, TypeError, "answer"),
+        ("answer not in the vocabulary", ("you", "say", "i", W2I, I2W, WV), {"answer": "queen"}, ValueError,
+         "queen"),
+        ("word_to_id None", ("you", "say", "i", None, I2W, WV), {}, TypeError, "word_to_id"),
+        ("word_matrix 3-D", ("you", "say", "i", W2I, I2W, np.ones((3, 3, 1))), {}, ValueError, "word_matrix"),
+        ("top -1", ("you", "say", "i", W2I, I2W, WV), {"top": -1}, ValueError, "top")):
+    add("text.analogy", label, lambda a=args, k=kwargs: U.analogy(*a, **k), exc, name)
+for label, x, exc in (("a list", [1.0, 2.0], TypeError), ("int", np.ones(3, int), TypeError),
+                      ("3-D", np.ones((1, 2, 2)), ValueError), ("read-only", _read_only(), ValueError)):
+    add("text.normalize", f"x {label}", lambda v=x: U.normalize(v), exc, "x")
+add("text.to_cpu", "x ragged", lambda: U.to_cpu(RAGGED), ValueError, "x")
+add("text.to_gpu", "any array", lambda: U.to_gpu(np.ones(3)), NotImplementedError, "to_gpu")
+
 for label, args, kwargs, exc, name in (
         ("label out of range", ([0, 10], 10), {}, ValueError, "labels"),
         ("negative label", ([-1], 10), {}, ValueError, "labels"),
@@ -888,6 +955,67 @@ def _write_bytes(name, data):
 add("io.load_pickle", "a pickle calling os.system", lambda: IO.load_pickle(_write_bytes(
     "evil.pkl", b"cos\nsystem\n(S'true'\ntR.")), IO.UnsafePickleError, "os.system")
 add("io.load_pickle", "file missing", lambda: IO.load_pickle(MISSING), FileNotFoundError, "nonexistent-fastnn-dir")
+
+# --- word vectors and PTB (issue #26) -------------------------------------------------------------------------------
+W2I, I2W = {"you": 0, "say": 1}, {0: "you", 1: "say"}
+add("io.save_word_vectors", "file_name None", lambda: IO.save_word_vectors(None, np.ones((2, 2)), W2I, I2W),
+    TypeError, "file_name")
+add("io.save_word_vectors", "directory missing", lambda: IO.save_word_vectors(MISSING, np.ones((2, 2)), W2I, I2W),
+    FileNotFoundError, "file_name")
+add("io.save_word_vectors", "word_vecs 1-D", lambda: IO.save_word_vectors("v.npz", np.ones(2), W2I, I2W),
+    ValueError, "word_vecs")
+add("io.save_word_vectors", "word_vecs int", lambda: IO.save_word_vectors("v.npz", np.ones((2, 2), int), W2I, I2W),
+    TypeError, "word_vecs")
+add("io.save_word_vectors", "word_vecs ragged", lambda: IO.save_word_vectors("v.npz", RAGGED, W2I, I2W),
+    ValueError, "word_vecs")
+add("io.save_word_vectors", "word_to_id a list", lambda: IO.save_word_vectors("v.npz", np.ones((2, 2)),
+                                                                               ["you", "say"], I2W),
+    TypeError, "word_to_id")
+add("io.save_word_vectors", "id_to_word too short", lambda: IO.save_word_vectors("v.npz", np.ones((3, 2)), W2I,
+                                                                                  I2W), ValueError, "word_to_id")
+add("io.save_word_vectors", "id_to_word not inverse", lambda: IO.save_word_vectors(
+    "v.npz", np.ones((2, 2)), W2I, {0: "say", 1: "you"}), ValueError, "id_to_word")
+add("io.load_word_vectors", "file_name 3", lambda: IO.load_word_vectors(3), TypeError, "file_name")
+add("io.load_word_vectors", "file missing", lambda: IO.load_word_vectors(MISSING), FileNotFoundError,
+    "nonexistent-fastnn-dir")
+add("io.load_word_vectors", "a pickle", lambda: IO.load_word_vectors(_write_bytes("v.pkl", b"\x80\x04N.")),
+    ValueError, "file_name")
+MISSING_DIR = os.path.dirname(MISSING)
+add("ptb.load_data", "data_type 'dev'", lambda: PTB.load_data("dev", "."), ValueError, "data_type")
+add("ptb.load_data", "data_type None", lambda: PTB.load_data(None, "."), ValueError, "data_type")
+add("ptb.load_data", "data_type a list", lambda: PTB.load_data(["train"], "."), ValueError, "data_type")
+add("ptb.load_data", "directory 3", lambda: PTB.load_data("train", 3), TypeError, "directory")
+add("ptb.load_data", "directory missing", lambda: PTB.load_data("train", MISSING_DIR), FileNotFoundError,
+    "nonexistent-fastnn-dir")
+add("ptb.load_vocab", "directory bytes", lambda: PTB.load_vocab(b"."), TypeError, "directory")
+add("ptb.load_vocab", "files missing", lambda: PTB.load_vocab("."), FileNotFoundError, "ptb.train.txt")
+add("ptb.read_text", "path None", lambda: PTB.read_text(None), TypeError, "path")
+add("ptb.read_text", "path missing", lambda: PTB.read_text(MISSING), FileNotFoundError, "nonexistent-fastnn-dir")
+add("ptb.read_text", "a directory", lambda: PTB.read_text("."), ValueError, "path")
+add("ptb.read_text", "binary", lambda: PTB.read_text(_write_bytes("b.bin", b"a\0b")), ValueError, "path")
+add("ptb.sentences", "text_lines 3", lambda: PTB.sentences(3), TypeError, "text_lines")
+add("ptb.sentences", "text_lines bytes", lambda: PTB.sentences(b"a b."), TypeError, "text_lines")
+add("ptb.sentences", "a bytes line", lambda: PTB.sentences(["a b.", b"c d."]), TypeError, "text_lines")
+TEXT = "one. two. three. four. five. six. seven. eight. nine. ten."
+add("ptb.write_ptb_format", "text_lines None", lambda: PTB.write_ptb_format(None, "out"), TypeError, "text_lines")
+add("ptb.write_ptb_format", "too few sentences", lambda: PTB.write_ptb_format("one. two.", "out"), ValueError,
+    "valid")
+add("ptb.write_ptb_format", "out_dir None", lambda: PTB.write_ptb_format(TEXT, None), TypeError, "out_dir")
+add("ptb.write_ptb_format", "out_dir's parent missing", lambda: PTB.write_ptb_format(TEXT, MISSING_DIR + "/d"),
+    FileNotFoundError, "out_dir")
+add("ptb.write_ptb_format", "out_dir a file", lambda: PTB.write_ptb_format(TEXT, _write_bytes("f", b"")), ValueError,
+    "out_dir")
+add("ptb.write_ptb_format", "vocab_size 2", lambda: PTB.write_ptb_format(TEXT, "out", vocab_size=2), ValueError,
+    "vocab_size")
+add("ptb.write_ptb_format", "vocab_size 1e4", lambda: PTB.write_ptb_format(TEXT, "out", vocab_size=1e4), TypeError,
+    "vocab_size")
+add("ptb.write_ptb_format", "valid -0.1", lambda: PTB.write_ptb_format(TEXT, "out", valid=-0.1), ValueError, "valid")
+add("ptb.write_ptb_format", "valid 1", lambda: PTB.write_ptb_format(TEXT, "out", valid=1), ValueError, "valid")
+add("ptb.write_ptb_format", "test nan", lambda: PTB.write_ptb_format(TEXT, "out", test=float("nan")), ValueError,
+    "test")
+add("ptb.write_ptb_format", "test '0.1'", lambda: PTB.write_ptb_format(TEXT, "out", test="0.1"), TypeError, "test")
+add("ptb.write_ptb_format", "valid + test 1", lambda: PTB.write_ptb_format(TEXT, "out", valid=0.5, test=0.5),
+    ValueError, "valid")
 
 
 # --- the second book's word2vec models (fastnn.nets.CBOW, SkipGram) ------------------------------------------------

@@ -780,6 +780,18 @@ def test_latency_table_runs_the_timeraw_benchmarks_code():
     assert all(re.fullmatch(r"\| .+ \| \d+\.\d{3} s \| \d+\.\d{3} s \|", line) for line in lines[2:])
 
 
+@pytest.mark.parametrize("size", ["net:8-4-3:5", "net:8-4-4-3:5", "layers:8-4-4-3:5"])
+def test_thread_benchmark_child_times_each_kind_of_step(size, capsys):
+    """python -m benchmarks.threads: each kind of size runs its step (the engine's net, multi-layer too, and the
+    standalone layers) and prints one positive median step time; a malformed size is refused by name."""
+    from benchmarks import threads
+
+    threads.child(threads.CHUNK, True, size)
+    assert float(capsys.readouterr().out) > 0
+    with pytest.raises(ValueError, match="kind"):
+        threads.parse_size("engine:8-4-3:5")
+
+
 @pytest.mark.slow  # (28x28 images: minutes with NUMBA_DISABLE_JIT=1)
 @pytest.mark.parametrize("name", ["simple_convnet_step", "deep_convnet_step"])
 def test_convnet_step_cases_update_like_the_reference(name):

@@ -1,4 +1,4 @@
-"""The books' real scripts as a test suite: chapters 3-6 of the first book and chapter 1 of the second, from
+"""The books' real scripts as a test suite: chapters 3-8 of the first book and chapters 1-4 of the second, from
 ../shared (or $FASTNN_SHARED), each run three ways in a temporary copy of its book and compared.
 
 (a) ``book``: as published, on the book's own ``common/``; (b) ``fastnn``: only the ``from common.X import`` lines
@@ -10,7 +10,9 @@ the book warns. How the scripts are run and what is shortened: tests/book_script
 script by hand: ``python tools/run_book_script.py ch05/train_neuralnet.py --variant fastnn-nets``.
 
 The MNIST scripts read Debian's Fashion-MNIST through the book's own loader (its files copied into the copy's
-``dataset/``, the network blocked); without it they skip, except under CI=true, where they fail.
+``dataset/``, the network blocked), the second book's PTB scripts the King James Bible in PTB's format (Debian's
+bible-kjv, tests/conftest.py's ``ptb_corpus``) through the book's PTB loader; without them they skip, except under
+CI=true, where they fail.
 """
 import os
 from importlib.util import find_spec
@@ -29,15 +31,17 @@ def _unavailable(reason):
 
 
 @pytest.fixture(scope="module")
-def templates(tmp_path_factory):
-    """One prepared copy per book (with Fashion-MNIST converted by the book's loader when available), copied
-    again for every run: {book: (path, None or why the MNIST data are missing, what the loader printed)}; the
-    tests using it are marked books (tests/conftest.py skips them without the books)."""
+def templates(tmp_path_factory, request):
+    """One prepared copy per book (with Fashion-MNIST converted by the book's loader, and the PTB-format corpus,
+    when available), copied again for every run: {book: (path, None or why the MNIST data are missing, what the
+    loader printed)}; the tests using it are marked books (tests/conftest.py skips them without the books), and
+    the scripts needing the data fashion_mnist or bible_kjv."""
     root = tmp_path_factory.mktemp("book-templates")
+    ptb_dir = None if bs.missing_bible() else request.getfixturevalue("ptb_corpus")
     out = {}
     for book in ("book1", "book2"):
         missing = bs.missing_fashion_mnist() if book == "book1" else None
-        printed = bs.build_template(book, root / book, with_mnist=missing is None)
+        printed = bs.build_template(book, root / book, with_mnist=missing is None, ptb_dir=ptb_dir)
         out[book] = (root / book, missing, printed)
     return out
 
@@ -63,7 +67,7 @@ def book_runs(templates, tmp_path_factory):
 
 
 CASES = [pytest.param(s, v, id=f"{s.path}-{v}", marks=([pytest.mark.slow] if s.slow else [])
-                      + ([pytest.mark.fashion_mnist] if s.mnist else []))
+                      + ([pytest.mark.fashion_mnist] if s.mnist else []) + ([pytest.mark.bible_kjv] if s.ptb else []))
          for s in bs.SCRIPTS for v in s.variants]
 
 
@@ -147,6 +151,7 @@ def test_the_comparison_sees_a_changed_number_word_line_or_warning():
     assert bs.compare(book, result("loss:2.3026\nacc 0.11 | 0.12\n", book.stderr))  # number
     assert bs.compare(book, result("loss:2.302585\nacc 0.11 , 0.12\n", book.stderr))  # word
     assert bs.compare(book, result("loss:2.302585\n", book.stderr))  # line
+    assert bs.compare(result("[ 1.5 -0.25]\n"), result("[1.5  -0.25]\n")) == []  # NumPy's column padding
     assert bs.compare(book, result(book.stdout))  # the book warned, this run did not
     fig = [[{"title": "", "items": [["line", [0, 1], [0.5, 0.25]]]}]]
     other = [[{"title": "", "items": [["line", [0, 1], [0.5, 0.2501]]]}]]

@@ -16,6 +16,7 @@ import pytest
 
 import book_scripts
 from fastnn import _pickle
+from hostile import peak_memory
 from fastnn import io
 from fastnn import nets as fn
 
@@ -463,3 +464,114 @@ def test_python2_numpy_pickle_loads_as_with_latin1(tmp_path):
     assert list(loaded) == ["W"] and loaded["W"].dtype == expected["W"].dtype
     np.testing.assert_array_equal(loaded["W"], expected["W"])
     np.testing.assert_array_equal(loaded["W"], [0.0, 1.0, 2.0])
+
+
+# --- vocabularies: the second book's cbow_params.pkl (issue #26) -----------------------------------------------------
+BOOK2 = book_scripts.shared_dir() / "book2"
+VOCAB = {"word_vecs": np.arange(6, dtype=np.float16).reshape(3, 2), "word_to_id": {"you": 0, "say": 1, "<eos>": 2},
+         "id_to_word": {0: "you", 1: "say", 2: "<eos>"}}
+
+
+@needs_book
+def test_the_second_books_word_vectors_load_as_plain_pickle_does():
+    path = BOOK2 / "ch04/cbow_params.pkl"
+    rows = re.findall(r"^\| (ch0\d/\S+\.pkl) \| ([0-9a-f]{64}) \|$", (BOOK2 / "SOURCE.md").read_text(), re.M)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == dict(rows)["ch04/cbow_params.pkl"]  # the genuine file
+    with open(path, "rb") as f:
+        expected = pickle.load(f)  # a known file, checked above: plain pickle is the reference
+    loaded = io.load_pickle(path)
+    assert type(loaded) is dict and list(loaded) == list(expected) == ["id_to_word", "word_vecs", "word_to_id"]
+    for key in ("word_to_id", "id_to_word"):
+        assert type(loaded[key]) is dict and loaded[key] == expected[key] and list(loaded[key]) == list(expected[key])
+    assert len(loaded["word_to_id"]) == 10_000 and loaded["word_to_id"]["you"] == 316
+    got, want = loaded["word_vecs"], expected["word_vecs"]
+    assert got.dtype == want.dtype == np.float16 and got.shape == (10_000, 100) and got.flags.writeable
+    np.testing.assert_array_equal(got, want)
+    _raises(ValueError, ["cbow_params.pkl", "'id_to_word' is dict", "load_pickle reads vocabularies"],
+            io.load_arrays, path)  # arrays only: what load_arrays and load_into promise
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_vocabularies_load_at_every_protocol(tmp_path, protocol):
+    for container in (dict, collections.OrderedDict):
+        pickled = {"word_vecs": VOCAB["word_vecs"], "word_to_id": container(VOCAB["word_to_id"]),
+                   "id_to_word": container(VOCAB["id_to_word"]), "empty": {},
+                   "big ids": {-2 ** 63: "a", 2 ** 63 - 1: "b"}}
+        loaded = io.load_pickle(_write(tmp_path, pickle.dumps(pickled, protocol=protocol), "v.pkl"))
+        assert list(loaded) == list(pickled)
+        for key in ("word_to_id", "id_to_word", "empty", "big ids"):
+            assert type(loaded[key]) is dict and loaded[key] == pickled[key], key
+        np.testing.assert_array_equal(loaded["word_vecs"], VOCAB["word_vecs"])
+
+
+# what a vocabulary may not hold: each newly admitted container (str -> int, int -> str) carrying anything else
+NOT_PLAIN = [(1.5, "float 1.5"), (True, "bool True"), (None, "NoneType"), ([1], "list"), ((1,), "tuple"),
+             (b"you", "bytes"), ({"a": 1}, "dict"), (np.ones(2), "array float64 (2,)"),
+             (2 ** 63, "int 9223372036854775808"), (-2 ** 63 - 1, "int -9223372036854775809"),
+             (10 ** 5000, "an int of 16610 bits")]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_only_plain_data_gets_through_a_vocabulary(tmp_path, protocol):
+    for bad, words in NOT_PLAIN:
+        for vocabulary in ({"you": 0, "say": bad}, {0: "you", 1: bad}, {bad: 0} if _hashable(bad) else None):
+            if vocabulary is None:
+                continue
+            try:
+                data = pickle.dumps({"word_vecs": np.ones(2), "vocab": vocabulary}, protocol=protocol)
+            except ValueError:  # (protocols 0-1 write ints in decimal: not 5000 digits)
+                continue
+            exc = _raises(ValueError, ["v.pkl", "'vocab' is a dict holding", words, "must be str or int"],
+                          io.load_pickle, _write(tmp_path, data, "v.pkl"))
+            assert not isinstance(exc, io.UnsafePickleError)  # plain Python values: refused as not plain data
+    # a NumPy scalar needs a global that is not admitted
+    data = pickle.dumps({"vocab": {"you": np.int64(0)}}, protocol=protocol)
+    _raises(io.UnsafePickleError, ["v.pkl", "multiarray.scalar, which is refused"], io.load_pickle,
+            _write(tmp_path, data, "v.pkl"))
+
+
+def _hashable(value):
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def test_a_vocabulary_holding_code_or_stand_ins_runs_nothing(tmp_path):
+    """Inside a vocabulary too, a global that runs code is refused before unpickling, and what an admitted global
+    builds (a dtype, an array) is refused as not plain data."""
+    canary = tmp_path / "canary"
+    for protocol in PROTOCOLS:
+        for name, (function, args) in _payloads(canary).items():
+            for vocabulary in ({"you": _Reduce(function, *args)}, {0: "you", 1: _Reduce(function, *args)}):
+                data = pickle.dumps({"word_to_id": vocabulary}, protocol=protocol)
+                exc = _raises(io.UnsafePickleError, ["evil.pkl", "refused"], io.load_pickle, _write(tmp_path, data))
+                assert re.search(f"references ({PAYLOAD_GLOBALS[name]}),", str(exc)), str(exc)
+    assert not canary.exists()
+    dtype = pickle.dumps({"word_to_id": {"you": np.dtype("f8")}}, protocol=2)
+    _raises(ValueError, ["'word_to_id' is a dict holding an object the pickle built (dtype float64)"],
+            io.load_pickle, _write(tmp_path, dtype))
+
+
+def test_vocabularies_are_bounded_by_the_files_size(tmp_path):
+    """Memo references let a small file name one vocabulary (or one long string) many times; each use is charged,
+    entries and characters, to the same budget as arrays: refused, not built. An honest vocabulary (each entry
+    written once, each word shared by the two dictionaries, as in the book's file) passes."""
+    vocabulary = {f"w{i}": i for i in range(2000)}
+    many_uses = pickle.dumps({f"copy{k}": vocabulary for k in range(500)}, protocol=4)
+    assert len(many_uses) < 40_000  # (the dict itself is written once)
+    _raises(io.UnsafePickleError, ["many.pkl", "more than", "entry 'copy"], io.load_pickle,
+            _write(tmp_path, many_uses, "many.pkl"))
+    long_word = "x" * 100_000
+    repeated = pickle.dumps({"id_to_word": {i: long_word for i in range(200)}}, protocol=4)
+    assert len(repeated) < 102_000
+    _raises(io.UnsafePickleError, ["long.pkl", "more than", "'id_to_word'"], io.load_pickle,
+            _write(tmp_path, repeated, "long.pkl"))
+    words = [f"word{i:05d}" for i in range(20_000)]
+    honest = {"word_vecs": np.ones((20_000, 2), np.float16), "word_to_id": {w: i for i, w in enumerate(words)},
+              "id_to_word": dict(enumerate(words))}
+    loaded = io.load_pickle(_write(tmp_path, pickle.dumps(honest, protocol=pickle.HIGHEST_PROTOCOL), "ok.pkl"))
+    assert loaded["id_to_word"] == honest["id_to_word"] and loaded["word_to_id"] == honest["word_to_id"]
+    peak, error = peak_memory(lambda: io.load_pickle(_write(tmp_path, many_uses, "many.pkl")))
+    assert isinstance(error, io.UnsafePickleError) and peak < 100 * len(many_uses)

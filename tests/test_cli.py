@@ -17,6 +17,7 @@ import pytest
 import fastnn
 from fastnn import _jit, cli, datasets
 from fastnn.nets import MultiLayerNet
+from terminal import restore_sigint
 
 REPO = Path(__file__).resolve().parents[1]
 COMPILE_NOTE = "compiling fastnn's kernels"
@@ -230,18 +231,12 @@ def test_a_cold_cache_says_it_compiles_and_a_warm_one_does_not(tmp_path):
 
 
 # --- Ctrl-C -------------------------------------------------------------------------------------------------------
-def _restore_sigint():
-    # a shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored across exec: give
-    # the child the default disposition a terminal's foreground process has (Python then raises KeyboardInterrupt)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.mark.slow  # trains (compiled: seconds)
 def test_ctrl_c_saves_the_last_finished_epoch_and_exits_130(tmp_path):
     out = tmp_path / "model.npz"
     cmd, env = _train_process(tmp_path, "--epochs", "100000", "--out", str(out))
     run = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           preexec_fn=_restore_sigint)
+                           preexec_fn=restore_sigint)
     try:
         for line in run.stdout:
             if line.startswith("epoch"):

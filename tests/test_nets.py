@@ -2,6 +2,8 @@
 layers, same losses and gradients, same training trajectory; gradients against central differences (the book's
 gradient_check); aliasing between params and layers; float32 end to end; readable errors for bad input."""
 import copy
+import gc
+import weakref
 
 import numpy as np
 import pytest
@@ -359,6 +361,56 @@ def test_accuracy_with_labels_and_one_hot(spec):
     assert net.accuracy(x, labels) == net.accuracy(x, onehot) == ref.accuracy(x, labels) == expected
     assert type(net.accuracy(x, labels)) is type(ref.accuracy(x, labels)) is np.float64  # as the book returns
     assert 0 < expected < 1  # a random net on 20 samples: neither all right nor all wrong
+
+
+@pytest.mark.parametrize("spec", ["TwoLayerNet", "MultiLayerNet-relu-decay", "Extend-both-decay"])
+def test_large_test_behaviour_inputs_run_in_chunks_with_the_same_results(spec):
+    """predict and accuracy on more than EVAL_CHUNK rows (test behaviour: rows independent) equal the reference's
+    on the whole input, and the engine keeps buffers for chunks only (a plan per whole input held ~140 MB for a
+    10,000-row test set of chapter 6's nets)."""
+    fast, ref = make(spec, fn, 3), make(spec, rn, 3)
+    x, labels = batch(3, 2 * fn.EVAL_CHUNK + 7, spec)
+    np.testing.assert_allclose(fast.predict(x), ref.predict(x), **TOL)
+    assert fast.accuracy(x, labels) == ref.accuracy(x, labels)
+    assert max(fast._engine._plans) <= fn.EVAL_CHUNK
+    if spec.startswith("Extend"):  # training behaviour (batch statistics, dropout) stays one pass over the batch
+        np.testing.assert_allclose(seeded(3, fast.predict, x, True), seeded(3, ref.predict, x, True), **TOL)
+
+
+ALL_NETS = sorted(SPECS) + ["TwoLayerNetBook2"]
+
+
+def build(name):
+    return fn.TwoLayerNetBook2(IN, 5, OUT) if name == "TwoLayerNetBook2" else make(name, fn, 5)
+
+
+@pytest.mark.parametrize("name", ALL_NETS)
+def test_a_dropped_net_frees_its_engine_at_once(name):
+    """No reference cycle between a net and its engine: the buffers go when the last reference does, not when the
+    cyclic garbage collector happens to run (chapter 6's batch_norm_test builds 32 nets: ~400 MB were held)."""
+    net = build(name)
+    x, t = batch(5, 3)
+    net.predict(x)
+    engine = weakref.ref(net._engine)
+    gc.disable()
+    try:
+        del net
+        assert engine() is None
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("name", ALL_NETS)
+def test_a_deep_copy_is_an_independent_net(name):
+    net = build(name)
+    x, t = batch(5, 4)
+    before = net.predict(x).copy()
+    twin = copy.deepcopy(net)
+    np.testing.assert_array_equal(twin.predict(x), before)
+    first = twin.params["W1"] if isinstance(twin.params, dict) else twin.params[0]
+    first[...] = 0  # the copy's parameters are its own...
+    np.testing.assert_array_equal(net.predict(x), before)
+    assert not np.allclose(twin.predict(x), before)  # ...and its engine computes with them
 
 
 def test_accuracy_ch4_one_hot():

@@ -93,6 +93,45 @@ def test_matches_reference_over_steps(name, dtype, protocol, data):
         assert opt.iter == ref.iter == steps
 
 
+@pytest.mark.parametrize("protocol", ["dict", "list"])
+@pytest.mark.parametrize("name", NAMES)
+def test_reused_gradient_buffers_match_reference_through_every_change(name, protocol):
+    """The layers' way: the same parameter and gradient arrays every step, gradients written in place (the update
+    then reuses its last checks). Between steps the caller replaces a gradient buffer, resets the state, rebinds a
+    parameter and finally makes one read-only: each change is seen, as by the reference, and the read-only one
+    refused."""
+    rng = np.random.default_rng(7)
+    shapes = [(3, 4), (4,), (2, 2)]
+    start = [rng.standard_normal(s) for s in shapes]
+    params, expected = container([a.copy() for a in start], protocol), container([a.copy() for a in start], protocol)
+    grads = container([np.zeros(s) for s in shapes], protocol)
+    keys = list(params) if protocol == "dict" else list(range(len(shapes)))
+    opt, ref = pair(name, protocol, lr=0.05)
+
+    def step():
+        for k in keys:
+            grads[k][...] = rng.standard_normal(grads[k].shape)  # in place, like a layer's backward
+        opt.update(params, grads)
+        ref.update(expected, container([grads[k].copy() for k in keys], protocol))
+
+    for change in range(4):
+        step()
+        step()
+        if change == 0:
+            grads[keys[1]] = np.zeros(shapes[1])  # a new gradient buffer
+        elif change == 1:
+            for state in STATE[name]:
+                setattr(opt, state, None)
+                setattr(ref, state, None)
+        elif change == 2:
+            params[keys[2]] = params[keys[2]].copy()  # a rebound parameter (the book's load_params)
+    for k in keys:
+        np.testing.assert_allclose(params[k], expected[k], rtol=1e-12, atol=1e-12)
+    params[keys[0]].flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        opt.update(params, grads)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_defaults_and_attribute_names_match_the_book(name):
     opt, ref = pair(name, "dict")

@@ -22,6 +22,7 @@ from distributed import Client  # the test extra installs dask[distributed]: no 
 from fastnn import cli, datasets, io
 from fastnn import sweep as sw
 from fastnn.sweep_cli import parse_space
+from terminal import restore_sigint
 
 BIN = Path(sys.executable).parent
 VOLATILE = ("time_s", "worker")  # what may differ between two runs of the same trial
@@ -270,7 +271,8 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(tmp_path, workers):
     out = tmp_path / "int.jsonl"
     cmd = [str(BIN / "fastnn"), "sweep", "--trials", "30", "--epochs", "3", "--workers", workers, "--out", str(out),
            "--best", str(tmp_path / "b.npz"), "--no-progress"]
-    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                           preexec_fn=restore_sigint)
     deadline = time.monotonic() + 300
     try:
         while not (out.exists() and out.read_text().strip()):

@@ -5,7 +5,8 @@
     python tools/run_book_script.py book2/ch01/train.py --variant all --keep
 
 The same code as tests/test_book_chapters.py (tests/book_scripts.py): the whole book directory copied, Fashion-MNIST
-copied into the copy's dataset/ for the book's own loader, the network blocked, MPLBACKEND=Agg, np.random.seed
+copied into the copy's dataset/ for the book's own loader (for the second book's PTB scripts the King James Bible in
+PTB's format, from Debian's bible-kjv), the network blocked, MPLBACKEND=Agg, np.random.seed
 before the script; the test's shortening of long scripts unless --full (the published iteration counts). Prints
 each run's wall time (subprocess start to exit: Python, imports and, for fastnn, compilation included) and the
 differences from the book's run; exits 1 when there are any. Runs one process at a time unless --jobs 2, so the
@@ -47,8 +48,16 @@ def main(argv=None):
 
     root = Path(tempfile.mkdtemp(prefix="book-script-"))
     try:
-        needs_mnist = script.mnist or "load_mnist" in (bs.shared_dir() / script.path).read_text(encoding="utf-8")
-        bs.build_template(script.book, root / "template", with_mnist=needs_mnist)
+        text = (bs.shared_dir() / script.path).read_text(encoding="utf-8")
+        needs_mnist = script.mnist or "load_mnist" in text
+        ptb_dir = None
+        if script.ptb or "ptb.load_data" in text:  # the King James Bible in PTB's format (Debian's bible-kjv)
+            if bs.missing_bible():
+                p.error(bs.missing_bible())
+            ptb_dir = root / "ptb"
+            ptb_dir.mkdir()
+            bs.build_ptb_corpus(ptb_dir)
+        bs.build_template(script.book, root / "template", with_mnist=needs_mnist, ptb_dir=ptb_dir)
         results = bs.run_variants(script, variants, root / "template", root / "runs", jobs=args.jobs,
                                   full=args.full, seed=args.seed)
         failed = False

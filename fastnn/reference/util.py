@@ -1,4 +1,5 @@
-"""Reference chapter-7 helpers in the first book's NumPy idiom: ``conv_output_size``, ``im2col``, ``col2im``.
+"""Reference helpers in the books' NumPy idiom: the first book's chapter-7 ``conv_output_size``, ``im2col``,
+``col2im``, and the second book's text utilities (chapters 2-3, at the end).
 
 im2col pads the batch once and fills a (N, C, FH, FW, OH, OW) array one filter tap at a time from strided slices,
 then transposes it to rows (n, oy, ox) by columns (c, ky, kx); col2im does the reverse with ``+=`` into a padded
@@ -45,3 +46,56 @@ def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
             x_end = kx + stride * out_w
             img[:, :, ky:y_end:stride, kx:x_end:stride] += patches[:, :, ky, kx]
     return img[:, :, pad:h + pad, pad:w + pad]
+
+
+# --- the second book's text utilities (chapters 2-3) ------------------------------------------------------------
+def preprocess(text):
+    """(corpus, word_to_id, id_to_word) of a text lower-cased, with '.' a word of its own, split at spaces."""
+    words = text.lower().replace(".", " .").split(" ")
+    word_to_id = {}
+    for word in words:
+        word_to_id.setdefault(word, len(word_to_id))
+    id_to_word = {word_id: word for word, word_id in word_to_id.items()}
+    return np.array([word_to_id[word] for word in words]), word_to_id, id_to_word
+
+
+def create_co_matrix(corpus, vocab_size, window_size=1):
+    """The int32 (vocab_size, vocab_size) counts of word pairs at most window_size apart, one np.add.at a side."""
+    co_matrix = np.zeros((vocab_size, vocab_size), dtype=np.int32)
+    for distance in range(1, window_size + 1):
+        left, right = corpus[:-distance], corpus[distance:]
+        np.add.at(co_matrix, (right, left), 1)  # each word and its left neighbour at this distance
+        np.add.at(co_matrix, (left, right), 1)  # and its right one
+    return co_matrix
+
+
+def ppmi(C, eps=1e-8):
+    """The float32 positive PMI of the counts C, the whole matrix at once in the dtype of C's arithmetic."""
+    N = np.sum(C)
+    S = np.sum(C, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        pmi = np.log2(C * N / np.outer(S, S) + eps)
+    return np.where(pmi > 0, pmi, 0).astype(np.float32)
+
+
+def create_contexts_target(corpus, window_size=1):
+    """(contexts, target): each window of 2 * window_size + 1 words without its centre, and the centres."""
+    windows = np.lib.stride_tricks.sliding_window_view(corpus, 2 * window_size + 1)
+    return np.delete(windows, window_size, axis=1), corpus[window_size:-window_size].copy()
+
+
+def convert_one_hot(corpus, vocab_size):
+    """The int32 one-hot array of shape corpus.shape + (vocab_size,)."""
+    return (corpus[..., np.newaxis] == np.arange(vocab_size)).astype(np.int32)
+
+
+def cos_similarity(x, y, eps=1e-8):
+    """The cosine similarity dot(x / (||x|| + eps), y / (||y|| + eps))."""
+    nx = x / (np.sqrt(np.sum(x ** 2)) + eps)
+    ny = y / (np.sqrt(np.sum(y ** 2)) + eps)
+    return np.dot(nx, ny)
+
+
+def normalize(x):
+    """A new array: x scaled to unit length (1-D) or each row of it (2-D)."""
+    return x / np.sqrt((x * x).sum(axis=-1, keepdims=True))
