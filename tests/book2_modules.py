@@ -68,7 +68,7 @@ def model_class(kind, model):
         book = book_module("ch04/" + script.split("/")[1])
         return getattr(book, name), common[0].Trainer, common[1].Adam
     from fastnn import layers, optimizer, trainer
-    switched = {"common": _package("common"), "common.np": _package("common.np", np=np, GPU=False),
+    switched = {"common": _package("common"), "common.np": importlib.import_module("fastnn.np"),
                 "common.layers": layers}
     if kind == "common":
         nsl = _execute(BOOK2 / "ch04/negative_sampling_layer.py", "common_nsl", switched, book_path=False)
