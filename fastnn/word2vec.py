@@ -30,8 +30,9 @@ POWER, SAMPLE_SIZE = 0.75, 5  # the book's models build their NegativeSamplingLo
 
 
 def _sizes(vocab_size, hidden_size, window_size):
-    return (_checks.integer(vocab_size, "vocab_size", minimum=1), _checks.integer(hidden_size, "hidden_size", minimum=1),
-            _checks.integer(window_size, "window_size", minimum=1))
+    """The three sizes, each checked to be an integer >= 1."""
+    return tuple(_checks.integer(v, name, minimum=1) for v, name in
+                 ((vocab_size, "vocab_size"), (hidden_size, "hidden_size"), (window_size, "window_size")))
 
 
 def _embedding_matrices(V, H):
