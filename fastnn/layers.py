@@ -7,8 +7,9 @@ taken from ``grads``/``dW`` before the next backward changes with it: copy it to
 ``dx`` are fresh arrays.
 
 Layers with parameters compute in their parameters' dtype (float32 or float64): inputs are cast to it once here.
-Dropout, BatchNormalization, MatMul, SigmoidWithLoss and Embedding have no kernel of their own: after validation
-they run whole-array NumPy (their cost is RNG, BLAS or gather/scatter, which kernels would not improve).
+Dropout, BatchNormalization, MatMul and SigmoidWithLoss have no kernel of their own: after validation
+they run whole-array NumPy (their cost is RNG, BLAS or element-wise NumPy, which kernels would not improve);
+Embedding's backward is a compiled scatter-add (np.add.at's order).
 """
 import warnings
 

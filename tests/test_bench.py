@@ -780,6 +780,15 @@ def test_latency_table_runs_the_timeraw_benchmarks_code():
     assert all(re.fullmatch(r"\| .+ \| \d+\.\d{3} s \| \d+\.\d{3} s \|", line) for line in lines[2:])
 
 
+def test_word2vec_benchmark_measures_fastnn_words_per_second():
+    """python -m benchmarks.word2vec_gensim: fastnn's side (the fused CBOW step) trains and reports a positive
+    rate on a small corpus (the Bible corpus and gensim are the script's, not needed here)."""
+    from benchmarks import word2vec_gensim
+
+    corpus = np.random.default_rng(0).integers(0, 50, 3000)
+    assert word2vec_gensim.fastnn_words_per_second(corpus, 50, 2) > 0
+
+
 @pytest.mark.parametrize("size", ["net:8-4-3:5", "net:8-4-4-3:5", "layers:8-4-4-3:5"])
 def test_thread_benchmark_child_times_each_kind_of_step(size, capsys):
     """python -m benchmarks.threads: each kind of size runs its step (the engine's net, multi-layer too, and the
