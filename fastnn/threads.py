@@ -60,8 +60,9 @@ def _blas_exit(token):
 # two OpenBLAS threads per library, spin against each other: a 784-100-10 batch-100 step took 0.47-0.54 ms alone
 # and 2-80 ms with a second such process (issue #25), while one thread loses nothing at that size on a quiet
 # machine. OpenBLAS runs smaller products on one thread anyway (its GEMM threshold: 65536 * 4 multiply-adds), so
-# the pin (about 4 us) is skipped there (a digits batch of 32: 205k); whole-data-set calls (an accuracy over 10,000+ rows) keep the process's setting, where a second thread
-# pays on a quiet machine.
+# the pin (about 4 us) is skipped there (a digits batch of 32: 205k); calls of 4,096 rows or more (a standalone
+# Affine on a whole data set; a net's predict and accuracy run 1,024-row chunks, each pinned like a batch) keep the
+# process's setting, where a second thread pays on a quiet machine.
 PIN_FROM_WORK = 65536 * 4
 PIN_BELOW_ROWS = 4096
 OTHERS_BUSY_CORES = 0.5  # CPU time of other processes, in cores, above which BLAS is pinned

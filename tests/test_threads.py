@@ -178,7 +178,9 @@ def test_fastnn_compiled_steps_run_blas_at_one_thread_and_restore_it(monkeypatch
     small = nets.TwoLayerNet(4, 3, 2)
     with threadpool_limits(limits=2, user_api="blas"):
         net.gradient(rng.random((100, 784)), rng.integers(0, 10, 100))
-        net.predict(rng.random((threads_module.PIN_BELOW_ROWS, 784)))
+        # (a loss, not predict: a test-behaviour predict runs EVAL_CHUNK rows at a time, each chunk a batch)
+        rows = threads_module.PIN_BELOW_ROWS
+        net.loss(rng.random((rows, 784)), rng.integers(0, 10, rows))
         small.predict(rng.random((100, 4)))
         with threads(2):
             net.predict(rng.random((100, 784)))
