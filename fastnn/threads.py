@@ -56,8 +56,9 @@ def _blas_exit(token):
 # the machine's cores busy (OTHERS_BUSY_CORES, sampled every BUSY_SAMPLE_SECONDS from /proc/stat) and their largest
 # matrix product has at least PIN_FROM_WORK multiply-adds and fewer than PIN_BELOW_ROWS rows. Measured on the 2-core
 # AMD EPYC, a 784-100-10 batch-100 step: alone 0.47 ms with OpenBLAS's two threads, 0.75 ms with one; two such
-# processes at once 1.10 ms each with two threads, 0.77 ms with one; beside a NumPy matmul loop 1.16 / 0.87 ms. Two programs computing at once on a 2-core machine, each with
-# two OpenBLAS threads per library, spin against each other: a 784-100-10 batch-100 step took 0.47-0.54 ms alone
+# processes at once 1.10 ms each with two threads, 0.77 ms with one; beside a NumPy matmul loop 1.16 / 0.87 ms.
+# Two programs computing at once on a 2-core machine, each with two OpenBLAS threads per library, spin against each
+# other: a 784-100-10 batch-100 step took 0.47-0.54 ms alone
 # and 2-80 ms with a second such process (issue #25), while one thread loses nothing at that size on a quiet
 # machine. OpenBLAS runs smaller products on one thread anyway (its GEMM threshold: 65536 * 4 multiply-adds), so
 # the pin (about 4 us) is skipped there (a digits batch of 32: 205k); calls of 4,096 rows or more (a standalone
