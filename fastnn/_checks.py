@@ -108,12 +108,9 @@ def class_labels(t, n_rows, n_classes, name="t"):
 
     Any integer dtype is accepted, and floats that are whole numbers; everything else is refused.
     """
-    if type(t) is np.ndarray and t.dtype is _INTP and t.shape == (n_rows,) and t.flags.c_contiguous:
-        labels = t  # the usual call: one range check below (negative labels wrap to huge unsigned values)
-        if n_rows and int(labels.view(np.uintp).max()) >= n_classes:
-            raise ValueError(f"{name} holds labels out of range: expected integers in [0, {n_classes}), got "
-                             f"values from {labels.min()} to {labels.max()}")
-        return labels
+    if (type(t) is np.ndarray and t.dtype is _INTP and t.shape == (n_rows,) and t.flags.c_contiguous
+            and (not n_rows or int(t.view(np.uintp).max()) < n_classes)):
+        return t  # the usual call, in one range check (negative labels wrap to huge unsigned values); else below
     t = as_array(t, name)
     if t.size != n_rows:
         raise ValueError(f"{name} must hold one label per row ({n_rows}) or be one-hot of the same shape as "
