@@ -59,8 +59,8 @@ def _layers_step(sizes, x, t):
         stack += [layers.Affine(0.01 * rng.standard_normal((n_in, n_out)), np.zeros(n_out)), layers.Relu()]
     stack.pop()  # no ReLU after the last Affine
     loss, sgd = layers.SoftmaxWithLoss(), optimizer.SGD(lr=0.01)
-    params = [p for layer in stack for p in getattr(layer, "params", [])]
-    grads = [g for layer in stack for g in getattr(layer, "grads", [])]
+    params = [p for layer in stack for p in layer.params]
+    grads = [g for layer in stack for g in layer.grads]
 
     def step():
         h = x

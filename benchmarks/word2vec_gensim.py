@@ -11,9 +11,10 @@ decaying learning rate, its own negative sampling (5), no frequent-word subsampl
 A "word" is one target position (a context window) in both.
 """
 import argparse
-import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -21,11 +22,14 @@ WINDOW, HIDDEN, BATCH, NEGATIVE = 5, 100, 100, 5
 
 
 def bible_corpus(directory):
-    """PTB-format files of the King James Bible in ``directory``; returns (corpus ids, vocabulary size, sentences)."""
+    """PTB-format files of the King James Bible in ``directory`` (the tests' corpus: tests/book_scripts.py); returns
+    (corpus ids, vocabulary size, sentences)."""
     from fastnn import ptb
 
-    text = subprocess.run(["bible", "-f", "gen1:1-rev22:21"], capture_output=True, text=True, check=True).stdout
-    ptb.write_ptb_format(text.splitlines(), directory, drop_first_word=True)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import book_scripts
+
+    book_scripts.build_ptb_corpus(directory)
     corpus, word_to_id, _ = ptb.load_data("train", directory)
     with open(f"{directory}/ptb.train.txt", encoding="utf-8") as f:
         lines = [line.split() for line in f]
