@@ -1,5 +1,6 @@
 """The restricted unpickler behind fastnn.io.load_pickle, in the manner of ``torch.load(weights_only=True)``: it
-reads a pickled dict of numeric NumPy arrays (the book's weight files) and runs no code from the file.
+reads a pickled dict of numeric NumPy arrays (the book's weight files), or with :func:`read_list` a pickled list of
+them (the second book's ``BaseModel.save_params`` files), and runs no code from the file.
 
 How: the file is first scanned opcode by opcode with pickletools (which only parses): an opcode outside _OPCODES, or a
 GLOBAL outside _ADMITTED, is refused before the unpickler starts. While unpickling, find_class admits only the names
@@ -302,17 +303,16 @@ def _scan(data):
             raise UnsafePickleError(_refused_global(arg.replace(" ", ".", 1)))
 
 
-def read(file_name, vocabularies=False):
-    """The dict {str: ndarray} pickled in ``file_name`` (a str path to a regular file), with ``vocabularies`` also
-    {str: dict of str/int} entries (returned as plain dicts), or UnsafePickleError / ValueError (see
-    fastnn.io.load_pickle)."""
+def _unpickle(file_name):
+    """(what the pickle in ``file_name`` built, with stand-in records for arrays, and the read's budget), or
+    UnsafePickleError / ValueError naming the file."""
     with _checks.open_regular_file(file_name, "file_name") as f:
         data = f.read()
     budget = _Budget(_BUDGET_FACTOR * len(data))
     token = _BUDGET.set(budget)
     try:
         _scan(data)
-        result = _Unpickler(BytesIO(data), encoding="latin1").load()
+        return _Unpickler(BytesIO(data), encoding="latin1").load(), budget
     except UnsafePickleError as exc:
         raise UnsafePickleError(f"file_name {file_name!r}: {exc}") from None
     except Exception as exc:  # only the stand-ins ran: any other error is a damaged file
@@ -320,23 +320,51 @@ def read(file_name, vocabularies=False):
                          f"{exc})") from None
     finally:
         _BUDGET.reset(token)
-    entries, costs = _entries(result, file_name, vocabularies)
+
+
+def _charge_copies(budget, entries, costs, file_name):
+    """Charge every array's and vocabulary's final copy, before any is made."""
     try:
-        for key, value in entries:  # every array's and vocabulary's copy, before any is made
+        for key, value in entries:
             cost = costs[id(value)] if isinstance(value, dict) else len(value.data)
             budget.charge(cost, f"entry {_REPR.repr(key)}")
     except UnsafePickleError as exc:
         raise UnsafePickleError(f"file_name {file_name!r}: {exc}") from None
-    arrays = {}
-    for key, value in entries:
-        if isinstance(value, dict):
-            arrays[key] = dict(value)  # a plain dict (an OrderedDict too)
-            continue
-        try:
-            arrays[key] = value.array()
-        except ValueError as exc:  # a shape NumPy cannot make (a dimension too large)
-            raise ValueError(f"file_name {file_name!r}: entry {_REPR.repr(key)}: {exc}") from None
-    return arrays
+
+
+def _made(value, key, file_name):
+    """The ndarray of an _Array record (a dict: a plain copy), or ValueError naming the file and entry."""
+    if isinstance(value, dict):
+        return dict(value)  # a plain dict (an OrderedDict too)
+    try:
+        return value.array()
+    except ValueError as exc:  # a shape NumPy cannot make (a dimension too large)
+        raise ValueError(f"file_name {file_name!r}: entry {_REPR.repr(key)}: {exc}") from None
+
+
+def read(file_name, vocabularies=False):
+    """The dict {str: ndarray} pickled in ``file_name`` (a str path to a regular file), with ``vocabularies`` also
+    {str: dict of str/int} entries (returned as plain dicts), or UnsafePickleError / ValueError (see
+    fastnn.io.load_pickle)."""
+    result, budget = _unpickle(file_name)
+    entries, costs = _entries(result, file_name, vocabularies)
+    _charge_copies(budget, entries, costs, file_name)
+    return {key: _made(value, key, file_name) for key, value in entries}
+
+
+def read_list(file_name):
+    """The list of ndarrays pickled in ``file_name`` as a list (or tuple) of numeric NumPy arrays, the second
+    book's ``BaseModel.save_params`` format (``pickle.dump([float16 arrays], f)``), read with the same restricted
+    unpickler as :func:`read` (no code from the file runs); UnsafePickleError / ValueError naming the file."""
+    result, budget = _unpickle(file_name)
+    if not isinstance(result, (list, tuple)):
+        raise ValueError(f"file_name {file_name!r} holds {_what(result)}, not a list of arrays")
+    for i, value in enumerate(result):
+        if not (isinstance(value, _Array) and value.data is not None):
+            raise ValueError(f"file_name {file_name!r}: item {i} is {_what(value)}, not a NumPy array of numbers")
+    entries = list(enumerate(result))
+    _charge_copies(budget, entries, {}, file_name)
+    return [_made(value, i, file_name) for i, value in entries]
 
 
 def _entries(result, file_name, vocabularies):

@@ -9,6 +9,7 @@
   script prints the same lines and records the same numbers (to the rounding of the compiled layers).
 * ``Trainer(model, optimizer)`` (the second an optimizer object) is the second book's :class:`Trainer2`
   (``fit``, ``plot``; fastnn/trainer2.py); ``isinstance`` tells the two apart.
+* ``RnnlmTrainer(model, optimizer)`` is the second book's trainer of language models (fastnn/trainer2.py).
 
 The keyword-only extras change nothing unless used. ``seed``: draw the batches from ``np.random.default_rng(seed)``
 (or the Generator given) instead of the global ``np.random`` state; another stream than the book's, but
@@ -38,13 +39,13 @@ from . import optimizer as optimizers
 from .callbacks import (BookLines, Callback, EarlyStopping, FiniteCheck, History, ProgressBar, Validation,
                         as_callbacks, first_non_finite, only)
 from ._dispatch import lazy_kernels, lazy_module
-from .trainer2 import Trainer2, looks_like_optimizer
+from .trainer2 import RnnlmTrainer, Trainer2, looks_like_optimizer
 
 engine_kernels = lazy_kernels("network")
 # the first book's Trainer only: a script on the second book's Trainer does not pay their import (~20 ms)
 engine_module, io = lazy_module("fastnn.engine"), lazy_module("fastnn.io")
 
-__all__ = ["Trainer", "Trainer2", "np"]  # np: as the book's star import
+__all__ = ["Trainer", "Trainer2", "RnnlmTrainer", "np"]  # np: as the book's star import
 
 # the first book's lookup table (lower-cased names), its misspelt 'rmsprpo' kept and the obvious 'rmsprop' added
 OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",

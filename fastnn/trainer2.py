@@ -1,5 +1,5 @@
-"""The second book's ``common/trainer.py`` Trainer, reached as ``from fastnn.trainer import Trainer2`` or as
-``Trainer(model, optimizer)``."""
+"""The second book's ``common/trainer.py`` trainers: ``Trainer``, reached as ``from fastnn.trainer import Trainer2``
+or as ``Trainer(model, optimizer)``, and ``RnnlmTrainer`` (``from fastnn.trainer import RnnlmTrainer``)."""
 import time
 
 import numpy as np
@@ -7,12 +7,46 @@ import numpy as np
 from . import _checks
 from .util import clip_grads, remove_duplicate
 
-__all__ = ["Trainer2"]
+__all__ = ["Trainer2", "RnnlmTrainer"]
 
 
 def looks_like_optimizer(obj):
     """True when ``obj`` is an optimizer object (not a name): something with an update() method."""
     return not isinstance(obj, str) and callable(getattr(obj, "update", None))
+
+
+def train_step(model, optimizer, batch_x, batch_t, max_grad):
+    """The book's update: ``model.forward`` (the loss, returned), ``model.backward()``, shared weights merged by
+    ``remove_duplicate``, gradients clipped to ``max_grad`` (total norm) when given, ``optimizer.update``."""
+    loss = model.forward(batch_x, batch_t)
+    model.backward()
+    params, grads = remove_duplicate(model.params, model.grads)
+    if max_grad is not None:
+        clip_grads(grads, max_grad)
+    optimizer.update(params, grads)
+    return loss
+
+
+def plot_curve(values, eval_interval, ylabel, ylim=None):
+    """The book's learning curve: ``values`` against iterations (x eval_interval), shown with matplotlib (imported
+    here); returns None."""
+    import matplotlib.pyplot as plt
+
+    x = np.arange(len(values))
+    if ylim is not None:
+        plt.ylim(*ylim)
+    plt.plot(x, values, label='train')
+    plt.xlabel('iterations (x' + str(eval_interval) + ')')
+    plt.ylabel(ylabel)
+    plt.show()
+
+
+def _checked_model(model, optimizer):
+    """Refuse a model without forward/backward/params/grads or an optimizer without update (TypeError)."""
+    _checks.require_methods(model, "model", ("forward", "backward"), ("params", "grads"))
+    if not looks_like_optimizer(optimizer):
+        raise TypeError(f"optimizer must be an optimizer object with an update(params, grads) method; "
+                        f"got {type(optimizer).__name__}")
 
 
 class Trainer2:
@@ -25,10 +59,7 @@ class Trainer2:
     """
 
     def __init__(self, model, optimizer):
-        _checks.require_methods(model, "model", ("forward", "backward"), ("params", "grads"))
-        if not looks_like_optimizer(optimizer):
-            raise TypeError(f"optimizer must be an optimizer object with an update(params, grads) method; "
-                            f"got {type(optimizer).__name__}")
+        _checked_model(model, optimizer)
         self.model = model
         self.optimizer = optimizer
         self.loss_list = []
@@ -67,20 +98,14 @@ class Trainer2:
             self.current_epoch += 1
 
     def _step(self, batch_x, batch_t, max_grad):
-        """One update: forward (the loss, returned), backward, shared weights merged, clipping, optimizer. A model
-        with a fused step for this optimizer (fastnn.nets.CBOW/SkipGram with Adam) does it all in one call."""
+        """One update (see train_step); returns the loss. A model with a fused step for this optimizer
+        (fastnn.nets.CBOW/SkipGram with Adam) does it all in one call."""
         fused = getattr(self.model, "_fused_step", None)
         if fused is not None:
             loss = fused(batch_x, batch_t, self.optimizer, max_grad)
             if loss is not None:
                 return loss
-        loss = self.model.forward(batch_x, batch_t)
-        self.model.backward()
-        params, grads = remove_duplicate(self.model.params, self.model.grads)
-        if max_grad is not None:
-            clip_grads(grads, max_grad)
-        self.optimizer.update(params, grads)
-        return loss
+        return train_step(self.model, self.optimizer, batch_x, batch_t, max_grad)
 
     def _report(self, iters, max_iters, elapsed_time, avg_loss):
         print('| epoch %d |  iter %d / %d | time %d[s] | loss %.2f'
@@ -90,12 +115,92 @@ class Trainer2:
     def plot(self, ylim=None):
         """Show the recorded average losses against iterations (x eval_interval); needs matplotlib (imported
         here). Returns None."""
-        import matplotlib.pyplot as plt
+        plot_curve(self.loss_list, self.eval_interval, 'loss', ylim)
 
-        x = np.arange(len(self.loss_list))
-        if ylim is not None:
-            plt.ylim(*ylim)
-        plt.plot(x, self.loss_list, label='train')
-        plt.xlabel('iterations (x' + str(self.eval_interval) + ')')
-        plt.ylabel('loss')
-        plt.show()
+
+def _token_ids(a, name):
+    """A 1-D integer array (a corpus of word ids), or TypeError/ValueError naming ``name``."""
+    a = _checks.as_array(a, name)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer word ids; got dtype {a.dtype}")
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D corpus of word ids; got shape {a.shape}")
+    return a
+
+
+def corpus_pair(xs, ts):
+    """(xs, ts): 1-D integer arrays of the same length (inputs and next-word targets), or an error naming them."""
+    xs, ts = _token_ids(xs, "xs"), _token_ids(ts, "ts")
+    if len(xs) != len(ts):
+        raise ValueError(f"xs and ts must have the same length; got {len(xs)} and {len(ts)}")
+    return xs, ts
+
+
+class RnnlmTrainer:
+    """The second book's trainer of language models: ``RnnlmTrainer(model, optimizer).fit(xs, ts, ...)``.
+
+    The corpus is read as ``batch_size`` parallel streams starting ``len(xs) // batch_size`` apart; each iteration
+    takes the next ``time_size`` words of every stream (``get_batch``; ``time_idx`` counts the words read, across
+    epochs) for one update (forward, backward, ``remove_duplicate``, ``clip_grads`` when ``max_grad``, the
+    optimizer's update). Every ``eval_interval`` iterations the perplexity (exp of the average loss since the last
+    report) is printed as the book prints it and appended to ``ppl_list``.
+    """
+
+    def __init__(self, model, optimizer):
+        _checked_model(model, optimizer)
+        self.model = model
+        self.optimizer = optimizer
+        self.time_idx = None
+        self.ppl_list = None
+        self.eval_interval = None
+        self.current_epoch = 0
+
+    def get_batch(self, x, t, batch_size, time_size):
+        """The next (batch_x, batch_t), int32 arrays of shape (batch_size, time_size): row i holds the words at
+        positions ``(i * (len(x) // batch_size) + time_idx + k) % len(x)``, k < time_size; advances ``time_idx``
+        by time_size."""
+        data_size = len(x)
+        offsets = np.arange(batch_size) * (data_size // batch_size)
+        idx = (offsets[:, None] + (self.time_idx + np.arange(time_size))[None, :]) % data_size
+        self.time_idx += time_size
+        return x[idx].astype(np.int32), t[idx].astype(np.int32)
+
+    def fit(self, xs, ts, max_epoch=10, batch_size=20, time_size=35, max_grad=None, eval_interval=20):
+        """Train for ``max_epoch`` epochs of ``len(xs) // (batch_size * time_size)`` updates (the book's loop and
+        printed perplexity lines); resets ``time_idx`` and ``ppl_list``. Returns None."""
+        xs, ts = corpus_pair(xs, ts)
+        max_epoch = _checks.integer(max_epoch, "max_epoch", minimum=0)
+        batch_size = _checks.integer(batch_size, "batch_size", minimum=1)
+        time_size = _checks.integer(time_size, "time_size", minimum=1)
+        if max_grad is not None:
+            max_grad = _checks.real_number(max_grad, "max_grad", nonnegative=True)
+        eval_interval = _checks.optional_integer(eval_interval, "eval_interval", 1)
+        data_size = len(xs)
+        max_iters = data_size // (batch_size * time_size)
+        if max_iters == 0:
+            raise ValueError(f"xs holds {data_size} words, fewer than one batch of batch_size * time_size = "
+                             f"{batch_size} * {time_size}: no iteration would run")
+
+        self.time_idx = 0
+        self.ppl_list = []
+        self.eval_interval = eval_interval
+        total_loss, loss_count = 0, 0  # the book's int 0 start
+        start_time = time.time()
+        for _ in range(max_epoch):
+            for iters in range(max_iters):
+                batch_x, batch_t = self.get_batch(xs, ts, batch_size, time_size)
+                total_loss += train_step(self.model, self.optimizer, batch_x, batch_t, max_grad)
+                loss_count += 1
+                if eval_interval is not None and iters % eval_interval == 0:
+                    ppl = np.exp(total_loss / loss_count)
+                    elapsed_time = time.time() - start_time
+                    print('| epoch %d |  iter %d / %d | time %d[s] | perplexity %.2f'
+                          % (self.current_epoch + 1, iters + 1, max_iters, elapsed_time, ppl))
+                    self.ppl_list.append(float(ppl))
+                    total_loss, loss_count = 0, 0
+            self.current_epoch += 1
+
+    def plot(self, ylim=None):
+        """Show the recorded perplexities against iterations (x eval_interval); needs matplotlib (imported here).
+        Returns None."""
+        plot_curve(self.ppl_list, self.eval_interval, 'perplexity', ylim)

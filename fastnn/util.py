@@ -4,6 +4,8 @@
   ``np.random.permutation`` exactly as the book does, so a seeded script shuffles the same way.
 * ``clip_grads`` and ``remove_duplicate`` come from the second book and are what its ``Trainer.fit`` calls every
   iteration; both work in place on the gradient arrays, like the book.
+* ``eval_perplexity`` and ``eval_seq2seq`` come from the second book (chapters 6-8): the same batches, calls on
+  the model and printed lines; eval_perplexity builds each batch with one gather instead of the book's double loop.
 * ``conv_output_size``, ``im2col`` and ``col2im`` come from the first book (chapter 7); im2col/col2im run compiled
   kernels (fastnn.kernels.conv), the others are a handful of whole-array NumPy calls, which Numba would not beat.
 * The second book's text utilities (chapters 2-4: ``preprocess``, ``create_co_matrix``, ``cos_similarity``,
@@ -21,6 +23,8 @@ integer and bool input becomes float64, float16 float32), and the results are ne
 col2im returns a view into a larger padded array).
 """
 import numbers
+import os
+import sys
 
 import numpy as np
 
@@ -32,7 +36,8 @@ from .text import (analogy, convert_one_hot, cos_similarity, create_co_matrix, c
 
 _conv = lazy_kernels("conv")
 
-__all__ = ["smooth_curve", "shuffle_dataset", "clip_grads", "remove_duplicate", "conv_output_size", "im2col",
+__all__ = ["smooth_curve", "shuffle_dataset", "clip_grads", "remove_duplicate", "eval_perplexity", "eval_seq2seq",
+           "conv_output_size", "im2col",
            "col2im", *_text_names, "np"]  # np: as the book's star import
 
 SMOOTH_WINDOW = 11  # the book's Kaiser window: 11 points, beta 2
@@ -110,7 +115,20 @@ def _tied_transposed(a, b):
         return False
     if _same_memory(a.T, b):  # b is a transposed view of a: equal without comparing every element
         return True
+    if b.size and not _sample_equal(a, b):  # one differing element decides: no full comparison
+        return False
     return bool(np.array_equal(a.T, b))
+
+
+TYING_SAMPLE = 32  # elements compared before a full comparison (matrices that differ almost always differ there)
+
+
+def _sample_equal(a, b):
+    """Whether b equals a.T at TYING_SAMPLE elements spread evenly over b (first and last included): False
+    proves them unequal (the full comparison would say the same), True leaves it open."""
+    flat = np.linspace(0, b.size - 1, min(TYING_SAMPLE, b.size)).astype(np.intp)
+    rows, cols = np.divmod(flat, b.shape[1])
+    return bool(np.array_equal(a[cols, rows], b[rows, cols]))
 
 
 def remove_duplicate(params, grads):
@@ -153,6 +171,100 @@ def remove_duplicate(params, grads):
             del params[j], grads[j]  # the next candidate moved into position j
         i += 1
     return params, grads
+
+
+# --- the second book's evaluation helpers (chapters 6-8) ------------------------------------------------------------
+def _corpus(corpus):
+    """A 1-D integer array of word ids, or an error naming ``corpus``."""
+    a = _checks.as_array(corpus, "corpus")
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"corpus must hold integer word ids; got dtype {a.dtype}")
+    if a.ndim != 1:
+        raise ValueError(f"corpus must be a 1-D array of word ids; got shape {a.shape}")
+    return a
+
+
+def _forward_eval(model, xs, ts):
+    """The loss of one batch, with train_flg=False when the model's forward takes it (the book's try/except)."""
+    try:
+        return model.forward(xs, ts, train_flg=False)
+    except TypeError:
+        return model.forward(xs, ts)
+
+
+def eval_perplexity(model, corpus, batch_size=10, time_size=35):
+    """The book's perplexity of a language model on ``corpus`` (1-D word ids): returns exp of the mean loss of
+    ``(len(corpus) - 1) // (batch_size * time_size)`` batches. Row i of batch k reads the time_size words from
+    position ``k * time_size + i * ((len(corpus) - 1) // batch_size)`` (wrapping around), the targets one word
+    later; the model keeps its state between batches (a stateful model: call reset_state() first, as the book's
+    scripts do). Prints 'evaluating perplexity ...' and the book's '\\r%d / %d' progress."""
+    corpus = _corpus(corpus)
+    batch_size = _checks.integer(batch_size, "batch_size", minimum=1)
+    time_size = _checks.integer(time_size, "time_size", minimum=1)
+    corpus_size = len(corpus)
+    max_iters = (corpus_size - 1) // (batch_size * time_size)
+    if max_iters == 0:
+        raise ValueError(f"corpus holds {corpus_size} words, too few for one batch of batch_size * time_size + 1 = "
+                         f"{batch_size} * {time_size} + 1")
+    print('evaluating perplexity ...')
+    jump = (corpus_size - 1) // batch_size
+    starts = np.arange(batch_size)[:, None] * jump + np.arange(time_size)[None, :]
+    total_loss = 0
+    for iters in range(max_iters):
+        idx = starts + iters * time_size
+        xs = corpus[idx % corpus_size].astype(np.int32)
+        ts = corpus[(idx + 1) % corpus_size].astype(np.int32)
+        total_loss += _forward_eval(model, xs, ts)
+        sys.stdout.write('\r%d / %d' % (iters, max_iters))
+        sys.stdout.flush()
+    print('')
+    return np.exp(total_loss / max_iters)
+
+
+SEQ2SEQ_COLORS = {'ok': '\033[92m', 'fail': '\033[91m', 'close': '\033[0m'}  # the book's ANSI colours
+
+
+def _text(ids, id_to_char, name):
+    """The characters of ``ids`` looked up in id_to_char, or a ValueError naming ``name`` and the missing id."""
+    try:
+        return ''.join([id_to_char[int(c)] for c in ids])
+    except KeyError as exc:
+        raise ValueError(f"{name} holds id {exc.args[0]}, which id_to_char does not have") from None
+
+
+def eval_seq2seq(model, question, correct, id_to_char, verbose=False, is_reverse=False):
+    """The book's check of one seq2seq answer: returns 1 when ``model.generate(question, correct[0],
+    len(correct) - 1)`` gives the characters of ``correct[1:]`` (``correct`` flattened; its first id is the
+    start-of-answer mark), else 0. With ``verbose`` it prints the book's lines: 'Q' and the question (reversed back
+    when ``is_reverse``), 'T' and the correct answer, the guess after a green ☑ or red ☒ ('O'/'X' on Windows),
+    '---'."""
+    correct = _checks.as_array(correct, "correct").flatten()
+    if correct.size == 0:
+        raise ValueError("correct must hold at least the start id (correct[0]); got an empty array")
+    if not isinstance(id_to_char, dict):
+        raise TypeError(f"id_to_char must be a dict of id -> character; got {type(id_to_char).__name__}")
+    start_id = correct[0]
+    correct = correct[1:]
+    guess = model.generate(question, start_id, len(correct))
+
+    question = _text(_checks.as_array(question, "question").flatten(), id_to_char, "question")
+    correct = _text(correct, id_to_char, "correct")
+    guess = _text(guess, id_to_char, "the model's guess")
+
+    if verbose:
+        if is_reverse:
+            question = question[::-1]
+        print('Q', question)
+        print('T', correct)
+        ok = correct == guess
+        if os.name == 'nt':
+            mark = 'O' if ok else 'X'
+        else:
+            mark = SEQ2SEQ_COLORS['ok' if ok else 'fail'] + ('☑' if ok else '☒') + SEQ2SEQ_COLORS['close']
+        print(mark + ' ' + guess)
+        print('---')
+
+    return 1 if guess == correct else 0
 
 
 # --- chapter 7: convolution helpers --------------------------------------------------------------------------------
