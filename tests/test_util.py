@@ -180,3 +180,39 @@ def test_remove_duplicate_matches_book(picks, seed):
 def test_remove_duplicate_bad_input(params, grads, exc, message):
     with pytest.raises(exc, match=message):
         util.remove_duplicate(params, grads)
+
+
+@given(rows=st.integers(0, 40), cols=st.integers(0, 40), changed=st.integers(0, 10 ** 6),
+       how=st.sampled_from(["equal", "one differs", "one NaN", "all differ"]), seed=st.integers(0, 2 ** 16))
+def test_remove_duplicate_tied_copies_match_book(rows, cols, changed, how, seed):
+    """Transposed copies that differ nowhere, in one element anywhere (sampled or not by the cheap pre-check), by a
+    NaN, or everywhere: merged exactly when the book's full comparison merges them."""
+    r = np.random.default_rng(seed)
+    W = r.normal(size=(rows, cols)).astype(np.float32)
+    T = W.T.copy()
+    if T.size and how != "equal":
+        k = np.unravel_index(changed % T.size, T.shape)
+        T[k] = np.nan if how == "one NaN" else T[k] + 1
+        if how == "all differ":
+            T += 1
+    params = [W, np.zeros(3), T]
+    grads = [r.normal(size=p.shape) for p in params]
+    ref_grads = [g.copy() for g in grads]
+    p_fast, g_fast = util.remove_duplicate(params, grads)
+    p_ref, g_ref = ref.remove_duplicate(params, ref_grads)
+    assert [id(p) for p in p_fast] == [id(p) for p in p_ref]
+    for a, b in zip(g_fast, g_ref):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_remove_duplicate_rejects_untied_matrices_without_a_full_comparison(monkeypatch):
+    """The book's Rnnlm: embed_W (V, D) and affine_W (D, V) have transposed shapes but are not tied; a sampled
+    element tells them apart, so the full-matrix comparison (the book's 2.3 ms per iteration) never runs."""
+    r = np.random.default_rng(0)
+    embed_W, affine_W = r.normal(size=(50, 4)), r.normal(size=(4, 50))
+    full = []
+    real = util.np.array_equal
+    monkeypatch.setattr(util.np, "array_equal", lambda a, b: (full.append(a.size), real(a, b))[1])
+    params, _ = util.remove_duplicate([embed_W, affine_W], [np.zeros((50, 4)), np.zeros((4, 50))])
+    assert len(params) == 2
+    assert full and max(full) < embed_W.size  # only the sample was compared
