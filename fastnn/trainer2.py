@@ -49,6 +49,15 @@ def _checked_model(model, optimizer):
                         f"got {type(optimizer).__name__}")
 
 
+def _loop_args(max_epoch, batch_size, max_grad, eval_interval):
+    """(max_epoch, batch_size, max_grad, eval_interval) of a fit call, checked (errors name the argument)."""
+    max_epoch = _checks.integer(max_epoch, "max_epoch", minimum=0)
+    batch_size = _checks.integer(batch_size, "batch_size", minimum=1)
+    if max_grad is not None:
+        max_grad = _checks.real_number(max_grad, "max_grad", nonnegative=True)
+    return max_epoch, batch_size, max_grad, _checks.optional_integer(eval_interval, "eval_interval", 1)
+
+
 class Trainer2:
     """The second book's trainer: ``Trainer2(model, optimizer).fit(x, t, ...)``.
 
@@ -70,11 +79,7 @@ class Trainer2:
         """Train for ``max_epoch`` epochs of ``len(x) // batch_size`` updates (the book's loop and printed lines);
         returns None."""
         x, t = _checks.samples(x, t, "x", "t")
-        max_epoch = _checks.integer(max_epoch, "max_epoch", minimum=0)
-        batch_size = _checks.integer(batch_size, "batch_size", minimum=1)
-        if max_grad is not None:
-            max_grad = _checks.real_number(max_grad, "max_grad", nonnegative=True)
-        eval_interval = _checks.optional_integer(eval_interval, "eval_interval", 1)
+        max_epoch, batch_size, max_grad, eval_interval = _loop_args(max_epoch, batch_size, max_grad, eval_interval)
         data_size = len(x)
         if batch_size > data_size:
             raise ValueError(f"batch_size ({batch_size}) is larger than the number of samples ({data_size}): "
@@ -169,12 +174,8 @@ class RnnlmTrainer:
         """Train for ``max_epoch`` epochs of ``len(xs) // (batch_size * time_size)`` updates (the book's loop and
         printed perplexity lines); resets ``time_idx`` and ``ppl_list``. Returns None."""
         xs, ts = corpus_pair(xs, ts)
-        max_epoch = _checks.integer(max_epoch, "max_epoch", minimum=0)
-        batch_size = _checks.integer(batch_size, "batch_size", minimum=1)
+        max_epoch, batch_size, max_grad, eval_interval = _loop_args(max_epoch, batch_size, max_grad, eval_interval)
         time_size = _checks.integer(time_size, "time_size", minimum=1)
-        if max_grad is not None:
-            max_grad = _checks.real_number(max_grad, "max_grad", nonnegative=True)
-        eval_interval = _checks.optional_integer(eval_interval, "eval_interval", 1)
         data_size = len(xs)
         max_iters = data_size // (batch_size * time_size)
         if max_iters == 0:
