@@ -314,8 +314,9 @@ class TimeSigmoidWithLoss:
     def forward(self, xs, ts):
         """Returns the mean binary cross-entropy (the book's 1e-7 inside the log)."""
         xs = _sequences(xs, "xs", 2)
+        labels = _ids(ts, "ts", xs.shape, 2).reshape(xs.shape)
         self.xs_shape = xs.shape
-        return self._loss.forward(xs, ts)
+        return self._loss.forward(xs, labels)
 
     def backward(self, dout=1):
         """Returns dxs (N, T) = (sigmoid(xs) - ts) * dout / (N * T)."""

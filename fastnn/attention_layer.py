@@ -118,6 +118,9 @@ class Attention:
 
     def backward(self, dout):
         """Returns (dhs (N, T, H), dh (N, H))."""
+        _forward_done(self, "attention_weight")
+        hs = self.weight_sum_layer.cache[0]
+        dout = _matching(dout, "dout", (hs.shape[0], hs.shape[2]), hs.dtype)
         dhs0, da = self.weight_sum_layer.backward(dout)
         dhs1, dh = self.attention_weight_layer.backward(da)
         return dhs0 + dhs1, dh

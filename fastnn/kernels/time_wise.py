@@ -96,7 +96,7 @@ def time_softmax_loss_forward(x, t, delta, e, inv_sum):
         if delta > 0:
             total -= math.log(e[i, label] * inv_sum[i] + delta)
         else:
-            total += math.log(s) - (x[i, label] - m)
+            total += math.log(s) - (np.float64(x[i, label]) - np.float64(m))  # float64: no overflow
     return total
 
 
