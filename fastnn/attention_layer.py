@@ -126,15 +126,35 @@ class Attention:
         return dhs0 + dhs1, dh
 
 
+def _step_layer(hs, h, a):
+    """An Attention layer in the state its forward(hs, h) leaves, given the weights a (N, T) it computed."""
+    N, T, H = hs.shape
+    a = np.ascontiguousarray(a)
+    layer = Attention()
+    layer.attention_weight_layer.cache = (hs, np.ascontiguousarray(h).reshape(N, 1, H))
+    layer.attention_weight_layer.softmax.out = a
+    layer.weight_sum_layer.cache = (hs, a.reshape(N, T, 1))
+    layer.attention_weight = a
+    return layer
+
+
 class TimeAttention:
     """Attention of every decoder state hs_dec[:, t] (N, T_dec, H) over the encoder states hs_enc (N, T_enc, H),
     all steps in one compiled call; ``attention_weights`` lists the (N, T_enc) weights of each step."""
 
     def __init__(self):
         self.params, self.grads = [], []
-        self.layers = None  # the book's per-step Attention layers; not built here (one call does every step)
         self.attention_weights = None
-        self._cache = None
+        self._cache = self._layers = None
+
+    @property
+    def layers(self):
+        """The book's per-step Attention layers of the last forward (None before it), built on first read: each
+        holds its step's forward state, so ``layers[t].backward(dout[:, t])`` works as in the book."""
+        if self._layers is None and self._cache is not None:
+            hs_enc, hs_dec, a = self._cache
+            self._layers = [_step_layer(hs_enc, hs_dec[:, t], a[:, t]) for t in range(a.shape[1])]
+        return self._layers
 
     def forward(self, hs_enc, hs_dec):
         """Returns the contexts (N, T_dec, H), one per decoder step, in the inputs' common dtype."""
@@ -146,7 +166,7 @@ class TimeAttention:
         a = np.empty((N, T_dec, T_enc), hs_dec.dtype)
         out = np.empty_like(hs_dec)
         kernels.time_attention_forward(hs_enc, hs_dec, a, out)
-        self._cache = (hs_enc, hs_dec, a)
+        self._cache, self._layers = (hs_enc, hs_dec, a), None
         self.attention_weights = [a[:, t] for t in range(T_dec)]
         return out
 

@@ -60,6 +60,13 @@ def test_one_step_layers_are_the_time_layer_at_one_step(shape, dtype, seed):
     dhs, dh = layer.backward(dc)
     assert_close(dhs, denc, dtype, scale=10 * H)
     assert_close(dh, ddec[:, 0], dtype, scale=10 * H)
+    steps = A.TimeAttention()
+    steps.forward(enc, dec)
+    assert len(steps.layers) == shape[2]  # the book's per-step layers, in their forward state
+    total = steps.backward(dout)
+    parts = [layer.backward(dout[:, t]) for t, layer in enumerate(steps.layers)]
+    assert_close(sum(p[0] for p in parts), total[0], dtype, scale=10 * H * shape[2])
+    assert_close(np.stack([p[1] for p in parts], axis=1), total[1], dtype, scale=10 * H)
     a = rng.random((N, S)).astype(dtype)
     ours, ref = A.WeightSum(), R.WeightSum()
     assert_close(ours.forward(enc, a), ref.forward(enc, a), dtype, scale=S)
