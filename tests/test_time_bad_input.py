@@ -3,15 +3,13 @@ with the exception type and the argument name its message must contain; never a 
 out-of-bounds read or a NaN instead (the house rule of tests/test_bad_input.py, for the second book's chapters
 5-8)."""
 import inspect
-import re
-import warnings
 
 import numpy as np
 import pytest
-from numba.core.errors import NumbaError
 
 from fastnn import _time_wise as TW
 from fastnn import attention_layer as A
+from test_bad_input import _check_refusal  # the house rule: exact type, argument named, no numba error
 
 F32 = np.float32
 CASES = []
@@ -172,11 +170,4 @@ def test_the_table_covers_every_public_entry_point():
 
 @pytest.mark.parametrize("thunk, exc, name", CASES)
 def test_bad_input_is_refused_with_a_message_naming_the_argument(thunk, exc, name):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a warning and a NaN instead of an error is a failure too
-        with pytest.raises(Exception) as info:
-            thunk()
-    error = info.value
-    assert not isinstance(error, NumbaError), f"a numba error escaped: {error!r}"
-    assert type(error) is exc, f"expected {exc.__name__}, got {type(error).__name__}: {error}"
-    assert re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", str(error)), f"{name!r} not named in: {error}"
+    _check_refusal(thunk, exc, name)
