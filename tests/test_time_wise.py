@@ -59,6 +59,28 @@ def test_simple_softmax_loss_has_the_books_delta_and_one_hot_targets(shape, dtyp
         assert_close(layer.backward(), dx, dtype, scale=1.0)
 
 
+@pytest.mark.parametrize("width", [7, 8, 63, 64, 65, 129, 1000])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_wide_rows_take_every_path_of_the_row_passes(width, dtype):
+    rng, xs = _case(width, (2, 2, width), dtype, 5.0)  # widths around the 8-wide and 64-wide blocks
+    ts = rng.integers(0, width, (2, 2))
+    layer = TL.TimeSoftmaxWithLoss()
+    expected, dx = naive.time_softmax_loss(xs, ts, 0.3)
+    np.testing.assert_allclose(layer.forward(xs, ts), expected, rtol=naive.RTOL[dtype] * 10)
+    assert_close(layer.backward(0.3), dx, dtype, scale=1.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_nan_score_makes_its_row_nan_and_warns(dtype):
+    xs = np.zeros((1, 2, 70), dtype)
+    xs[0, 1, 40] = np.nan
+    layer = TL.TimeSoftmaxWithLoss()
+    with pytest.warns(RuntimeWarning, match="NaN or inf in the scores"):
+        assert np.isnan(layer.forward(xs, np.array([[3, 5]])))
+    dx = layer.backward()
+    assert np.isfinite(dx[0, 0]).all() and np.isnan(dx[0, 1]).all()
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_extreme_logits_neither_overflow_nor_lose_the_loss(dtype):
     big = 3e38 if dtype == np.float32 else 1e300

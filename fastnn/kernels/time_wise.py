@@ -48,8 +48,8 @@ def time_affine_backward_t(x, dout, Wt, dWt, db, dx):
 
 @kernel
 def _row_max(x, i):
-    """max(x[i]) in eight running maxima: a single running one is a chain LLVM will not vectorise without
-    fastmath. (A NaN in the row may be skipped here; it still makes the row's sum, loss and gradient NaN.)"""
+    """max(x[i]) in eight running maxima (a single running one would not vectorise, see _exp_row). A NaN in the
+    row may be skipped here; it still makes the row's sum, loss and gradient NaN."""
     width = x.shape[1]
     whole = width - width % 8
     m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = x[i, 0]
@@ -64,17 +64,21 @@ def _row_max(x, i):
 
 @kernel
 def _exp_row(x, e, i, m):
-    """e[i] = exp(x[i] - m); returns sum(e[i]) in float64, in eight partial sums (see _row_max). The exp loop
-    stays apart from the sums: fused, it no longer vectorises (6x slower)."""
+    """e[i] = exp(x[i] - m); returns sum(e[i]) in float64: blocks of 64 summed in eight partial sums of e's dtype
+    (a single running sum is a chain LLVM will not vectorise without fastmath), the blocks added in float64. The
+    exp loop stays apart from the sums: fused, it no longer vectorises (6x slower)."""
     width = x.shape[1]
     for j in range(width):
         e[i, j] = vexp(x[i, j] - m)
-    whole = width - width % 8
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    for j in range(0, whole, 8):
-        s0, s1, s2, s3 = s0 + e[i, j], s1 + e[i, j + 1], s2 + e[i, j + 2], s3 + e[i, j + 3]
-        s4, s5, s6, s7 = s4 + e[i, j + 4], s5 + e[i, j + 5], s6 + e[i, j + 6], s7 + e[i, j + 7]
-    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    whole = width - width % 64
+    zero = e.dtype.type(0)
+    s = 0.0
+    for block in range(0, whole, 64):
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = zero
+        for j in range(block, block + 64, 8):
+            s0, s1, s2, s3 = s0 + e[i, j], s1 + e[i, j + 1], s2 + e[i, j + 2], s3 + e[i, j + 3]
+            s4, s5, s6, s7 = s4 + e[i, j + 4], s5 + e[i, j + 5], s6 + e[i, j + 6], s7 + e[i, j + 7]
+        s += ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
     for j in range(whole, width):
         s += e[i, j]
     return s
