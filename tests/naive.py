@@ -602,3 +602,76 @@ def arrays(draw, dtype, shape, elements=None, layouts=LAYOUTS):
     assert out.shape == base.shape
     np.testing.assert_array_equal(out, base)
     return out
+
+
+# --- 4. time layers and attention (issue 27: the second book's common/time_layers.py, ch08/attention_layer.py) ---
+# Plain loops over (n, t) in Python floats; each returns float64 arrays.
+def time_softmax_loss(xs, ts, dout=1.0, ignore=-1, delta=0.0):
+    """(loss, dxs) of softmax + cross-entropy over the rows of xs (N, T, V) against label ids ts (N, T): the mean
+    over the rows whose label is not ``ignore`` of -log(p + delta), dxs = (p - onehot) * dout / count there."""
+    N, T, V = np.shape(xs)
+    losses, dx = [], np.zeros((N, T, V))
+    count = sum(1 for n in range(N) for t in range(T) if int(ts[n][t]) != ignore)
+    for n in range(N):
+        for t in range(T):
+            label = int(ts[n][t])
+            if label == ignore:
+                continue
+            row = [float(v) for v in xs[n][t]]
+            p = softmax_row(row)
+            if delta:
+                losses.append(-math.log(p[label] + delta))
+            else:  # -log p by log-sum-exp, finite where p underflows to 0
+                m = max(row)
+                losses.append(math.log(math.fsum(math.exp(v - m) for v in row)) - (row[label] - m))
+            for v in range(V):
+                dx[n, t, v] = (p[v] - (v == label)) * dout / count
+    return math.fsum(losses) / count, dx
+
+
+def time_sigmoid_loss(xs, ts, dout=1.0):
+    """(loss, dxs) of the binary cross-entropy -log(p + 1e-7) averaged over xs (N, T) and its gradient."""
+    N, T = np.shape(xs)
+    losses, dx = [], np.zeros((N, T))
+    for n in range(N):
+        for t in range(T):
+            y = 1.0 / (1.0 + math.exp(-float(xs[n][t])))
+            label = int(ts[n][t])
+            losses.append(-math.log((y if label == 1 else 1.0 - y) + CE_DELTA))
+            dx[n, t] = (y - label) * dout / (N * T)
+    return math.fsum(losses) / (N * T), dx
+
+
+def attention_forward(hs_enc, hs_dec):
+    """(contexts (N, T_dec, H), weights (N, T_dec, T_enc)) of dot-product attention, step by step."""
+    N, S, H = np.shape(hs_enc)
+    T = np.shape(hs_dec)[1]
+    out, weights = np.zeros((N, T, H)), np.zeros((N, T, S))
+    for n in range(N):
+        for t in range(T):
+            scores = [math.fsum(float(hs_enc[n, s, k]) * float(hs_dec[n, t, k]) for k in range(H)) for s in range(S)]
+            a = softmax_row(scores)
+            weights[n, t] = a
+            for k in range(H):
+                out[n, t, k] = math.fsum(a[s] * float(hs_enc[n, s, k]) for s in range(S))
+    return out, weights
+
+
+def attention_backward(hs_enc, hs_dec, dout):
+    """(dhs_enc, dhs_dec) of attention_forward for the upstream gradient dout (N, T_dec, H)."""
+    N, S, H = np.shape(hs_enc)
+    T = np.shape(hs_dec)[1]
+    _, weights = attention_forward(hs_enc, hs_dec)
+    denc, ddec = np.zeros((N, S, H)), np.zeros((N, T, H))
+    for n in range(N):
+        for t in range(T):
+            a = weights[n, t]
+            da = [math.fsum(float(dout[n, t, k]) * float(hs_enc[n, s, k]) for k in range(H)) for s in range(S)]
+            mean = math.fsum(a[s] * da[s] for s in range(S))
+            ds = [a[s] * (da[s] - mean) for s in range(S)]
+            for s in range(S):
+                for k in range(H):
+                    denc[n, s, k] += a[s] * float(dout[n, t, k]) + ds[s] * float(hs_dec[n, t, k])
+            for k in range(H):
+                ddec[n, t, k] = math.fsum(ds[s] * float(hs_enc[n, s, k]) for s in range(S))
+    return denc, ddec
