@@ -1,0 +1,216 @@
+"""The recurrent layers (RNN, LSTM, GRU) over all time steps, one call per forward and one per backward.
+
+Shapes: xs (N, T, D), h/c (N, H), hs/cs (N, T, H); gate blocks in the book's order (LSTM f, g, i, o; GRU z, r, h).
+Every array is C-contiguous and of one float dtype. Forward multiplies all inputs by Wx in one BLAS product, then
+loops over t with one ``h @ Wh`` per step and the gates elementwise, keeping the activated gates for backward.
+Backward runs the reverse loop (one ``dA_t @ Wh.T`` per step, dA of every step kept) and then gets the weight
+gradients as one product each: dWx = X^T dA, dWh = Hprev^T dA, db = column sums of dA, dxs = dA Wx^T. Results
+differ from the book's per-step sums by float rounding only.
+"""
+import numpy as np
+
+from .._jit import kernel
+from .fastexp import vexp
+
+
+@kernel
+def sigmoid(v):
+    """1 / (1 + exp(-v)) without overflow: exp(-|v|) never overflows, each branch is used where it is exact."""
+    e = vexp(-abs(v))
+    return 1 / (1 + e) if v >= 0 else e / (1 + e)
+
+
+@kernel
+def _input_product(xs, Wx, out):
+    """out (N, T, G) = xs (N, T, D) @ Wx (D, G), as one product over all N*T rows."""
+    N, T, D = xs.shape
+    np.dot(xs.reshape(N * T, D), Wx, out.reshape(N * T, out.shape[2]))
+
+
+@kernel
+def _previous_states(h0, hs, out):
+    """out[:, 0] = h0, out[:, t] = hs[:, t - 1]: the state each step started from, row-aligned with dA."""
+    N, T, H = hs.shape
+    for n in range(N):
+        for j in range(H):
+            out[n, 0, j] = h0[n, j]
+        for t in range(1, T):
+            for j in range(H):
+                out[n, t, j] = hs[n, t - 1, j]
+
+
+@kernel
+def _weight_gradients(xs, Wx, hprev, dA, dxs, dWx, dWh, db):
+    """dWx = X^T dA, dWh = Hprev^T dA, db = sum of dA's rows, dxs = dA Wx^T (rows over all N*T)."""
+    N, T, H = hprev.shape
+    _weight_gradients_x(xs, Wx, dA, dxs, dWx, db)
+    np.dot(hprev.reshape(N * T, H).T, dA.reshape(N * T, dA.shape[2]), dWh)
+
+
+# --- RNN: h' = tanh(x Wx + h Wh + b) ------------------------------------------------------------------------------
+@kernel
+def rnn_forward(xs, Wx, Wh, b, h, hs):
+    """hs[:, t] = h_t for every step from the initial state in h; h ends as the last state."""
+    N, T, H = hs.shape
+    _input_product(xs, Wx, hs)
+    step = np.empty((N, H), h.dtype)
+    for t in range(T):
+        np.dot(h, Wh, step)
+        for n in range(N):
+            for j in range(H):
+                v = np.tanh(hs[n, t, j] + step[n, j] + b[j])
+                hs[n, t, j] = v
+                h[n, j] = v
+
+
+@kernel
+def rnn_backward(xs, Wx, Wh, h0, hs, dhs, dh, dA, dxs, dWx, dWh, db):
+    """Back through all steps: dh holds the gradient arriving from after the last step and ends as the gradient
+    wrt h0; dA (N, T, H) receives every step's pre-activation gradient; writes dxs, dWx, dWh, db."""
+    N, T, H = hs.shape
+    dt = np.empty((N, H), dh.dtype)
+    for t in range(T - 1, -1, -1):
+        for n in range(N):
+            for j in range(H):
+                y = hs[n, t, j]
+                v = (dhs[n, t, j] + dh[n, j]) * (1 - y * y)
+                dt[n, j] = v
+                dA[n, t, j] = v
+        np.dot(dt, Wh.T, dh)
+    hprev = np.empty_like(hs)
+    _previous_states(h0, hs, hprev)
+    _weight_gradients(xs, Wx, hprev, dA, dxs, dWx, dWh, db)
+
+
+# --- LSTM: A = x Wx + h Wh + b; f, g, i, o = sig, tanh, sig, sig; c' = f c + g i; h' = o tanh(c') -----------------
+@kernel
+def lstm_forward(xs, Wx, Wh, b, h, c, gates, cs, tcs, hs):
+    """gates (N, T, 4H) receives the activated f, g, i, o of every step, cs the cells, tcs tanh of the cells, hs
+    the states; h and c hold the initial state and end as the last one."""
+    N, T, H = hs.shape
+    _input_product(xs, Wx, gates)
+    step = np.empty((N, 4 * H), h.dtype)
+    for t in range(T):
+        np.dot(h, Wh, step)
+        for n in range(N):
+            for j in range(H):
+                f = sigmoid(gates[n, t, j] + step[n, j] + b[j])
+                g = np.tanh(gates[n, t, H + j] + step[n, H + j] + b[H + j])
+                i = sigmoid(gates[n, t, 2 * H + j] + step[n, 2 * H + j] + b[2 * H + j])
+                o = sigmoid(gates[n, t, 3 * H + j] + step[n, 3 * H + j] + b[3 * H + j])
+                gates[n, t, j], gates[n, t, H + j], gates[n, t, 2 * H + j], gates[n, t, 3 * H + j] = f, g, i, o
+                cell = f * c[n, j] + g * i
+                tc = np.tanh(cell)
+                c[n, j], cs[n, t, j], tcs[n, t, j] = cell, cell, tc
+                h[n, j] = hs[n, t, j] = o * tc
+
+
+@kernel
+def lstm_backward(xs, Wx, Wh, h0, c0, gates, cs, tcs, hs, dhs, dh, dc, dA, dxs, dWx, dWh, db):
+    """Back through all steps: dh and dc hold the gradients arriving from after the last step and end as those
+    wrt h0 and c0; dA (N, T, 4H) receives every step's gate gradient; writes dxs, dWx, dWh, db."""
+    N, T, H = hs.shape
+    dt = np.empty((N, 4 * H), dh.dtype)
+    for t in range(T - 1, -1, -1):
+        for n in range(N):
+            for j in range(H):
+                f, g = gates[n, t, j], gates[n, t, H + j]
+                i, o = gates[n, t, 2 * H + j], gates[n, t, 3 * H + j]
+                tc = tcs[n, t, j]
+                c_prev = c0[n, j] if t == 0 else cs[n, t - 1, j]
+                dht = dhs[n, t, j] + dh[n, j]
+                ds = dc[n, j] + dht * o * (1 - tc * tc)
+                dc[n, j] = ds * f
+                dt[n, j] = ds * c_prev * (f * (1 - f))
+                dt[n, H + j] = ds * i * (1 - g * g)
+                dt[n, 2 * H + j] = ds * g * (i * (1 - i))
+                dt[n, 3 * H + j] = dht * tc * (o * (1 - o))
+            for k in range(4 * H):
+                dA[n, t, k] = dt[n, k]
+        np.dot(dt, Wh.T, dh)
+    hprev = np.empty_like(hs)
+    _previous_states(h0, hs, hprev)
+    _weight_gradients(xs, Wx, hprev, dA, dxs, dWx, dWh, db)
+
+
+# --- GRU: z, r = sig(x Wx + h Wh + b); hh = tanh(x Wxh + (r h) Whh + bh); h' = (1 - z) h + z hh -------------------
+@kernel
+def gru_forward(xs, Wx, Wh, b, h, gates, hprev, rh, hs):
+    """gates (N, T, 3H) receives z, r, hh of every step; hprev and rh (T, N, H), time-major, the state each step
+    started from and r * that state; hs the states; h holds the initial state and ends as the last one."""
+    N, T, H = hs.shape
+    _input_product(xs, Wx, gates)
+    Wzr, Whh = np.ascontiguousarray(Wh[:, :2 * H]), np.ascontiguousarray(Wh[:, 2 * H:])
+    zr, candidate = np.empty((N, 2 * H), h.dtype), np.empty((N, H), h.dtype)
+    for t in range(T):
+        hprev[t] = h
+        np.dot(h, Wzr, zr)
+        for n in range(N):
+            for j in range(H):
+                z = sigmoid(gates[n, t, j] + zr[n, j] + b[j])
+                r = sigmoid(gates[n, t, H + j] + zr[n, H + j] + b[H + j])
+                gates[n, t, j], gates[n, t, H + j] = z, r
+                rh[t, n, j] = r * h[n, j]
+        np.dot(rh[t], Whh, candidate)
+        for n in range(N):
+            for j in range(H):
+                hh = np.tanh(gates[n, t, 2 * H + j] + candidate[n, j] + b[2 * H + j])
+                gates[n, t, 2 * H + j] = hh
+                z = gates[n, t, j]
+                h[n, j] = hs[n, t, j] = (1 - z) * h[n, j] + z * hh
+
+
+@kernel
+def gru_backward(xs, Wx, Wh, gates, hprev, rh, dhs, dh, dA, dxs, dWx, dWh, db):
+    """Back through all steps (hprev, rh as gru_forward left them): dh holds the gradient arriving from after the
+    last step and ends as the gradient wrt h0; dA (N, T, 3H) receives every step's pre-activation gradient;
+    writes dxs, dWx, dWh, db."""
+    N, T, H = dhs.shape
+    Wzr, Whh = np.ascontiguousarray(Wh[:, :2 * H]), np.ascontiguousarray(Wh[:, 2 * H:])
+    dzr, dhh = np.empty((T, N, 2 * H), dh.dtype), np.empty((T, N, H), dh.dtype)
+    dhr, direct = np.empty((N, H), dh.dtype), np.empty((N, H), dh.dtype)
+    for t in range(T - 1, -1, -1):
+        for n in range(N):
+            for j in range(H):
+                z, hh = gates[n, t, j], gates[n, t, 2 * H + j]
+                dhh[t, n, j] = dA[n, t, 2 * H + j] = (dhs[n, t, j] + dh[n, j]) * z * (1 - hh * hh)
+        np.dot(dhh[t], Whh.T, dhr)  # the gradient wrt r * h
+        for n in range(N):
+            for j in range(H):
+                z, r, hh = gates[n, t, j], gates[n, t, H + j], gates[n, t, 2 * H + j]
+                hp, dht = hprev[t, n, j], dhs[n, t, j] + dh[n, j]
+                dzr[t, n, j] = dA[n, t, j] = dht * (hh - hp) * (z * (1 - z))
+                dzr[t, n, H + j] = dA[n, t, H + j] = dhr[n, j] * hp * (r * (1 - r))
+                direct[n, j] = dht * (1 - z) + r * dhr[n, j]
+        np.dot(dzr[t], Wzr.T, dh)
+        for n in range(N):
+            for j in range(H):
+                dh[n, j] += direct[n, j]
+    _gru_weight_gradients(xs, Wx, hprev, rh, dA, dzr, dhh, dxs, dWx, dWh, db)
+
+
+@kernel
+def _gru_weight_gradients(xs, Wx, hprev, rh, dA, dzr, dhh, dxs, dWx, dWh, db):
+    """As _weight_gradients, but dWh's z and r blocks come from Hprev and its h block from r * Hprev (both
+    time-major, as dzr and dhh)."""
+    T, N, H = hprev.shape
+    _weight_gradients_x(xs, Wx, dA, dxs, dWx, db)
+    zr_part, h_part = np.empty((H, 2 * H), dWh.dtype), np.empty((H, H), dWh.dtype)
+    np.dot(hprev.reshape(T * N, H).T, dzr.reshape(T * N, 2 * H), zr_part)
+    np.dot(rh.reshape(T * N, H).T, dhh.reshape(T * N, H), h_part)
+    dWh[:, :2 * H] = zr_part
+    dWh[:, 2 * H:] = h_part
+
+
+@kernel
+def _weight_gradients_x(xs, Wx, dA, dxs, dWx, db):
+    """dWx = X^T dA, db = sum of dA's rows, dxs = dA Wx^T."""
+    N, T, D = xs.shape
+    G = dA.shape[2]
+    x2, d2 = xs.reshape(N * T, D), dA.reshape(N * T, G)
+    np.dot(x2.T, d2, dWx)
+    db[:] = 0
+    for r in range(N * T):
+        for k in range(G):
+            db[k] += d2[r, k]
+    np.dot(d2, Wx.T, dxs.reshape(N * T, D))
