@@ -7,6 +7,8 @@ Backward runs the reverse loop (one ``dA_t @ Wh.T`` per step, dA of every step k
 gradients as one product each: dWx = X^T dA, dWh = Hprev^T dA, db = column sums of dA, dxs = dA Wx^T. Results
 differ from the book's per-step sums by float rounding only.
 """
+import math
+
 import numpy as np
 
 from .._jit import kernel
@@ -14,10 +16,38 @@ from .fastexp import vexp
 
 
 @kernel
-def sigmoid(v):
-    """1 / (1 + exp(-v)) without overflow: exp(-|v|) never overflows, each branch is used where it is exact."""
-    e = vexp(-abs(v))
-    return 1 / (1 + e) if v >= 0 else e / (1 + e)
+def _sigmoid_inplace(a):
+    """a[:] = 1 / (1 + exp(-a)) without overflow: exp(-|v|) never overflows, each branch is used where it is exact.
+    The gate loops are split into such one-array loops with the math written in: LLVM vectorises them, where one
+    loop over all gates and states (eight arrays that might overlap) ran scalar, 3.6x slower (the book's seq2seq
+    encoder forward took 10 ms against 2.8), and a per-element call took 1.6x as long."""
+    for k in range(a.size):
+        v = a[k]
+        e = vexp(-abs(v))
+        a[k] = 1 / (1 + e) if v >= 0 else e / (1 + e)
+
+
+@kernel
+def _tanh_inplace(a):
+    """a[:] = tanh(a) in float64 from the vectorisable exp (np.tanh, a libm call, is 15x slower): (1 - e) / (1 + e)
+    with e = exp(-2|v|), v's sign copied; below |v| = 0.03, where 1 - e would cancel, the Taylor polynomial
+    (relative error < 1e-17 there). Within 1e-14 relative of np.tanh."""
+    for k in range(a.size):
+        v = np.float64(a[k])
+        m = abs(v)
+        e = vexp(-(m + m))
+        t = (1.0 - e) / (1.0 + e)
+        m2 = m * m
+        series = m * (1.0 + m2 * (-1.0 / 3 + m2 * (2.0 / 15 + m2 * (-17.0 / 315 + m2 * (62.0 / 2835)))))
+        t = series if m < 0.03 else t
+        a[k] = math.copysign(t, v)  # tanh(-0.0) is -0.0
+
+
+@kernel
+def _add_bias(a, step, b):
+    """a += step + b (a pre-activation row: the input product, the recurrent product, the bias)."""
+    for k in range(a.size):
+        a[k] += step[k] + b[k]
 
 
 @kernel
@@ -57,10 +87,10 @@ def rnn_forward(xs, Wx, Wh, b, h, hs):
     for t in range(T):
         np.dot(h, Wh, step)
         for n in range(N):
-            for j in range(H):
-                v = np.tanh(hs[n, t, j] + step[n, j] + b[j])
-                hs[n, t, j] = v
-                h[n, j] = v
+            a = hs[n, t]
+            _add_bias(a, step[n], b)
+            _tanh_inplace(a)
+            h[n] = a
 
 
 @kernel
@@ -93,16 +123,27 @@ def lstm_forward(xs, Wx, Wh, b, h, c, gates, cs, tcs, hs):
     for t in range(T):
         np.dot(h, Wh, step)
         for n in range(N):
-            for j in range(H):
-                f = sigmoid(gates[n, t, j] + step[n, j] + b[j])
-                g = np.tanh(gates[n, t, H + j] + step[n, H + j] + b[H + j])
-                i = sigmoid(gates[n, t, 2 * H + j] + step[n, 2 * H + j] + b[2 * H + j])
-                o = sigmoid(gates[n, t, 3 * H + j] + step[n, 3 * H + j] + b[3 * H + j])
-                gates[n, t, j], gates[n, t, H + j], gates[n, t, 2 * H + j], gates[n, t, 3 * H + j] = f, g, i, o
-                cell = f * c[n, j] + g * i
-                tc = np.tanh(cell)
-                c[n, j], cs[n, t, j], tcs[n, t, j] = cell, cell, tc
-                h[n, j] = hs[n, t, j] = o * tc
+            a = gates[n, t]
+            _add_bias(a, step[n], b)
+            _sigmoid_inplace(a[:H])
+            _tanh_inplace(a[H:2 * H])
+            _sigmoid_inplace(a[2 * H:])
+            _lstm_cell(a, c[n], cs[n, t], tcs[n, t], hs[n, t])
+            h[n] = hs[n, t]
+
+
+@kernel
+def _lstm_cell(a, c, cell, tanh_cell, h):
+    """One row's cell update from its activated gates a = (f, g, i, o): c = f c + g i (also into cell),
+    tanh_cell = tanh(c), h = o tanh(c)."""
+    H = c.size
+    for j in range(H):
+        c[j] = a[j] * c[j] + a[H + j] * a[2 * H + j]
+    cell[:] = c
+    tanh_cell[:] = c
+    _tanh_inplace(tanh_cell)
+    for j in range(H):
+        h[j] = a[3 * H + j] * tanh_cell[j]
 
 
 @kernel
@@ -146,18 +187,20 @@ def gru_forward(xs, Wx, Wh, b, h, gates, hprev, rh, hs):
         hprev[t] = h
         np.dot(h, Wzr, zr)
         for n in range(N):
+            a = gates[n, t]
+            _add_bias(a[:2 * H], zr[n], b[:2 * H])
+            _sigmoid_inplace(a[:2 * H])
             for j in range(H):
-                z = sigmoid(gates[n, t, j] + zr[n, j] + b[j])
-                r = sigmoid(gates[n, t, H + j] + zr[n, H + j] + b[H + j])
-                gates[n, t, j], gates[n, t, H + j] = z, r
-                rh[t, n, j] = r * h[n, j]
+                rh[t, n, j] = a[H + j] * h[n, j]
         np.dot(rh[t], Whh, candidate)
         for n in range(N):
+            a = gates[n, t]
+            _add_bias(a[2 * H:], candidate[n], b[2 * H:])
+            _tanh_inplace(a[2 * H:])
             for j in range(H):
-                hh = np.tanh(gates[n, t, 2 * H + j] + candidate[n, j] + b[2 * H + j])
-                gates[n, t, 2 * H + j] = hh
-                z = gates[n, t, j]
-                h[n, j] = hs[n, t, j] = (1 - z) * h[n, j] + z * hh
+                z = a[j]
+                h[n, j] = (1 - z) * h[n, j] + z * a[2 * H + j]
+            hs[n, t] = h[n]
 
 
 @kernel
