@@ -10,37 +10,77 @@ differ from the book's per-step sums by float rounding only.
 import math
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
-from .._jit import kernel
+from .._jit import ARITHMETIC_OPTIONS, kernel
 from .fastexp import vexp
 
 
-@kernel
-def _sigmoid_inplace(a):
+def sigmoid_inplace(a):
     """a[:] = 1 / (1 + exp(-a)) without overflow: exp(-|v|) never overflows, each branch is used where it is exact.
-    The gate loops are split into such one-array loops with the math written in: LLVM vectorises them, where one
-    loop over all gates and states (eight arrays that might overlap) ran scalar, 3.6x slower (the book's seq2seq
-    encoder forward took 10 ms against 2.8), and a per-element call took 1.6x as long."""
+    Kernels get the overload below, in a's dtype. The gate loops are split into such one-array loops: LLVM
+    vectorises them, where one loop over all gates and states (eight arrays that might overlap) ran scalar, 3.6x
+    slower (the book's seq2seq encoder forward took 10 ms against 2.8)."""
     for k in range(a.size):
-        v = a[k]
+        v = np.float64(a[k])
         e = vexp(-abs(v))
         a[k] = 1 / (1 + e) if v >= 0 else e / (1 + e)
 
 
-@kernel
-def _tanh_inplace(a):
-    """a[:] = tanh(a) in float64 from the vectorisable exp (np.tanh, a libm call, is 15x slower): (1 - e) / (1 + e)
-    with e = exp(-2|v|), v's sign copied; below |v| = 0.03, where 1 - e would cancel, the Taylor polynomial
-    (relative error < 1e-17 there). Within 1e-14 relative of np.tanh."""
+# tanh's Taylor series beyond v: the coefficients of v**3, v**5, ..., v**11
+_TANH_SERIES = (-1 / 3, 2 / 15, -17 / 315, 62 / 2835, -1382 / 155925)
+# below these |v|, 1 - exp(-2|v|) would lose digits to cancellation and the series is used instead (relative
+# truncation error < 3e-10 at float32's bound, < 1e-20 at float64's); above them (1 - e) / (1 + e) is within 2 ulp
+# (float32) and 2e-15 (float64)
+_TANH_SERIES_BELOW = {np.float32: 0.25, np.float64: 0.03}
+
+
+def tanh_inplace(a):
+    """a[:] = tanh(a) from the vectorisable exp (np.tanh, a libm call in kernels, is 15x slower): (1 - e) / (1 + e)
+    with e = exp(-2|v|) and v's sign (tanh(-0.0) is -0.0), or the Taylor series near 0. Kernels get the overload
+    below, in a's dtype."""
+    c3, c5, c7, c9, c11 = _TANH_SERIES
     for k in range(a.size):
         v = np.float64(a[k])
         m = abs(v)
         e = vexp(-(m + m))
-        t = (1.0 - e) / (1.0 + e)
         m2 = m * m
-        series = m * (1.0 + m2 * (-1.0 / 3 + m2 * (2.0 / 15 + m2 * (-17.0 / 315 + m2 * (62.0 / 2835)))))
-        t = series if m < 0.03 else t
-        a[k] = math.copysign(t, v)  # tanh(-0.0) is -0.0
+        series = m * (1 + m2 * (c3 + m2 * (c5 + m2 * (c7 + m2 * (c9 + m2 * c11)))))
+        a[k] = math.copysign(series if m < _TANH_SERIES_BELOW[np.float64] else (1 - e) / (1 + e), v)
+
+
+_SCALAR_TYPE = {types.float32: np.float32, types.float64: np.float64}  # numba's dtype -> the NumPy scalar type
+
+
+@overload(sigmoid_inplace, jit_options=ARITHMETIC_OPTIONS)
+def _sigmoid_inplace_jit(a):
+    one = _SCALAR_TYPE[a.dtype](1)  # typed constants: float32 stays float32 (a Python 1 would widen it to float64)
+
+    def sigmoid_rows(a):
+        for k in range(a.size):
+            v = a[k]
+            e = vexp(-abs(v))
+            a[k] = (one if v >= 0 else e) / (one + e)
+    return sigmoid_rows
+
+
+@overload(tanh_inplace, jit_options=ARITHMETIC_OPTIONS)
+def _tanh_inplace_jit(a):
+    cast = _SCALAR_TYPE[a.dtype]
+    one, below = cast(1), cast(_TANH_SERIES_BELOW[cast])
+    c3, c5, c7, c9, c11 = (cast(c) for c in _TANH_SERIES)
+
+    def tanh_rows(a):
+        for k in range(a.size):
+            v = a[k]
+            m = abs(v)
+            e = vexp(-(m + m))
+            t = (one - e) / (one + e)
+            m2 = m * m
+            series = m * (one + m2 * (c3 + m2 * (c5 + m2 * (c7 + m2 * (c9 + m2 * c11)))))
+            a[k] = math.copysign(series if m < below else t, v)
+    return tanh_rows
 
 
 @kernel
@@ -89,7 +129,7 @@ def rnn_forward(xs, Wx, Wh, b, h, hs):
         for n in range(N):
             a = hs[n, t]
             _add_bias(a, step[n], b)
-            _tanh_inplace(a)
+            tanh_inplace(a)
             h[n] = a
 
 
@@ -125,9 +165,9 @@ def lstm_forward(xs, Wx, Wh, b, h, c, gates, cs, tcs, hs):
         for n in range(N):
             a = gates[n, t]
             _add_bias(a, step[n], b)
-            _sigmoid_inplace(a[:H])
-            _tanh_inplace(a[H:2 * H])
-            _sigmoid_inplace(a[2 * H:])
+            sigmoid_inplace(a[:H])
+            tanh_inplace(a[H:2 * H])
+            sigmoid_inplace(a[2 * H:])
             _lstm_cell(a, c[n], cs[n, t], tcs[n, t], hs[n, t])
             h[n] = hs[n, t]
 
@@ -141,7 +181,7 @@ def _lstm_cell(a, c, cell, tanh_cell, h):
         c[j] = a[j] * c[j] + a[H + j] * a[2 * H + j]
     cell[:] = c
     tanh_cell[:] = c
-    _tanh_inplace(tanh_cell)
+    tanh_inplace(tanh_cell)
     for j in range(H):
         h[j] = a[3 * H + j] * tanh_cell[j]
 
@@ -154,24 +194,31 @@ def lstm_backward(xs, Wx, Wh, h0, c0, gates, cs, tcs, hs, dhs, dh, dc, dA, dxs, 
     dt = np.empty((N, 4 * H), dh.dtype)
     for t in range(T - 1, -1, -1):
         for n in range(N):
-            for j in range(H):
-                f, g = gates[n, t, j], gates[n, t, H + j]
-                i, o = gates[n, t, 2 * H + j], gates[n, t, 3 * H + j]
-                tc = tcs[n, t, j]
-                c_prev = c0[n, j] if t == 0 else cs[n, t - 1, j]
-                dht = dhs[n, t, j] + dh[n, j]
-                ds = dc[n, j] + dht * o * (1 - tc * tc)
-                dc[n, j] = ds * f
-                dt[n, j] = ds * c_prev * (f * (1 - f))
-                dt[n, H + j] = ds * i * (1 - g * g)
-                dt[n, 2 * H + j] = ds * g * (i * (1 - i))
-                dt[n, 3 * H + j] = dht * tc * (o * (1 - o))
-            for k in range(4 * H):
-                dA[n, t, k] = dt[n, k]
+            dht = dh[n]  # the step's whole gradient wrt h: from its output and from the step after it
+            dht += dhs[n, t]
+            _lstm_cell_backward(gates[n, t], tcs[n, t], c0[n] if t == 0 else cs[n, t - 1], dht, dc[n], dt[n])
+            dA[n, t] = dt[n]
         np.dot(dt, Wh.T, dh)
     hprev = np.empty_like(hs)
     _previous_states(h0, hs, hprev)
     _weight_gradients(xs, Wx, hprev, dA, dxs, dWx, dWh, db)
+
+
+@kernel
+def _lstm_cell_backward(a, tanh_cell, c_prev, dh, dc, d):
+    """One row back through a cell: from the activated gates a = (f, g, i, o), tanh of the cell, the previous cell
+    and the gradients dh, dc arriving at h and c, d receives the gates' pre-activation gradients and dc becomes the
+    gradient wrt the previous cell."""
+    H = dc.size
+    for j in range(H):
+        f, g, i, o = a[j], a[H + j], a[2 * H + j], a[3 * H + j]
+        tc = tanh_cell[j]
+        ds = dc[j] + dh[j] * o * (1 - tc * tc)
+        dc[j] = ds * f
+        d[j] = ds * c_prev[j] * (f * (1 - f))
+        d[H + j] = ds * i * (1 - g * g)
+        d[2 * H + j] = ds * g * (i * (1 - i))
+        d[3 * H + j] = dh[j] * tc * (o * (1 - o))
 
 
 # --- GRU: z, r = sig(x Wx + h Wh + b); hh = tanh(x Wxh + (r h) Whh + bh); h' = (1 - z) h + z hh -------------------
@@ -189,14 +236,14 @@ def gru_forward(xs, Wx, Wh, b, h, gates, hprev, rh, hs):
         for n in range(N):
             a = gates[n, t]
             _add_bias(a[:2 * H], zr[n], b[:2 * H])
-            _sigmoid_inplace(a[:2 * H])
+            sigmoid_inplace(a[:2 * H])
             for j in range(H):
                 rh[t, n, j] = a[H + j] * h[n, j]
         np.dot(rh[t], Whh, candidate)
         for n in range(N):
             a = gates[n, t]
             _add_bias(a[2 * H:], candidate[n], b[2 * H:])
-            _tanh_inplace(a[2 * H:])
+            tanh_inplace(a[2 * H:])
             for j in range(H):
                 z = a[j]
                 h[n, j] = (1 - z) * h[n, j] + z * a[2 * H + j]
