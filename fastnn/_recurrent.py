@@ -23,7 +23,7 @@ def _checked_params(params, gates, layer):
             and (Wx.dtype is _F32 or Wx.dtype is _F64) and Wh.dtype is Wx.dtype and b.dtype is Wx.dtype
             and Wx.ndim == 2 and Wh.ndim == 2 and b.ndim == 1 and Wh.shape[1] == gates * Wh.shape[0]
             and Wx.shape[1] == Wh.shape[1] and b.shape[0] == Wh.shape[1]
-            and Wx.flags.c_contiguous and Wh.flags.c_contiguous):
+            and Wx.flags.c_contiguous and Wh.flags.c_contiguous and b.flags.c_contiguous):
         return Wx, Wh, b  # the usual call
     for p, name, ndim in ((Wx, "Wx", 2), (Wh, "Wh", 2), (b, "b", 1)):
         if not isinstance(p, np.ndarray) or p.dtype not in _checks.FLOAT_DTYPES or p.ndim != ndim:
@@ -37,7 +37,7 @@ def _checked_params(params, gates, layer):
                          f"Wh of shape {Wh.shape}; got {Wx.shape} and {b.shape}")
     if Wh.dtype != Wx.dtype or b.dtype != Wx.dtype:
         raise TypeError(f"Wx, Wh and b ({layer}.params) must have one dtype; got {Wx.dtype}, {Wh.dtype}, {b.dtype}")
-    return np.ascontiguousarray(Wx), np.ascontiguousarray(Wh), b
+    return np.ascontiguousarray(Wx), np.ascontiguousarray(Wh), np.ascontiguousarray(b)
 
 
 def _state(s, name, n, H, dtype):

@@ -39,7 +39,7 @@ def problems(draw, layouts=naive.LAYOUTS):
     N, T, D, H = (draw(sizes) for _ in range(4))
     rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
     xs = draw(naive.arrays(dtype, (N, T, D), naive.floats(dtype, 2.0), layouts=layouts))
-    dhs = rng.standard_normal((N, T, H)).astype(dtype)
+    dhs = naive.relayout(rng.standard_normal((N, T, H)).astype(dtype), draw(st.sampled_from(layouts)))
     h0, c0 = (rng.uniform(-1, 1, (N, H)).astype(dtype) for _ in range(2))
     return kind, dtype, params(kind, D, H, dtype, rng), xs, dhs, h0, c0
 
@@ -171,6 +171,19 @@ def test_a_non_contiguous_grads_buffer_is_written_in_place():
     layer.backward(dhs), ref.backward(dhs)
     assert layer.grads[1] is view
     close(view, ref.grads[1])
+
+
+@pytest.mark.parametrize("kind", sorted(GATES))
+def test_parameters_in_any_memory_layout(kind):
+    rng = np.random.default_rng(15)
+    ps = params(kind, 3, 4, np.float64, rng)
+    views = [np.asfortranarray(ps[0]), naive.relayout(ps[1], "strided"), naive.relayout(ps[2], "reversed")]
+    xs, dhs = rng.standard_normal((2, 3, 3)), rng.standard_normal((2, 3, 4))
+    ours, ref = run(TIME[kind](*views), xs, dhs), run(REFERENCE[kind](*ps), xs, dhs)
+    for a, r in zip(ours[:2] + ours[3:5], ref[:2] + ref[3:5]):
+        close(a, r)
+    for a, r in zip(ours[2], ref[2]):
+        close(a, r)
 
 
 @pytest.mark.parametrize("kind", sorted(GATES))
