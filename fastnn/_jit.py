@@ -61,13 +61,19 @@ def _install_cache_locators():
 _install_cache_locators()
 
 
+# The arithmetic options of every kernel, also passed to the @overload implementations that kernels call (numba
+# would compile those with its defaults, error_model='python' among them: a division then checks for zero, which
+# keeps LLVM from vectorising the loop around it).
+ARITHMETIC_OPTIONS = dict(error_model="numpy", fastmath=False)
+
+
 def kernel(fn=None, *, cache=None, parallel=False):
     """Decorate a kernel with the house jit options. ``cache=False`` for kernels that cannot be cached
     (those taking a jitted function as argument)."""
     # parallel kernels are never disk-cached: cached parallel code has a history of crashes and hangs when loaded
     # under another thread count or by several processes at once (numba issues #7518, #4807, #9233)
     use_cache = False if parallel else (CACHE if cache is None else (cache and CACHE))
-    options = dict(cache=use_cache, nogil=True, error_model="numpy", fastmath=False, parallel=parallel)
+    options = dict(cache=use_cache, nogil=True, parallel=parallel, **ARITHMETIC_OPTIONS)
 
     def compile_lazily(f):
         try:

@@ -521,6 +521,49 @@ def book_negative_row(word_p, target, size, uniforms):
     return legacy_choice([q / s for q in p], size, uniforms)
 
 
+# --- recurrent layers (fastnn.time_layers): the forward pass element by element ---------------------------------
+def _logistic(v):
+    return 1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v))
+
+
+def _affine_unit(x, h, Wx, Wh, b, k):
+    """Pre-activation unit k: x . Wx[:, k] + h . Wh[:, k] + b[k], in Python floats."""
+    return (math.fsum(x[d] * float(Wx[d, k]) for d in range(len(x)))
+            + math.fsum(h[j] * float(Wh[j, k]) for j in range(len(h))) + float(b[k]))
+
+
+def recurrent_forward(kind, xs, Wx, Wh, b, h0=None, c0=None):
+    """(hs, h, c) in float64 of "rnn", "lstm" or "gru" over xs (N, T, D) from h0 (c0) or zeros, one sequence, step
+    and unit at a time (c is None except for the LSTM)."""
+    N, T, _ = np.shape(xs)
+    H = np.shape(Wh)[0]
+    hs = np.zeros((N, T, H))
+    cs = np.zeros((N, H))
+    for n in range(N):
+        h = [0.0] * H if h0 is None else [float(v) for v in h0[n]]
+        c = [0.0] * H if c0 is None else [float(v) for v in c0[n]]
+        for t in range(T):
+            x = [float(v) for v in xs[n, t]]
+            unit = lambda k, state=h: _affine_unit(x, state, Wx, Wh, b, k)  # noqa: E731
+            if kind == "rnn":
+                h = [math.tanh(unit(j)) for j in range(H)]
+            elif kind == "lstm":
+                f, g = [_logistic(unit(j)) for j in range(H)], [math.tanh(unit(H + j)) for j in range(H)]
+                i, o = [_logistic(unit(2 * H + j)) for j in range(H)], [_logistic(unit(3 * H + j)) for j in range(H)]
+                c = [f[j] * c[j] + g[j] * i[j] for j in range(H)]
+                h = [o[j] * math.tanh(c[j]) for j in range(H)]
+            else:
+                z, r = [_logistic(unit(j)) for j in range(H)], [_logistic(unit(H + j)) for j in range(H)]
+                x_part = [_affine_unit(x, [0.0] * H, Wx, Wh, b, 2 * H + j) for j in range(H)]
+                rh = [r[j] * h[j] for j in range(H)]
+                cand = [math.tanh(x_part[j] + math.fsum(rh[k] * float(Wh[k, 2 * H + j]) for k in range(H)))
+                        for j in range(H)]
+                h = [(1 - z[j]) * h[j] + z[j] * cand[j] for j in range(H)]
+            hs[n, t] = h
+        cs[n] = c
+    return hs, hs[:, -1].copy(), (cs if kind == "lstm" else None)
+
+
 # --- 2. tolerances --------------------------------------------------------------------------------------------------
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 
