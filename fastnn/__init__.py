@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 _SUBMODULES = ("functions", "gradient", "layers", "optimizer", "trainer", "util", "nets", "multi_layer_net",
                "multi_layer_net_extend", "datasets", "mnist", "io", "reference", "kernels", "bench", "cli", "mlp",
                "threads", "netgrad", "callbacks", "trainer2", "convolution", "convnets", "text", "config", "ptb",
-               "negative_sampling_layer", "word2vec", "base_model", "sequence")
+               "negative_sampling_layer", "word2vec", "base_model", "sequence", "time_layers",
+               "attention_layer")
 # (fastnn.np, the second book's common/np.py, is imported by name only: in __all__, `from fastnn import *` would
 # bind that module over the reader's NumPy `np`)
 
