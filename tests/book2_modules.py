@@ -92,3 +92,61 @@ def contexts_target(corpus, window):
     """What the book's create_contexts_target returns: (contexts (N, 2 * window), target (N,)), int64."""
     cols = [corpus[window + t:len(corpus) - window + t] for t in range(-window, window + 1) if t]
     return np.stack(cols, axis=1), corpus[window:-window].copy()
+
+
+# --- chapters 5-8: the book's chapter-local models, on the book's common or switched to fastnn ----------------------
+RECURRENT_KINDS = ("book", "common", "attention")  # attention: common and ch08's attention_layer switched
+_CHAPTERS = ("ch05", "ch06", "ch07", "ch08")
+_switched_roots = {}
+
+
+def _switched_root(kind):
+    """A temporary copy of chapters 5-8's .py files with their ``common`` imports switched to fastnn (and, for
+    "attention", chapter 8's attention_layer import too), made once per process."""
+    if kind not in _switched_roots:
+        import atexit
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        root = Path(tempfile.mkdtemp(prefix=f"fastnn-book2-{kind}-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        for chapter in _CHAPTERS:
+            (root / chapter).mkdir()
+            for src in (BOOK2 / chapter).glob("*.py"):
+                text = book_scripts.switch_imports(src.read_text(encoding="utf-8"))
+                if kind == "attention":
+                    text = text.replace(*book_scripts.BOOK_ATTENTION)
+                (root / chapter / src.name).write_text(text, encoding="utf-8")
+        _switched_roots[kind] = root
+    return _switched_roots[kind]
+
+
+def chapter_class(kind, relative, name):
+    """The class ``name`` of the book's chapter module ``relative`` (e.g. "ch06/rnnlm.py", "Rnnlm"), its text
+    unchanged except for the import lines of ``kind`` (one of RECURRENT_KINDS). The module runs with its chapter
+    directory and the book's root first on sys.path, as the chapter's scripts run it; sys.path and sys.modules are
+    restored afterwards (the class keeps its module's globals)."""
+    if kind not in RECURRENT_KINDS:
+        raise ValueError(f"kind must be one of {RECURRENT_KINDS}, got {kind!r}")
+    root = BOOK2 if kind == "book" else _switched_root(kind)
+    chapter, file_name = relative.split("/")
+    local = {p.stem for c in _CHAPTERS for p in (BOOK2 / c).glob("*.py")}
+    ours = set(_BOOK_PACKAGES) | set(_CHAPTERS) | local
+    saved_path = list(sys.path)
+    saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k.split(".")[0] in ours}
+    sys.path[:0] = [str(root / chapter), str(root)]
+    try:
+        return getattr(importlib.import_module(file_name[:-3]), name)
+    finally:
+        sys.path[:] = saved_path
+        for k in [k for k in sys.modules if k.split(".")[0] in ours]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+
+
+def common_module(kind, name):
+    """The second book's ``common/<name>.py`` (kind "book") or fastnn's module of that name (any other kind)."""
+    if kind == "book":
+        return book_module(f"common/{name}.py")
+    return importlib.import_module(f"fastnn.{name}")
