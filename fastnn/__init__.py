@@ -29,7 +29,8 @@ def __getattr__(name):
 
 def warmup(dtypes=("float64", "float32")):
     """Compile (or load from the on-disk cache) the kernels behind the functions, layers, a training step, the
-    Trainer's fused loop and the convolutional layers, for each dtype, by running them once on tiny inputs."""
+    Trainer's fused loop, the convolutional layers and the second book's time layers and attention, for each dtype,
+    by running them once on tiny inputs."""
     import numpy as np
 
     from . import nets
@@ -76,3 +77,24 @@ def _warm(dtypes):
                                      hidden_size=3, output_size=4, dtype=dtype)
         optimizer.Adam().update(convnet.params, convnet.gradient(images, labels))
         convnet.accuracy(images, labels)
+        _warm_recurrent(dtype)
+
+
+def _warm_recurrent(dtype):
+    """The second book's chapters 5-8: each Time layer's forward and backward, and attention, once."""
+    import numpy as np
+
+    from . import attention_layer, time_layers
+
+    ids = np.array([[0, 1, 2], [2, 1, 0]])
+    xs = time_layers.TimeEmbedding(np.ones((3, 2), dtype)).forward(ids)
+    for layer, gates in ((time_layers.TimeRNN, 1), (time_layers.TimeLSTM, 4), (time_layers.TimeGRU, 3)):
+        rnn = layer(np.ones((2, 3 * gates), dtype), np.ones((3, 3 * gates), dtype), np.zeros(3 * gates, dtype))
+        hs = rnn.forward(xs)
+        rnn.backward(np.ones_like(hs))
+    scores = time_layers.TimeAffine(np.ones((3, 3), dtype), np.zeros(3, dtype)).forward(hs)
+    loss = time_layers.TimeSoftmaxWithLoss()
+    loss.forward(scores, ids)
+    loss.backward()
+    attention = attention_layer.TimeAttention()
+    attention.backward(attention.forward(hs, hs))
