@@ -28,7 +28,7 @@ from ._argtypes import whole_number as _whole_number
 DESCRIPTION = 'fastnn: the neural networks of "Deep Learning from Scratch" on compiled kernels.'
 DATASETS = ("digits", "fashion-mnist", "mnist")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
-MODELS = ("mlp", "simple-convnet")
+MODELS = ("mlp", "simple-convnet", "seq2seq", "rnnlm")  # the last two: fastnn.cli_sequence
 # per-model defaults: the convolutional net does not learn with the MLP's SGD at 0.1 (test accuracy 0.08 after an
 # epoch on the digits); Adam at 0.01 reaches 0.69-0.81 after one epoch and 0.97-0.99 after ten (seeds 0-3)
 MODEL_DEFAULTS = {"mlp": {"optimizer": "sgd", "lr": 0.1, "epochs": 40},
@@ -446,6 +446,9 @@ def train(args):
     """``fastnn train``: check the options, load the data, build the network, train it with the book's Trainer
     (an epoch line per evaluation, a progress bar on a terminal), save the weights, history and plot;
     returns the exit status (0, or 130 after Ctrl-C, the last finished epoch's weights saved)."""
+    if args.model in ("seq2seq", "rnnlm"):
+        from . import cli_sequence
+        return cli_sequence.train(args, sys.modules[__name__])
     source = _check_train(args)
     last = _LastEpoch()
     try:

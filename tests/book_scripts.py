@@ -179,6 +179,13 @@ LR20_TOL = ("SGD at the published lr 20 on float32 weights amplifies rounding: t
             "first iterations agree to 1e-5 (tests/test_rnnlm_nets.py compares the models step by step)")
 # the book's RnnlmGen calls int() on the one-element array np.random.choice(size=1) returns: NumPy 2 refuses
 NUMPY2_INT = ("word_ids.append(int(x))", "word_ids.append(int(x[0]))  # tests/book_scripts.py: NumPy 2")
+def nets_lm(script, *imports):
+    """``nets`` for a script importing the book's chapter language models: each ``"module.Name"`` of ``imports``
+    (the script's ``from module import Name``) is imported from fastnn.nets (fastnn.rnnlm_nets) instead."""
+    pairs = [name.split(".") for name in imports]
+    return {script: [(f"from {m} import {n}", f"from fastnn.nets import {n}") for m, n in pairs]}
+
+
 RNN_TOL = ("float32 recurrent nets: fastnn sums a time loop's weight gradients in one product where the book adds "
            "per-step products, so the float32 values agree to rounding (about 1e-6 relative per step) and the "
            "perplexities and losses, after many updates, to about 1e-4")
@@ -343,12 +350,15 @@ SCRIPTS = (
         ("import pickle", "import pickle\nfrom fastnn.io import load_pickle"),
         ("params = pickle.load(f)", "params = load_pickle(pkl_file)  # fastnn-nets: the restricted unpickler")]}),
     # --- chapter 5: the simple RNN language model on the first 1,000 words of the PTB-format corpus (as published)
-    Script("book2/ch05/train.py", ptb=True, variants=("fastnn",), printed_atol=0.0100001, rtol=1e-4,
+    Script("book2/ch05/train.py", ptb=True, variants=("fastnn", "fastnn-nets"),
+           nets=nets_lm("ch05/train.py", "simple_rnnlm.SimpleRnnlm"), printed_atol=0.0100001, rtol=1e-4,
            tol_why=RNN_TOL),
-    Script("book2/ch05/train_custom_loop.py", ptb=True, variants=("fastnn",), printed_atol=0.0100001, rtol=1e-4,
-           tol_why=RNN_TOL),
+    Script("book2/ch05/train_custom_loop.py", ptb=True, variants=("fastnn", "fastnn-nets"),
+           nets=nets_lm("ch05/train_custom_loop.py", "simple_rnnlm.SimpleRnnlm"), printed_atol=0.0100001,
+           rtol=1e-4, tol_why=RNN_TOL),
     # --- chapter 6: LSTM language models ------------------------------------------------------------------------
-    Script("book2/ch06/train_rnnlm.py", ptb=True, slow=True, variants=("fastnn",), rtol=0.15, tol_why=LR20_TOL,
+    Script("book2/ch06/train_rnnlm.py", ptb=True, slow=True, variants=("fastnn", "fastnn-nets"),
+           nets=nets_lm("ch06/train_rnnlm.py", "rnnlm.Rnnlm"), rtol=0.15, tol_why=LR20_TOL,
            reduce=(("max_epoch = 4", "max_epoch = 1"),
                    ("corpus_test, _, _ = ptb.load_data('test')",
                     "corpus_test, _, _ = ptb.load_data('test')\n"
@@ -356,8 +366,9 @@ SCRIPTS = (
            reduce_why="4 epochs of the whole corpus -> 1 epoch of its first 28,700 words (41 iterations of 20 x 35 "
                       "words: perplexity lines at 1, 21, 41), the test perplexity on the first 3,500 test words "
                       "(10 batches of 10 x 35)"),
-    Script("book2/ch06/train_better_rnnlm.py", ptb=True, slow=True, variants=("fastnn",), rtol=0.15,
-           tol_why=LR20_TOL, timeout=900.0,
+    Script("book2/ch06/train_better_rnnlm.py", ptb=True, slow=True, variants=("fastnn", "fastnn-nets"),
+           nets=nets_lm("ch06/train_better_rnnlm.py", "better_rnnlm.BetterRnnlm"), rtol=0.15, tol_why=LR20_TOL,
+           timeout=900.0,
            reduce=(("max_epoch = 40", "max_epoch = 2"),
                    ("corpus_test, _, _ = ptb.load_data('test')",
                     "corpus_test, _, _ = ptb.load_data('test')\n"
@@ -366,17 +377,20 @@ SCRIPTS = (
                       "with the learning-rate decay branch), validation and test perplexities on 3,500 words: "
                       "the book's code takes 1.3 s per iteration"),
     # the book's trained Rnnlm (Rnnlm.pkl, PTB's vocabulary) on the PTB-format test words: the same perplexity
-    Script("book2/ch06/eval.py", ptb=True, slow=True, variants=("fastnn",), rtol=1e-4, tol_why=RNN_TOL,
+    Script("book2/ch06/eval.py", ptb=True, slow=True, variants=("fastnn", "fastnn-nets"),
+           nets=nets_lm("ch06/eval.py", "rnnlm.Rnnlm", "better_rnnlm.BetterRnnlm"), rtol=1e-4, tol_why=RNN_TOL,
            reduce=(("    corpus, _, _ = ptb.load_data('test')",
                     "    corpus, _, _ = ptb.load_data('test')\n    corpus = corpus[:7001]  # cut by tests/book_scripts.py"),),
            reduce_why="the test perplexity on the first 7,000 test words (20 batches of 10 x 35)"),
     # --- chapter 7: text generation and seq2seq -----------------------------------------------------------------
     # the book's Rnnlm.pkl generating 100 words from 'you' (np.random.choice under the run's seed)
-    Script("book2/ch07/generate_text.py", ptb=True, variants=("fastnn",), rtol=1e-4, tol_why=RNN_TOL,
+    Script("book2/ch07/generate_text.py", ptb=True, variants=("fastnn", "fastnn-nets"),
+           nets=nets_lm("ch07/generate_text.py", "rnnlm_gen.RnnlmGen"), rtol=1e-4, tol_why=RNN_TOL,
            fixes={"ch07/rnnlm_gen.py": [NUMPY2_INT]},
            reduce=(BIBLE_SKIP_WORDS,), reduce_why=BIBLE_SKIP_WHY),
     # no BetterRnnlm.pkl ships with the book: the seeded random weights of BetterRnnlmGen generate instead
-    Script("book2/ch07/generate_better_text.py", ptb=True, slow=True, variants=("fastnn",), rtol=1e-4,
+    Script("book2/ch07/generate_better_text.py", ptb=True, slow=True, variants=("fastnn", "fastnn-nets"),
+           nets=nets_lm("ch07/generate_better_text.py", "rnnlm_gen.BetterRnnlmGen"), rtol=1e-4,
            tol_why=RNN_TOL,
            fixes={"ch07/rnnlm_gen.py": [NUMPY2_INT]},
            reduce=(("model.load_params('../ch06/BetterRnnlm.pkl')",
