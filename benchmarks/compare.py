@@ -12,7 +12,8 @@ both BLAS libraries (NumPy's, and SciPy's, which numba's ``np.dot`` calls) pinne
 (the count is reported); JAX's CPU backend starts with a ``--threads``-thread pool (competitors.jax_module);
 scikit-learn runs on NumPy's pinned BLAS. The competitors are timed after every fastnn/reference row (see
 add_torch). ``--steps`` runs the step table (cases.STEP_ROWS), with the "products" column (competitors.products);
-``--accuracy`` adds the test accuracy after 10 epochs of each library. The cases are benchmarks/cases.py's
+``--accuracy`` adds the test accuracy after 10 epochs of each library; ``--recurrent`` runs benchmarks/recurrent.py
+(the second book's recurrent models) instead. The cases are benchmarks/cases.py's
 (``--list``), the competitors' adapters benchmarks/competitors.py's; the asv suite times the same callables.
 """
 import json
@@ -292,6 +293,9 @@ def _parser():
     p.add_argument("--no-jax", action="store_true", help="leave JAX out even when it is installed")
     p.add_argument("--steps", action="store_true", help="only the step table's rows: " + ", ".join(
         f"{row} ({name})" for row, (name, *_) in cases.STEP_ROWS.items()))
+    p.add_argument("--recurrent", action="store_true",
+                   help="the second book's recurrent models instead (benchmarks.recurrent: the book's code, its "
+                        "models on fastnn's layers, PyTorch), per training iteration and per eval question")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument("--markdown", metavar="PATH", help="also write the tables as Markdown")
     return p
@@ -313,6 +317,11 @@ def main(argv=None):
         parser.error("--steps picks its own cases and shapes: leave out --case and --shape")
     if args.list:
         return bench.list_cases(CASES)
+    if args.recurrent:
+        from . import recurrent
+
+        return recurrent.main(["--threads", str(args.threads)] + (["--no-torch"] if args.no_torch else [])
+                              + (["--markdown", args.markdown] if args.markdown else []))
     torch = None if args.no_torch else competitors.torch_module()
     sklearn = None if args.no_sklearn else competitors.sklearn_module()
     names = list(dict.fromkeys(name for name, _ in _plan(args)))

@@ -35,6 +35,7 @@ MODELS = {
                   ("Adam", 0.001), 5.0),
 }
 LANGUAGE_MODELS = ("rnnlm", "better_rnnlm")
+QUESTIONS = 50  # single questions per eval_seq2seq pass
 
 
 def batch(name, seed=0):
@@ -48,13 +49,26 @@ def batch(name, seed=0):
     return rng.integers(0, vocab, size=(n, t_in)), rng.integers(0, vocab, size=(n, t_out))
 
 
-def numpy_step(kind, name):
-    """One training iteration of the book's chapter model with ``kind``'s layers (book2_modules.RECURRENT_KINDS)."""
+def model_class(kind, name):
+    """The model class: the book's chapter model with ``kind``'s layers (book2_modules.RECURRENT_KINDS), or
+    fastnn.nets' own (kind "nets")."""
     import book2_modules as bm
 
-    module, cls_name, args, _, _, _, (opt_name, lr), max_grad = MODELS[name]
+    module, cls_name = MODELS[name][:2]
+    if kind == "nets":
+        from fastnn import nets
+
+        return getattr(nets, cls_name)
+    return bm.chapter_class(kind, module, cls_name)
+
+
+def numpy_step(kind, name):
+    """One training iteration of model ``name`` of ``kind`` (see model_class)."""
+    import book2_modules as bm
+
+    _, _, args, _, _, _, (opt_name, lr), max_grad = MODELS[name]
     np.random.seed(0)
-    model = bm.chapter_class(kind, module, cls_name)(*args)
+    model = model_class(kind, name)(*args)
     util = bm.common_module(kind, "util")
     optimizer = getattr(bm.common_module(kind, "optimizer"), opt_name)(lr)
     # the book keeps remove_duplicate in common/trainer.py, fastnn in fastnn.util
@@ -71,8 +85,9 @@ def numpy_step(kind, name):
     return step, model, util
 
 
-def eval_pass(kind, name, questions=50):
+def eval_pass(kind, name, questions=None):
     """``eval_seq2seq`` over ``questions`` single questions (the chapter scripts' test loop), verbose off."""
+    questions = questions or QUESTIONS
     _, model, util = numpy_step(kind, name)
     xs, ts = batch(name, seed=1)
     id_to_char = {i: chr(ord("a") + i % 26) for i in range(MODELS[name][2][0])}
@@ -114,7 +129,7 @@ def interleaved(candidates, rounds):
 
 
 def rows_for(name, rounds, with_torch):
-    kinds = ("book", "common") + (("attention",) if name == "attention" else ())
+    kinds = ("book", "common") + (("attention",) if name == "attention" else ()) + ("nets",)
     steps = {f"train {kind}": numpy_step(kind, name)[0] for kind in kinds}
     if with_torch:
         steps["train torch"] = torch_step(name)
@@ -142,24 +157,30 @@ def main(argv=None):
         except ImportError:
             with_torch = False
     lines = [f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, threads {args.threads}",
-             "| model | book ms | common switched ms | ratio | attention switched ms | ratio | PyTorch ms | "
-             "eval book ms/question | eval fastnn | ratio |", "|---|" + "---:|" * 9]
+             "| model | book ms | common switched ms | ratio | attention switched ms | ratio | fastnn.nets ms | "
+             "ratio | PyTorch ms | eval book ms/question | eval switched | ratio | eval fastnn.nets | ratio |",
+             "|---|" + "---:|" * 13]
     with threads(args.threads):
         for name in args.models.split(","):
             r = rows_for(name, args.rounds, with_torch)
             ms = {k: v * 1e3 for k, v in r.items()}
             book, common = ms["train book"], ms["train common"]
-            att = ms.get("train attention")
+            att, own = ms.get("train attention"), ms["train nets"]
             eval_book, eval_fast = ms.get("eval book"), ms.get("eval attention", ms.get("eval common"))
+            eval_own = ms.get("eval nets")
             cells = [name, f"{book:.2f}", f"{common:.2f}", f"{book / common:.2f}x",
                      f"{att:.2f}" if att else "", f"{book / att:.2f}x" if att else "",
-                     f"{ms['train torch']:.2f}" if "train torch" in ms else "",
-                     f"{eval_book / 50:.3f}" if eval_book else "", f"{eval_fast / 50:.3f}" if eval_fast else "",
-                     f"{eval_book / eval_fast:.1f}x" if eval_book else ""]
+                     f"{own:.2f}", f"{book / own:.2f}x", f"{ms['train torch']:.2f}" if "train torch" in ms else ""]
+            if eval_book:
+                cells += [f"{eval_book / QUESTIONS:.3f}", f"{eval_fast / QUESTIONS:.3f}",
+                          f"{eval_book / eval_fast:.1f}x", f"{eval_own / QUESTIONS:.3f}", f"{eval_book / eval_own:.1f}x"]
+            else:
+                cells += [""] * 5
             lines.append("| " + " | ".join(cells) + " |")
             print(lines[-1], flush=True)
     if args.markdown:
         Path(args.markdown).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":
