@@ -22,12 +22,16 @@ from .convnets import DeepConvNet, SimpleConvNet  # noqa: F401 - chapters 7 and 
 from .mlp import NeuralNetMLP  # noqa: F401 - Raschka's network lives with its kernels
 from .word2vec import CBOW, SkipGram  # noqa: F401 - the second book's chapter 4 (see there)
 from .rnnlm_nets import BetterRnnlm, BetterRnnlmGen, Rnnlm, RnnlmGen, SimpleRnnlm  # noqa: F401 - chapters 5-7
+from .seq2seq_nets import (AttentionDecoder, AttentionEncoder, AttentionSeq2seq, Decoder, Encoder,  # noqa: F401
+                           PeekyDecoder, PeekySeq2seq, Seq2seq)  # the second book's chapters 7 and 8 (see there)
 
 nk = lazy_kernels("network")
 
 __all__ = ["SimpleNet", "simpleNet", "TwoLayerNet", "TwoLayerNetCh4", "TwoLayerNetBook2", "MultiLayerNet",
            "MultiLayerNetExtend", "SimpleConvNet", "DeepConvNet", "NeuralNetMLP", "CBOW", "SkipGram",
-           "SimpleRnnlm", "Rnnlm", "BetterRnnlm", "RnnlmGen", "BetterRnnlmGen"]
+           "SimpleRnnlm", "Rnnlm", "BetterRnnlm", "RnnlmGen", "BetterRnnlmGen",
+           "Encoder", "Decoder", "Seq2seq", "PeekyDecoder", "PeekySeq2seq", "AttentionEncoder", "AttentionDecoder",
+           "AttentionSeq2seq"]
 
 
 # rows per compiled pass of a test-behaviour forward (predict, accuracy): the engine keeps a plan's buffers for

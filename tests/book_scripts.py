@@ -170,6 +170,11 @@ BOOK_PTB = ("from dataset import ptb", "from fastnn import ptb")
 BOOK_NEGSAMP = ("from ch04.negative_sampling_layer import", "from fastnn.negative_sampling_layer import")
 BOOK_SEQUENCE = ("from dataset import sequence", "from fastnn import sequence")
 BOOK_ATTENTION = ("from ch08.attention_layer import", "from fastnn.attention_layer import")
+# the chapter-local seq2seq models, as fastnn-nets replaces them by fastnn.nets' own (fastnn/seq2seq_nets.py)
+LOCAL_SEQ2SEQ, NETS_SEQ2SEQ = "from seq2seq import Seq2seq", "from fastnn.nets import Seq2seq"
+LOCAL_PEEKY, NETS_PEEKY = "from peeky_seq2seq import PeekySeq2seq", "from fastnn.nets import PeekySeq2seq"
+LOCAL_ATTENTION_SEQ2SEQ = "from attention_seq2seq import AttentionSeq2seq"
+NETS_ATTENTION_SEQ2SEQ = "from fastnn.nets import AttentionSeq2seq"
 BIBLE_SKIP_WORDS = ("skip_words = ['N', '<unk>', '$']", "skip_words = ['<unk>']  # 'N', '$': not Bible words")
 BIBLE_SKIP_WHY = ("'N' and '$' are not in the Bible corpus's vocabulary (its numbers are words; PTB's formatter "
                   "drops punctuation)")
@@ -400,7 +405,7 @@ SCRIPTS = (
                       "generates with its seeded initial weights; " + BIBLE_SKIP_WHY),
     Script("book2/ch07/show_addition_dataset.py", variants=("fastnn-nets",),
            nets={"ch07/show_addition_dataset.py": [BOOK_SEQUENCE]}),
-    Script("book2/ch07/train_seq2seq.py", slow=True, variants=("fastnn",), rtol=1e-4, tol_why=RNN_TOL,
+    Script("book2/ch07/train_seq2seq.py", slow=True, variants=("fastnn", "fastnn-nets"), rtol=1e-4, tol_why=RNN_TOL,
            reduce=(("max_epoch = 25", "max_epoch = 1"),
                    ("char_to_id, id_to_char = sequence.get_vocab()",
                     "char_to_id, id_to_char = sequence.get_vocab()\n"
@@ -410,7 +415,8 @@ SCRIPTS = (
            probe="model = PeekySeq2seq(vocab_size, wordvec_size, hidden_size)\n"
                  "Trainer(model, Adam()).fit(x_train[:1280], t_train[:1280], 1, batch_size, max_grad=max_grad)\n"
                  "print('peeky', sum(eval_seq2seq(model, x_test[[i]], t_test[[i]], id_to_char) "
-                 "for i in range(100)))"),
+                 "for i in range(100)))",
+           nets={"ch07/train_seq2seq.py": [(LOCAL_SEQ2SEQ, NETS_SEQ2SEQ), (LOCAL_PEEKY, NETS_PEEKY)]}),
     # --- chapter 8: attention (ch08/train.py needs ../ch07 on sys.path: a known bug of the book's repository) ----
     Script("book2/ch08/train.py", slow=True, variants=("fastnn", "fastnn-nets"), rtol=1e-4, tol_why=RNN_TOL,
            reduce=(("sys.path.append('..')", "sys.path.append('..')\nsys.path.append('../ch07')  # the book's bug"),
@@ -419,7 +425,9 @@ SCRIPTS = (
                     "x_train, x_test = x_train[:, ::-1], x_test[:, ::-1]\n"
                     "x_train, t_train, x_test, t_test = x_train[:3200], t_train[:3200], x_test[:200], t_test[:200]")),
            reduce_why="10 epochs of 45,000 dates -> 1 epoch of the first 3,200 (25 iterations), 200 test questions",
-           nets={"ch08/attention_seq2seq.py": [BOOK_ATTENTION]}),
+           nets={"ch08/train.py": [(LOCAL_ATTENTION_SEQ2SEQ, NETS_ATTENTION_SEQ2SEQ),
+                                   ("from ch07." + LOCAL_SEQ2SEQ[5:], NETS_SEQ2SEQ),
+                                   ("from ch07." + LOCAL_PEEKY[5:], NETS_PEEKY)]}),
     # the book's trained AttentionSeq2seq.pkl: the attention maps of five random test dates (printed by the probe
     # line before each is drawn, as pcolor's data is not in the figure record)
     Script("book2/ch08/visualize_attention.py", variants=("fastnn", "fastnn-nets"), rtol=1e-4, tol_why=RNN_TOL,
@@ -427,7 +435,7 @@ SCRIPTS = (
                     "    print(np.array2string(attention_map, precision=4))\n"
                     "    visualize(attention_map, row_labels, column_labels)"),),
            reduce_why="prints each attention map before it is drawn",
-           nets={"ch08/attention_seq2seq.py": [BOOK_ATTENTION]}),
+           nets={"ch08/visualize_attention.py": [(LOCAL_ATTENTION_SEQ2SEQ, NETS_ATTENTION_SEQ2SEQ)]}),
 )
 
 # Files of the covered chapters that are not run, and why (the test checks that this table and SCRIPTS cover them).

@@ -718,3 +718,26 @@ def attention_backward(hs_enc, hs_dec, dout):
             for k in range(H):
                 ddec[n, t, k] = math.fsum(ds[s] * float(hs_enc[n, s, k]) for s in range(S))
     return denc, ddec
+
+
+def seq2seq_generate(kind, params, question, start_id, sample_size):
+    """Greedy ids of the second book's seq2seq models ("plain", "peeky" or "attention"; params in the book's order:
+    encoder embed W, Wx, Wh, b, decoder embed W, Wx, Wh, b, affine W, b), a step at a time in float64 from
+    recurrent_forward and attention_forward; the first of equal maxima wins."""
+    embed_e, Wx_e, Wh_e, b_e, embed_d, Wx_d, Wh_d, b_d, W, b = params
+    enc_hs, h, _ = recurrent_forward("lstm", np.asarray(embed_e, float)[list(question)][None], Wx_e, Wh_e, b_e)
+    peek, c, ids, current = h[0].copy(), np.zeros_like(h), [], int(start_id)
+    for _ in range(sample_size):
+        x = [float(v) for v in embed_d[current]]
+        _, h, c = recurrent_forward("lstm", np.array([[list(peek) + x if kind == "peeky" else x]]), Wx_d, Wh_d, b_d,
+                                    h, c)
+        features = list(h[0])
+        if kind == "peeky":
+            features = list(peek) + features
+        elif kind == "attention":
+            features = list(attention_forward(enc_hs, h[None])[0][0, 0]) + features
+        scores = [math.fsum(features[k] * float(W[k, v]) for k in range(len(features))) + float(b[v])
+                  for v in range(np.shape(W)[1])]
+        current = scores.index(max(scores))
+        ids.append(current)
+    return ids
