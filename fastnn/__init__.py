@@ -84,7 +84,7 @@ def _warm_recurrent(dtype):
     """The second book's chapters 5-8: each Time layer's forward and backward, and attention, once."""
     import numpy as np
 
-    from . import attention_layer, time_layers
+    from . import attention_layer, nets, time_layers
 
     ids = np.array([[0, 1, 2], [2, 1, 0]])
     xs = time_layers.TimeEmbedding(np.ones((3, 2), dtype)).forward(ids)
@@ -98,3 +98,5 @@ def _warm_recurrent(dtype):
     loss.backward()
     attention = attention_layer.TimeAttention()
     attention.backward(attention.forward(hs, hs))
+    for model in (nets.Seq2seq, nets.PeekySeq2seq, nets.AttentionSeq2seq):  # generate: one compiled call each
+        model(3, 2, 3, dtype=dtype).generate(ids[:1], 0, 2)

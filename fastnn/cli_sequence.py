@@ -1,14 +1,13 @@
 """``fastnn train --model seq2seq`` and ``--model rnnlm``: the second book's sequence models as a main job.
 
-seq2seq learns the addition task of chapter 7 on data fastnn generates itself (fastnn.sequence.generate_addition;
+seq2seq (chapter 7's PeekySeq2seq on reversed questions, the book's best) learns the addition task on data fastnn
+generates itself (fastnn.sequence.generate_addition;
 ``--data FILE`` reads a file of that format instead: 'question_answer' lines of one width), Adam, gradients
 clipped at 5 as the book; each epoch prints the mean loss and the test accuracy (greedy answers, all test
 questions or ``--eval-samples``). rnnlm trains chapter 6's Rnnlm on a PTB-format directory (``--data DIR``,
 fastnn.ptb), SGD with gradients clipped at 0.25 as the book, 35-word truncated backpropagation; each epoch prints
 the training perplexity and the validation perplexity. Both show the progress bar and write the learning curve
 (``--plot``) of ``fastnn train``.
-
-Until fastnn.nets.Seq2seq lands (branch seqnets), the seq2seq model here is built from fastnn.time_layers.
 """
 import os
 import sys
@@ -17,7 +16,8 @@ import time
 import numpy as np
 
 TIME_SIZE = 35  # the book's truncated-BPTT length for the language model
-DEFAULTS = {"seq2seq": {"optimizer": "adam", "lr": 0.001, "epochs": 1, "max_grad": 5.0, "questions": 50000},
+WORDVEC_SIZE = 16  # the book's character vectors for the addition task
+DEFAULTS = {"seq2seq": {"optimizer": "adam", "lr": 0.001, "epochs": 10, "max_grad": 5.0, "questions": 50000},
             "rnnlm": {"optimizer": "sgd", "lr": 20.0, "epochs": 4, "max_grad": 0.25}}
 MODELS = tuple(DEFAULTS)
 
@@ -132,15 +132,6 @@ def _addition(args, error):
     return data, "sequence file " + args.data
 
 
-def _seq2seq_model(V, D, H):
-    """fastnn.nets.Seq2seq when it exists, else a stand-in built here from fastnn.time_layers."""
-    try:
-        from .nets import Seq2seq
-    except ImportError:
-        from ._seq2seq_stand_in import Seq2seq
-    return Seq2seq(V, D, H)
-
-
 def _accuracy(model, x, t):
     """The share of questions whose greedy answer (after the start mark t[:, 0]) is t[:, 1:] exactly."""
     right = 0
@@ -153,17 +144,20 @@ def _accuracy(model, x, t):
 def train_seq2seq(args, cli):
     """Returns 0 after training, saving and plotting."""
     from . import sequence
+    from .nets import PeekySeq2seq
 
     np.random.seed(args.seed)
     ((x_train, t_train), (x_test, t_test)), name = _addition(args, cli.UsageError)
     if args.batch_size > len(x_train):
         raise cli.UsageError(f"--batch-size {args.batch_size}: larger than the {len(x_train)} training questions")
     V = len(sequence.get_vocab()[0])
-    model = _seq2seq_model(V, 16, args.hidden[0])
+    model = PeekySeq2seq(V, WORDVEC_SIZE, args.hidden[0])
+    # the book's two improvements of chapter 7: questions read backwards, the encoder's state fed to every step
+    x_train, x_test = x_train[:, ::-1], x_test[:, ::-1]
     x_eval, t_eval = x_test[:args.eval_samples], t_test[:args.eval_samples]
     n = len(x_train) // args.batch_size * args.batch_size
     print(f"data: {name}: {len(x_train)} train / {len(x_test)} test questions, vocabulary {V}")
-    print(f"net: Seq2seq({V}, 16, {args.hidden[0]}); optimizer {args.optimizer} lr {args.lr}, batch "
+    print(f"net: PeekySeq2seq({V}, {WORDVEC_SIZE}, {args.hidden[0]}) on reversed questions; optimizer {args.optimizer} lr {args.lr}, batch "
           f"{args.batch_size}, {args.epochs} epoch{'s' if args.epochs > 1 else ''}")
 
     def batches(epoch):
