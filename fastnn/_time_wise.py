@@ -69,10 +69,10 @@ def _labels(ts, shape, name, ignore):
     return _ids(ts, name, shape[:2], shape[2], ignore)
 
 
-def _dout(dout, shape, dtype):
-    d = _checks.float_array(dout, "dout", dtype=dtype)
+def _dout(dout, shape, dtype, name="dout"):
+    d = _checks.float_array(dout, name, dtype=dtype)
     if d.shape != shape:
-        raise ValueError(f"dout must have the shape of the forward output {shape}; got {d.shape}")
+        raise ValueError(f"{name} must have the shape of the forward output {shape}; got {d.shape}")
     return d
 
 

@@ -11,6 +11,8 @@ are ``fastnn.base_model.BaseModel`` (``save_params`` writes .npz content atomica
 book's pickles, e.g. ``ch06/Rnnlm.pkl``), and ``generate`` returns plain ints on NumPy 2 (the book's ``int()`` of
 a one-element array fails there).
 """
+from collections.abc import Iterable
+
 import numpy as np
 
 from . import _checks
@@ -139,6 +141,31 @@ class BetterRnnlm(_LanguageModel):
             layer.reset_state()
 
 
+def _skip_set(skip_ids, V):
+    """skip_ids (None or an iterable of word ids, each in [0, V)) as a set that leaves a word to sample."""
+    if skip_ids is None:
+        return set()
+    if isinstance(skip_ids, (str, bytes)) or not isinstance(skip_ids, Iterable):
+        raise TypeError(f"skip_ids must be None or a list of word ids; got {type(skip_ids).__name__}")
+    ids = _checks.as_array(list(skip_ids), "skip_ids")
+    skip = set(_checks.class_labels(ids, ids.size, V, "skip_ids").tolist()) if ids.size else set()
+    if len(skip) >= V:
+        raise ValueError(f"skip_ids leaves no word to sample (it holds all {V} ids)")
+    return skip
+
+
+def _what(x):
+    """'list of 3', 'NoneType': what a state argument was, for messages."""
+    return f"{type(x).__name__} of {len(x)}" if isinstance(x, (tuple, list)) else type(x).__name__
+
+
+def _state_pair(state, name):
+    """state as the book's (h, c) pair (or (h,): c starts from zeros), else TypeError naming ``name``."""
+    if not isinstance(state, (tuple, list)) or not 1 <= len(state) <= 2:
+        raise TypeError(f"{name} must be an LSTM's (h, c) pair, as get_state returns it; got {_what(state)}")
+    return state
+
+
 def _generate(model, start_id, skip_ids, sample_size):
     """The book's sampling loop: feed one word at a time, draw the next from softmax(scores) with
     np.random.choice(V, size=1, p=p), skipping ``skip_ids``; returns ``sample_size`` word ids (ints)."""
@@ -147,9 +174,7 @@ def _generate(model, start_id, skip_ids, sample_size):
     if start_id >= V:
         raise ValueError(f"start_id must be a word id below the vocabulary size {V}; got {start_id}")
     sample_size = _checks.integer(sample_size, "sample_size", minimum=1)
-    skip = set() if skip_ids is None else {int(i) for i in skip_ids}
-    if len(skip) >= V:
-        raise ValueError(f"skip_ids leaves no word to sample (it holds all {V} ids)")
+    skip = _skip_set(skip_ids, V)
     word_ids, x = [start_id], start_id
     while len(word_ids) < sample_size:
         p = softmax(model.predict(np.array(x).reshape(1, 1)).flatten())
@@ -175,7 +200,7 @@ class RnnlmGen(Rnnlm):
 
     def set_state(self, state):
         """Sets the LSTM's state from (h, c); returns None."""
-        self.lstm_layer.set_state(*state)
+        self.lstm_layer.set_state(*_state_pair(state, "state"))
 
 
 class BetterRnnlmGen(BetterRnnlm):
@@ -191,5 +216,10 @@ class BetterRnnlmGen(BetterRnnlm):
 
     def set_state(self, states):
         """Sets both LSTMs' states from [(h1, c1), (h2, c2)]; returns None."""
-        for layer, state in zip(self.lstm_layers, states):
-            layer.set_state(*state)
+        if not isinstance(states, (tuple, list)):
+            raise TypeError(f"states must be a list of (h, c) pairs, as get_state returns it; got {_what(states)}")
+        if len(states) != len(self.lstm_layers):
+            raise ValueError(f"states must hold one (h, c) pair per LSTM layer ({len(self.lstm_layers)}); got "
+                             f"{_what(states)}")
+        for i, (layer, state) in enumerate(zip(self.lstm_layers, states)):
+            layer.set_state(*_state_pair(state, f"states[{i}]"))

@@ -20,7 +20,7 @@ import numpy as np
 from . import _checks
 from ._dispatch import lazy_kernels
 from ._recurrent import TimeLSTM, _checked_params
-from ._time_wise import TimeAffine, TimeEmbedding, TimeSoftmaxWithLoss
+from ._time_wise import TimeAffine, TimeEmbedding, TimeSoftmaxWithLoss, _dout, _ids
 from .attention_layer import TimeAttention
 from .base_model import BaseModel
 
@@ -35,10 +35,7 @@ def _sizes(vocab_size, wordvec_size, hidden_size, dtype):
     """(V, D, H, dtype): the three sizes checked to be integers >= 1, the dtype float32 or float64."""
     sizes = tuple(_checks.integer(v, name, minimum=1) for v, name in
                   ((vocab_size, "vocab_size"), (wordvec_size, "wordvec_size"), (hidden_size, "hidden_size")))
-    dtype = np.dtype(dtype)
-    if dtype not in _checks.FLOAT_DTYPES:
-        raise TypeError(f"dtype must be float32 (the book's) or float64; got {dtype}")
-    return sizes + (dtype,)
+    return sizes + (_checks.network_dtype(dtype),)
 
 
 def _scaled_draw(rows, cols, divisor, dtype):
@@ -112,8 +109,21 @@ def _encoder_states(hs, H, dtype, last_only):
     return hs.reshape(1, -1, H)
 
 
+def _state_for_batch(h, N, H, name):
+    """A state (N, H) (h, dh) or all encoder states (N, T, H) (``name`` "enc_hs"), checked to be real numbers
+    for the N questions of the batch; returns it as a float array."""
+    ndim = 3 if name == "enc_hs" else 2
+    h = _checks.float_array(h, name, ndim=ndim)
+    if h.shape[0] != N or h.shape[-1] != H or 0 in h.shape:
+        shape = "(N, H)" if ndim == 2 else "(N, T_enc, H), T_enc >= 1,"
+        raise ValueError(f"{name} must have shape {shape} with N = {N} (the batch of xs) and H = {H}; got "
+                         f"{h.shape}")
+    return h
+
+
 class _Generating:
-    """The decoders' generate: ``_KERNEL`` (a name in fastnn/kernels/seq2seq.py) run from given encoder states."""
+    """The decoders' generate: ``_KERNEL`` (a name in fastnn/kernels/seq2seq.py) run from given encoder states;
+    and their output affine's backward, its dscore checked by name."""
 
     _KERNEL = "decode"
     _LAST_ONLY = True
@@ -126,6 +136,13 @@ class _Generating:
 
     def _affine_width(self, H):
         return 2 * H
+
+    def _affine_backward(self, dscore):
+        """The output affine's backward of dscore (N, T, V), the scores' shape of the last forward."""
+        W = self.affine.params[0]
+        if self.affine.x is not None:
+            dscore = _dout(dscore, self.affine.x.shape[:2] + W.shape[1:], W.dtype, "dscore")
+        return self.affine.backward(dscore)
 
     def generate(self, h, start_id, sample_size):
         """Returns ``sample_size`` ids (a list of ints), greedily: from the encoder's state (``h`` (1, H); the
@@ -157,8 +174,9 @@ class Encoder:
         """Writes the gradients from dh (N, H), the gradient of the last state, into ``grads``; returns None."""
         if self.hs is None:
             raise RuntimeError("Encoder.backward called before forward")
+        N, _, H = self.hs.shape
         dhs = np.zeros_like(self.hs)
-        dhs[:, -1, :] = dh
+        dhs[:, -1, :] = _state_for_batch(dh, N, H, "dh")
         return self.embed.backward(self.lstm.backward(dhs))
 
 
@@ -182,7 +200,7 @@ class Decoder(_Generating):
 
     def backward(self, dscore):
         """Writes the gradients into ``grads``; returns dh, the gradient wrt the initial state."""
-        self.embed.backward(self.lstm.backward(self.affine.backward(dscore)))
+        self.embed.backward(self.lstm.backward(self._affine_backward(dscore)))
         return self.lstm.dh
 
 
@@ -206,7 +224,12 @@ class Seq2seq(BaseModel):
         if ts.ndim != 2 or ts.shape[1] < 2:
             raise ValueError(f"ts must have shape (N, T) with T >= 2 (the start id, then the answer); got "
                              f"{ts.shape}")
-        score = self.decoder.forward(ts[:, :-1], self.encoder.forward(xs))
+        V = self.decoder.embed.params[0].shape[0]
+        ts = _ids(ts, "ts", ts.shape, V).reshape(ts.shape)  # ids of the decoder's vocabulary
+        h = self.encoder.forward(xs)
+        if len(h) != len(ts):
+            raise ValueError(f"ts must hold one answer per question of xs ({len(h)}); got {len(ts)}")
+        score = self.decoder.forward(ts[:, :-1], h)
         return self.softmax.forward(score, ts[:, 1:])
 
     def backward(self, dout=1):
@@ -244,11 +267,12 @@ class PeekyDecoder(_Generating):
 
     def forward(self, xs, h):
         """Returns the scores (N, T, V) of the ids xs (N, T) from the encoder's state h (N, H)."""
-        self.lstm.set_state(h)
         embedded = self.embed.forward(xs)
         N, T, _ = embedded.shape
         H = self.lstm.params[1].shape[0]
-        peek = np.broadcast_to(np.asarray(h, embedded.dtype).reshape(N, 1, H), (N, T, H))
+        h = _state_for_batch(h, N, H, "h")
+        self.lstm.set_state(h)
+        peek = np.broadcast_to(h.astype(embedded.dtype, copy=False).reshape(N, 1, H), (N, T, H))
         hs = self.lstm.forward(np.concatenate((peek, embedded), axis=2))
         self.cache = H
         return self.affine.forward(np.concatenate((peek, hs), axis=2))
@@ -258,7 +282,7 @@ class PeekyDecoder(_Generating):
         if self.cache is None:
             raise RuntimeError("PeekyDecoder.backward called before forward")
         H = self.cache
-        dout = self.affine.backward(dscore)
+        dout = self._affine_backward(dscore)
         dx = self.lstm.backward(dout[:, :, H:])
         self.embed.backward(dx[:, :, H:])
         return self.lstm.dh + np.sum(dout[:, :, :H] + dx[:, :, :H], axis=1)
@@ -301,14 +325,16 @@ class AttentionDecoder(_Generating):
 
     def forward(self, xs, enc_hs):
         """Returns the scores (N, T, V) of the ids xs (N, T) given the encoder's states enc_hs (N, T_enc, H)."""
+        embedded = self.embed.forward(xs)
+        enc_hs = _state_for_batch(enc_hs, len(embedded), self.lstm.params[1].shape[0], "enc_hs")
         self.lstm.set_state(enc_hs[:, -1])
-        dec_hs = self.lstm.forward(self.embed.forward(xs))
+        dec_hs = self.lstm.forward(embedded)
         contexts = self.attention.forward(enc_hs, dec_hs)
         return self.affine.forward(np.concatenate((contexts, dec_hs), axis=2))
 
     def backward(self, dscore):
         """Writes the gradients into ``grads``; returns the gradient wrt enc_hs (N, T_enc, H)."""
-        dout = self.affine.backward(dscore)
+        dout = self._affine_backward(dscore)
         H = dout.shape[2] // 2
         denc_hs, ddec_hs = self.attention.backward(dout[:, :, :H])
         self.embed.backward(self.lstm.backward(dout[:, :, H:] + ddec_hs))

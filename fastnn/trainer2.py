@@ -30,6 +30,8 @@ def train_step(model, optimizer, batch_x, batch_t, max_grad):
 def plot_curve(values, eval_interval, ylabel, ylim=None):
     """The book's learning curve: ``values`` against iterations (x eval_interval), shown with matplotlib (imported
     here); returns None."""
+    if ylim is not None and (isinstance(ylim, str) or np.shape(ylim) != (2,)):
+        raise TypeError(f"ylim must be None or a (bottom, top) pair; got {ylim!r}")
     import matplotlib.pyplot as plt
 
     x = np.arange(len(values))
@@ -133,11 +135,11 @@ def _token_ids(a, name):
     return a
 
 
-def corpus_pair(xs, ts):
+def corpus_pair(xs, ts, names=("xs", "ts")):
     """(xs, ts): 1-D integer arrays of the same length (inputs and next-word targets), or an error naming them."""
-    xs, ts = _token_ids(xs, "xs"), _token_ids(ts, "ts")
+    xs, ts = _token_ids(xs, names[0]), _token_ids(ts, names[1])
     if len(xs) != len(ts):
-        raise ValueError(f"xs and ts must have the same length; got {len(xs)} and {len(ts)}")
+        raise ValueError(f"{names[0]} and {names[1]} must have the same length; got {len(xs)} and {len(ts)}")
     return xs, ts
 
 
@@ -163,7 +165,14 @@ class RnnlmTrainer:
     def get_batch(self, x, t, batch_size, time_size):
         """The next (batch_x, batch_t), int32 arrays of shape (batch_size, time_size): row i holds the words at
         positions ``(i * (len(x) // batch_size) + time_idx + k) % len(x)``, k < time_size; advances ``time_idx``
-        by time_size."""
+        by time_size. Only after fit has set ``time_idx`` (or after setting it yourself)."""
+        if self.time_idx is None:
+            raise RuntimeError("RnnlmTrainer.get_batch called before fit (time_idx is None; fit sets it to 0)")
+        x, t = corpus_pair(x, t, ("x", "t"))
+        batch_size = _checks.integer(batch_size, "batch_size", minimum=1)
+        time_size = _checks.integer(time_size, "time_size", minimum=1)
+        if len(x) == 0:
+            raise ValueError("x must hold at least one word id; got an empty corpus")
         data_size = len(x)
         offsets = np.arange(batch_size) * (data_size // batch_size)
         idx = (offsets[:, None] + (self.time_idx + np.arange(time_size))[None, :]) % data_size
@@ -204,4 +213,6 @@ class RnnlmTrainer:
     def plot(self, ylim=None):
         """Show the recorded perplexities against iterations (x eval_interval); needs matplotlib (imported here).
         Returns None."""
+        if self.ppl_list is None:
+            raise RuntimeError("RnnlmTrainer.plot called before fit: no perplexity recorded yet")
         plot_curve(self.ppl_list, self.eval_interval, 'perplexity', ylim)

@@ -181,6 +181,8 @@ def _corpus(corpus):
         raise TypeError(f"corpus must hold integer word ids; got dtype {a.dtype}")
     if a.ndim != 1:
         raise ValueError(f"corpus must be a 1-D array of word ids; got shape {a.shape}")
+    if a.size and a.min() < 0:
+        raise ValueError(f"corpus must hold word ids >= 0; got {a.min()}")
     return a
 
 
@@ -198,6 +200,7 @@ def eval_perplexity(model, corpus, batch_size=10, time_size=35):
     position ``k * time_size + i * ((len(corpus) - 1) // batch_size)`` (wrapping around), the targets one word
     later; the model keeps its state between batches (a stateful model: call reset_state() first, as the book's
     scripts do). Prints 'evaluating perplexity ...' and the book's '\\r%d / %d' progress."""
+    _checks.require_methods(model, "model", ("forward",))
     corpus = _corpus(corpus)
     batch_size = _checks.integer(batch_size, "batch_size", minimum=1)
     time_size = _checks.integer(time_size, "time_size", minimum=1)
@@ -238,17 +241,24 @@ def eval_seq2seq(model, question, correct, id_to_char, verbose=False, is_reverse
     start-of-answer mark), else 0. With ``verbose`` it prints the book's lines: 'Q' and the question (reversed back
     when ``is_reverse``), 'T' and the correct answer, the guess after a green ☑ or red ☒ ('O'/'X' on Windows),
     '---'."""
+    _checks.require_methods(model, "model", ("generate",))
     correct = _checks.as_array(correct, "correct").flatten()
-    if correct.size == 0:
-        raise ValueError("correct must hold at least the start id (correct[0]); got an empty array")
+    if correct.dtype.kind not in "iu":
+        raise TypeError(f"correct must hold integer ids; got dtype {correct.dtype}")
+    if correct.size < 2:
+        raise ValueError(f"correct must hold the start id (correct[0]) and at least one answer id; got "
+                         f"{correct.size} id(s)")
     if not isinstance(id_to_char, dict):
         raise TypeError(f"id_to_char must be a dict of id -> character; got {type(id_to_char).__name__}")
-    start_id = correct[0]
-    correct = correct[1:]
-    guess = model.generate(question, start_id, len(correct))
-
-    question = _text(_checks.as_array(question, "question").flatten(), id_to_char, "question")
-    correct = _text(correct, id_to_char, "correct")
+    # every id is looked up before the model runs, the start mark included (a character of the book's data)
+    question = _checks.as_array(question, "question")
+    if question.ndim != 2 or question.shape[0] != 1:
+        raise ValueError(f"question must be one question of shape (1, T) (e.g. x_test[[i]]); got shape "
+                         f"{question.shape}")
+    question_text = _text(question.flatten(), id_to_char, "question")
+    _text(correct, id_to_char, "correct")
+    guess = model.generate(question, int(correct[0]), correct.size - 1)
+    question, correct = question_text, _text(correct[1:], id_to_char, "correct")
     guess = _text(guess, id_to_char, "the model's guess")
 
     if verbose:

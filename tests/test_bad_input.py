@@ -1047,6 +1047,220 @@ for net_name in ("CBOW", "SkipGram"):
                                                 "backward", "1"), TypeError, "dout")
 
 
+
+# --- the second book's chapters 5-8: language models, seq2seq, RnnlmTrainer, eval_perplexity, eval_seq2seq -------
+LM_XS, LM_TS = np.array([[0, 1, 2], [3, 4, 5]]), np.array([[1, 2, 3], [4, 5, 6]])  # 8 words, 2 rows of 3 steps
+H4, H5 = np.ones((1, 4)), np.ones((1, 5))  # a state of the right and of the wrong width (hidden_size 4)
+
+
+def _model(name, *args, **kwargs):
+    """fastnn.nets.<name> of 8 words, wordvec and hidden size 4 (args replace these)."""
+    return getattr(N, name)(*(args or (8, 4, 4)), **kwargs)
+
+
+def add_params_file_rows(where, name, make, other_label, make_other):
+    """The rows of a BaseModel's save_params and load_params; make_other() builds a model of other shapes."""
+    add(f"{where}.save_params", "file_name int", method(make, "save_params", 3), TypeError, "file_name")
+    add(f"{where}.save_params", "dtype int", method(make, "save_params", "m.pkl", dtype=int), TypeError, "dtype")
+    add(f"{where}.save_params", "missing directory", method(make, "save_params", MISSING), FileNotFoundError,
+        "nonexistent-fastnn-dir")
+    add(f"{where}.load_params", "missing file", method(make, "load_params", MISSING), FileNotFoundError, MISSING)
+    add(f"{where}.load_params", "no file of the default name (the book's 'No file')", method(make, "load_params"),
+        FileNotFoundError, f"{name}.pkl")
+    add(f"{where}.load_params", f"saved by {other_label}", lambda: make_other().save_params("other.pkl")
+        or make().load_params("other.pkl"), ValueError, "file_name")  # (files land in the row's tmp dir)
+    add(f"{where}.load_params", "a file of one array", lambda: IO.save_arrays("one.pkl", {"0": np.ones((8, 4))})
+        or make().load_params("one.pkl"), ValueError, "file_name")
+
+
+for name in ("SimpleRnnlm", "Rnnlm", "BetterRnnlm", "RnnlmGen", "BetterRnnlmGen"):
+    where, make = f"rnnlm_nets.{name}", lambda n=name: _model(n)
+    for label, args, exc, arg in (("vocab_size 0", (0, 4, 4), ValueError, "vocab_size"),
+                                  ("wordvec_size str", (8, "4", 4), TypeError, "wordvec_size"),
+                                  ("hidden_size float", (8, 4, 4.0), TypeError, "hidden_size")):
+        add(where, label, lambda n=name, a=args: _model(n, *a), exc, arg)
+    for label, xs, exc in (("id out of the vocabulary", np.full((2, 3), 8), ValueError),
+                           ("negative id", LM_XS - 1, ValueError), ("1-D", LM_XS[0], ValueError),
+                           ("time size 0", LM_XS[:, :0], ValueError), ("float ids", LM_XS * 1.0, TypeError)):
+        add(f"{where}.predict", f"xs {label}", method(make, "predict", xs), exc, "xs")
+    for label, xs, ts, exc, arg in (("ts out of the vocabulary", LM_XS, LM_TS + 2, ValueError, "ts"),
+                                    ("ts of another shape", LM_XS, LM_TS[:, :2], ValueError, "ts"),
+                                    ("xs 3-D", LM_XS[None], LM_TS, ValueError, "xs")):
+        add(f"{where}.forward", label, method(make, "forward", xs, ts), exc, arg)
+    add(f"{where}.backward", "before forward", method(make, "backward"), RuntimeError, "forward")
+    add(f"{where}.backward", "dout str", method(after(make, "forward", LM_XS, LM_TS), "backward", "1"), TypeError,
+        "dout")
+    add(f"{where}.backward", "dout NaN", method(after(make, "forward", LM_XS, LM_TS), "backward", np.nan),
+        ValueError, "dout")
+    add_params_file_rows(where, name, make, "a model of 9 words", lambda n=name: _model(n, 9, 4, 4))
+for name in ("BetterRnnlm", "BetterRnnlmGen"):
+    for label, args, exc, arg in (("dropout_ratio 1", (8, 4, 4, 1.0), ValueError, "dropout_ratio"),
+                                  ("dropout_ratio negative", (8, 4, 4, -0.1), ValueError, "dropout_ratio"),
+                                  ("wordvec_size unlike hidden_size (tied weights)", (8, 4, 5), ValueError,
+                                   "wordvec_size")):
+        add(f"rnnlm_nets.{name}", label, lambda n=name, a=args: _model(n, *a), exc, arg)
+for name in ("RnnlmGen", "BetterRnnlmGen"):
+    where, make = f"rnnlm_nets.{name}", lambda n=name: _model(n)
+    for label, args, kwargs, exc, arg in (
+            ("start_id out of the vocabulary", (8,), {}, ValueError, "start_id"),
+            ("start_id float", (1.0,), {}, TypeError, "start_id"),
+            ("sample_size 0", (1,), {"sample_size": 0}, ValueError, "sample_size"),
+            ("skip_ids leaving nothing", (1,), {"skip_ids": range(8)}, ValueError, "skip_ids"),
+            ("skip_ids out of the vocabulary", (1,), {"skip_ids": [8]}, ValueError, "skip_ids"),
+            ("skip_ids one int", (1,), {"skip_ids": 3}, TypeError, "skip_ids"),
+            ("skip_ids a str", (1,), {"skip_ids": "N"}, TypeError, "skip_ids")):
+        add(f"{where}.generate", label, method(make, "generate", *args, **kwargs), exc, arg)
+for label, state, exc, arg in (("h of another width", (H5, H5), ValueError, "h"),
+                               ("c of another width", (H4, H5), ValueError, "c"),
+                               ("None", None, TypeError, "state"),
+                               ("three arrays", (H4, H4, H4), TypeError, "state")):
+    add("rnnlm_nets.RnnlmGen.set_state", label, method(lambda: _model("RnnlmGen"), "set_state", state), exc, arg)
+for label, states, exc, arg in (("one pair for two layers", [(H4, H4)], ValueError, "states"),
+                                ("a bare (h, c) pair", (H4, H4), TypeError, "states[0]"),
+                                ("None", None, TypeError, "states"),
+                                ("h of another width", [(H4, H4), (H5, H4)], ValueError, "h")):
+    add("rnnlm_nets.BetterRnnlmGen.set_state", label, method(lambda: _model("BetterRnnlmGen"), "set_state", states),
+        exc, arg)
+
+S2S_TS = np.array([[7, 1, 2, 3], [7, 4, 5, 6]])  # answers: the start id 7, then 3 ids
+S2S_NAMES = ("Encoder", "Decoder", "PeekyDecoder", "AttentionEncoder", "AttentionDecoder", "Seq2seq", "PeekySeq2seq",
+             "AttentionSeq2seq")
+for name in S2S_NAMES:
+    for label, args, kwargs, exc, arg in (("vocab_size 0", (0, 4, 4), {}, ValueError, "vocab_size"),
+                                          ("hidden_size -1", (8, 4, -1), {}, ValueError, "hidden_size"),
+                                          ("dtype int", (8, 4, 4), {"dtype": int}, TypeError, "dtype"),
+                                          ("dtype unknown", (8, 4, 4), {"dtype": "float128x"}, TypeError, "dtype")):
+        add(f"seq2seq_nets.{name}", label, lambda n=name, a=args, k=kwargs: _model(n, *a, **k), exc, arg)
+for name, dh_name, dh_shape in (("Encoder", "dh", (2, 4)), ("AttentionEncoder", "dhs", (2, 3, 4))):
+    where, make = f"seq2seq_nets.{name}", lambda n=name: _model(n)
+    for label, xs in (("id out of the vocabulary", np.full((2, 3), 8)), ("1-D", LM_XS[0]),
+                      ("time size 0", LM_XS[:, :0])):
+        add(f"{where}.forward", f"xs {label}", method(make, "forward", xs), ValueError, "xs")
+    add(f"{where}.backward", "before forward", method(make, "backward", np.ones(dh_shape)), RuntimeError, "forward")
+    for label, dh, exc in (("of another width", np.ones(dh_shape[:-1] + (5,)), ValueError),
+                           ("of another batch", np.ones((3,) + dh_shape[1:]), ValueError),
+                           ("complex", np.ones(dh_shape, complex), TypeError)):
+        add(f"{where}.backward", f"{dh_name} {label}", method(after(make, "forward", LM_XS), "backward", dh), exc,
+            dh_name)
+for name, h_name, h in (("Decoder", "h", np.ones((2, 4))), ("PeekyDecoder", "h", np.ones((2, 4))),
+                        ("AttentionDecoder", "enc_hs", np.ones((2, 5, 4)))):
+    where, make = f"seq2seq_nets.{name}", lambda n=name: _model(n)
+    add(f"{where}.forward", "xs out of the vocabulary", method(make, "forward", np.full((2, 3), 8), h), ValueError,
+        "xs")
+    add(f"{where}.forward", f"{h_name} of another batch", method(make, "forward", LM_XS, np.ones((3,) + h.shape[1:])),
+        ValueError, h_name)
+    add(f"{where}.forward", f"{h_name} of another width", method(make, "forward", LM_XS, np.ones(h.shape[:-1] + (5,))),
+        ValueError, h_name)
+    add(f"{where}.forward", f"{h_name} 1-D", method(make, "forward", LM_XS, np.ones(4)), ValueError, h_name)
+    add(f"{where}.forward", f"{h_name} str", method(make, "forward", LM_XS, "h"), TypeError, h_name)
+    add(f"{where}.backward", "before forward", method(make, "backward", np.ones((2, 3, 8))), RuntimeError, "forward")
+    add(f"{where}.backward", "dscore of another vocabulary", method(after(make, "forward", LM_XS, h), "backward",
+                                                                    np.ones((2, 3, 9))), ValueError, "dscore")
+    add(f"{where}.backward", "dscore 2-D", method(after(make, "forward", LM_XS, h), "backward", np.ones((6, 8))),
+        ValueError, "dscore")
+    one = h[:1]
+    for label, args, exc, arg in (("start_id out of the vocabulary", (one, 8, 3), ValueError, "start_id"),
+                                  ("start_id float", (one, 1.0, 3), TypeError, "start_id"),
+                                  ("sample_size 0", (one, 1, 0), ValueError, "sample_size"),
+                                  (f"{h_name} of two questions", (h, 1, 3), ValueError, h_name),
+                                  (f"{h_name} complex", (one * 1j, 1, 3), TypeError, h_name)):
+        add(f"{where}.generate", label, method(make, "generate", *args), exc, arg)
+for name in ("Seq2seq", "PeekySeq2seq", "AttentionSeq2seq"):
+    where, make = f"seq2seq_nets.{name}", lambda n=name: _model(n)
+    for label, xs, ts, exc, arg in (("xs out of the vocabulary", np.full((2, 3), 8), S2S_TS, ValueError, "xs"),
+                                    ("xs time size 0", LM_XS[:, :0], S2S_TS, ValueError, "xs"),
+                                    ("ts out of the vocabulary", LM_XS, S2S_TS + 1, ValueError, "ts"),
+                                    ("ts of one step (no answer)", LM_XS, S2S_TS[:, :1], ValueError, "ts"),
+                                    ("ts of another batch", LM_XS, S2S_TS[:1], ValueError, "ts"),
+                                    ("ts float", LM_XS, S2S_TS * 1.0, TypeError, "ts")):
+        add(f"{where}.forward", label, method(make, "forward", xs, ts), exc, arg)
+    add(f"{where}.backward", "before forward", method(make, "backward"), RuntimeError, "forward")
+    add(f"{where}.backward", "dout str", method(after(make, "forward", LM_XS, S2S_TS), "backward", "1"), TypeError,
+        "dout")
+    for label, args, exc, arg in (("xs of two questions", (LM_XS, 7, 3), ValueError, "xs"),
+                                  ("xs out of the vocabulary", (np.full((1, 3), 8), 7, 3), ValueError, "xs"),
+                                  ("start_id out of the vocabulary", (LM_XS[:1], 8, 3), ValueError, "start_id"),
+                                  ("sample_size 0", (LM_XS[:1], 7, 0), ValueError, "sample_size")):
+        add(f"{where}.generate", label, method(make, "generate", *args), exc, arg)
+    add_params_file_rows(where, name, make, "a model of hidden size 5", lambda n=name: _model(n, 8, 4, 5))
+
+LM_CORPUS = np.arange(41) % 8  # 41 ids of 8 words: 4 batches of 2 x 5 for the trainer, 1 of 4 x 10 for perplexity
+
+
+def rnnlm_trainer():
+    return T.RnnlmTrainer(_model("Rnnlm"), O.SGD())
+
+
+add("trainer2.RnnlmTrainer", "model None", lambda: T.RnnlmTrainer(None, O.SGD()), TypeError, "model")
+add("trainer2.RnnlmTrainer", "model without backward", lambda: T.RnnlmTrainer(NoBackward(), O.SGD()), TypeError,
+    "model")
+add("trainer2.RnnlmTrainer", "optimizer a name", lambda: T.RnnlmTrainer(_model("Rnnlm"), "SGD"), TypeError,
+    "optimizer")
+for label, kwargs, exc, arg in (
+        ("xs float ids", dict(xs=LM_CORPUS * 1.0), TypeError, "xs"),
+        ("xs 2-D", dict(xs=LM_CORPUS[:40].reshape(4, 10), ts=LM_CORPUS[1:].reshape(4, 10)), ValueError, "xs"),
+        ("xs out of the vocabulary", dict(xs=LM_CORPUS + 1), ValueError, "xs"),
+        ("ts out of the vocabulary", dict(ts=LM_CORPUS + 1), ValueError, "ts"),
+        ("ts shorter", dict(ts=LM_CORPUS[:-1]), ValueError, "ts"),
+        ("batch_size 0", dict(batch_size=0), ValueError, "batch_size"),
+        ("time_size 0", dict(time_size=0), ValueError, "time_size"),
+        ("time_size float", dict(time_size=5.0), TypeError, "time_size"),
+        ("corpus too short for one batch", dict(batch_size=5, time_size=10), ValueError, "batch_size"),
+        ("max_epoch negative", dict(max_epoch=-1), ValueError, "max_epoch"),
+        ("max_grad negative", dict(max_grad=-1.0), ValueError, "max_grad"),
+        ("eval_interval 0", dict(eval_interval=0), ValueError, "eval_interval")):
+    args = dict(dict(xs=LM_CORPUS, ts=LM_CORPUS, max_epoch=1, batch_size=2, time_size=5), **kwargs)
+    add("trainer2.RnnlmTrainer.fit", label, lambda a=args: rnnlm_trainer().fit(**a), exc, arg)
+
+
+def rnnlm_trainer_at(time_idx=0):
+    """An RnnlmTrainer whose time_idx is set (as fit sets it), ready for get_batch."""
+    trainer = rnnlm_trainer()
+    trainer.time_idx = time_idx
+    return trainer
+
+
+add("trainer2.RnnlmTrainer.get_batch", "before fit", method(rnnlm_trainer, "get_batch", LM_CORPUS, LM_CORPUS, 2, 5),
+    RuntimeError, "fit")
+for label, args, exc, arg in (("batch_size 0", (LM_CORPUS, LM_CORPUS, 0, 5), ValueError, "batch_size"),
+                              ("batch_size float", (LM_CORPUS, LM_CORPUS, 2.0, 5), TypeError, "batch_size"),
+                              ("time_size -1", (LM_CORPUS, LM_CORPUS, 2, -1), ValueError, "time_size"),
+                              ("x empty", (LM_CORPUS[:0], LM_CORPUS[:0], 2, 5), ValueError, "x"),
+                              ("x 2-D", (LM_CORPUS[:40].reshape(4, 10), LM_CORPUS[:40], 2, 5), ValueError, "x"),
+                              ("t shorter", (LM_CORPUS, LM_CORPUS[:10], 2, 5), ValueError, "t")):
+    add("trainer2.RnnlmTrainer.get_batch", label, method(rnnlm_trainer_at, "get_batch", *args), exc, arg)
+add("trainer2.RnnlmTrainer.plot", "before fit", method(rnnlm_trainer, "plot"), RuntimeError, "fit")
+add("trainer2.RnnlmTrainer.plot", "ylim a number", method(after(rnnlm_trainer, "fit", LM_CORPUS, LM_CORPUS, 1, 2, 5),
+                                                          "plot", ylim=3), TypeError, "ylim")
+add("trainer2.Trainer2.plot", "ylim a number", method(lambda: T.Trainer2(book2(), O.SGD()), "plot", ylim=3),
+    TypeError, "ylim")
+
+for label, args, kwargs, exc, arg in (
+        ("model None", (None, LM_CORPUS), {}, TypeError, "model"),
+        ("corpus float ids", ("Rnnlm", LM_CORPUS * 1.0), {}, TypeError, "corpus"),
+        ("corpus 2-D", ("Rnnlm", LM_CORPUS[:40].reshape(4, 10)), {}, ValueError, "corpus"),
+        ("corpus negative id", ("Rnnlm", LM_CORPUS - 1), {}, ValueError, "corpus"),
+        ("corpus too short for one batch", ("Rnnlm", LM_CORPUS[:40]), {}, ValueError, "corpus"),
+        ("batch_size 0", ("Rnnlm", LM_CORPUS), {"batch_size": 0}, ValueError, "batch_size"),
+        ("time_size 0", ("Rnnlm", LM_CORPUS), {"time_size": 0}, ValueError, "time_size")):
+    add("util.eval_perplexity", label, lambda a=args, k=kwargs: U.eval_perplexity(
+        _model(a[0]) if isinstance(a[0], str) else a[0], a[1], **dict(dict(batch_size=4, time_size=10), **k)),
+        exc, arg)
+S2S_CHARS = dict(enumerate("0123456_"))  # id -> character of the 8 ids; 7 is the start mark '_'
+for label, args, exc, arg in (
+        ("model None", (None, LM_XS[:1], S2S_TS[:1], S2S_CHARS), TypeError, "model"),
+        ("question of two rows", ("Seq2seq", LM_XS, S2S_TS[:1], S2S_CHARS), ValueError, "question"),
+        ("question id without a character", ("Seq2seq", np.array([[1, 2, 9]]), S2S_TS[:1], S2S_CHARS), ValueError,
+         "question"),
+        ("correct empty", ("Seq2seq", LM_XS[:1], S2S_TS[:, :0], S2S_CHARS), ValueError, "correct"),
+        ("correct only the start id", ("Seq2seq", LM_XS[:1], S2S_TS[:1, :1], S2S_CHARS), ValueError, "correct"),
+        ("correct float", ("Seq2seq", LM_XS[:1], S2S_TS[:1] * 1.0, S2S_CHARS), TypeError, "correct"),
+        ("correct start id without a character", ("Seq2seq", LM_XS[:1], np.array([[9, 1, 2]]), S2S_CHARS),
+         ValueError, "correct"),
+        ("id_to_char a list", ("Seq2seq", LM_XS[:1], S2S_TS[:1], list("0123456_")), TypeError, "id_to_char")):
+    add("util.eval_seq2seq", label, lambda a=args: U.eval_seq2seq(_model(a[0]) if isinstance(a[0], str) else a[0],
+                                                                   *a[1:]), exc, arg)
+
 # --- networks: accuracy with bad x/t, chapter 4's empty batches, unknown dtype ------------------------------------
 NET_CASES = []
 for net_name, (make, onehot) in NETS.items():
@@ -1092,10 +1306,10 @@ def _public_entry_points():
     return entries
 
 
-# entry points with no bad input to give: identity_function returns anything as it is, plot needs matplotlib, and
-# SimpleNet (and TwoLayerNetBook2) inherit methods that the books' classes do not have and that raise whatever the
-# input (reported: nets.py)
-NOT_TABLED = {"functions.identity_function", "trainer2.Trainer2.plot", "nets.SimpleNet.accuracy",
+# entry points with no bad input to give: identity_function returns anything as it is, and SimpleNet (and
+# TwoLayerNetBook2) inherit methods that the books' classes do not have and that raise whatever the input (reported:
+# nets.py)
+NOT_TABLED = {"functions.identity_function", "nets.SimpleNet.accuracy",
               "nets.TwoLayerNetBook2.accuracy", "nets.SimpleNet.numerical_gradient"}
 
 

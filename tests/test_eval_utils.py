@@ -152,7 +152,7 @@ def test_eval_seq2seq_matches_the_books(verbose, is_reverse, capsys):
 
 
 @pytest.mark.parametrize("correct, id_to_char, exc, message", [
-    (np.zeros((1, 0), dtype=int), ID_TO_CHAR, ValueError, "correct must hold at least the start id"),
+    (np.zeros((1, 0), dtype=int), ID_TO_CHAR, ValueError, "correct must hold the start id"),
     (_ids("_17  "), list("0123456789+_ "), TypeError, "id_to_char must be a dict"),
     (np.array([[11, 1, 42]]), ID_TO_CHAR, ValueError, "correct holds id 42"),
 ])
