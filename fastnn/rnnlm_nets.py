@@ -42,6 +42,17 @@ def _recurrent_weights(D, H, gates):
 class _LanguageModel(BaseModel):
     """A stack of Time layers and a TimeSoftmaxWithLoss; ``params``/``grads`` gather the layers' in order."""
 
+    def _one_recurrent_layer(self, vocab_size, wordvec_size, hidden_size, layer, gates):
+        """Builds TimeEmbedding, a stateful ``layer`` (TimeRNN or TimeLSTM, ``gates`` blocks), TimeAffine, drawing
+        the book's weights in the book's order; returns the recurrent layer."""
+        V, D, H = _sizes(vocab_size=vocab_size, wordvec_size=wordvec_size, hidden_size=hidden_size)
+        embed_W = _normal(V, D, scale=100)
+        Wx, Wh, b = _recurrent_weights(D, H, gates)
+        affine_W = _normal(H, V, scale=np.sqrt(H))
+        self._stack([TimeEmbedding(embed_W), layer(Wx, Wh, b, stateful=True),
+                     TimeAffine(affine_W, np.zeros(V, np.float32))])
+        return self.layers[1]
+
     def _stack(self, layers):
         self.layers = layers
         self.loss_layer = TimeSoftmaxWithLoss()
@@ -74,13 +85,7 @@ class SimpleRnnlm(_LanguageModel):
     params: [embed_W, rnn_Wx, rnn_Wh, rnn_b, affine_W, affine_b]."""
 
     def __init__(self, vocab_size, wordvec_size, hidden_size):
-        V, D, H = _sizes(vocab_size=vocab_size, wordvec_size=wordvec_size, hidden_size=hidden_size)
-        embed_W = _normal(V, D, scale=100)
-        Wx, Wh, b = _recurrent_weights(D, H, 1)
-        affine_W = _normal(H, V, scale=np.sqrt(H))
-        self._stack([TimeEmbedding(embed_W), TimeRNN(Wx, Wh, b, stateful=True),
-                     TimeAffine(affine_W, np.zeros(V, np.float32))])
-        self.rnn_layer = self.layers[1]
+        self.rnn_layer = self._one_recurrent_layer(vocab_size, wordvec_size, hidden_size, TimeRNN, 1)
 
     def reset_state(self):
         """Forget the hidden state carried between calls; returns None."""
@@ -92,13 +97,7 @@ class Rnnlm(_LanguageModel):
     params: [embed_W, lstm_Wx, lstm_Wh, lstm_b, affine_W, affine_b]."""
 
     def __init__(self, vocab_size=10000, wordvec_size=100, hidden_size=100):
-        V, D, H = _sizes(vocab_size=vocab_size, wordvec_size=wordvec_size, hidden_size=hidden_size)
-        embed_W = _normal(V, D, scale=100)
-        Wx, Wh, b = _recurrent_weights(D, H, 4)
-        affine_W = _normal(H, V, scale=np.sqrt(H))
-        self._stack([TimeEmbedding(embed_W), TimeLSTM(Wx, Wh, b, stateful=True),
-                     TimeAffine(affine_W, np.zeros(V, np.float32))])
-        self.lstm_layer = self.layers[1]
+        self.lstm_layer = self._one_recurrent_layer(vocab_size, wordvec_size, hidden_size, TimeLSTM, 4)
 
     def reset_state(self):
         """Forget the LSTM's hidden and cell state carried between calls; returns None."""
