@@ -35,8 +35,9 @@ def _same(ours, theirs):
 
 
 def _relative_to_book(path):
-    """The book's loader reads dirname(its file) + '/' + file_name: a path relative to its dataset directory."""
-    return os.path.relpath(path, BOOK_DATASET)
+    """The book's loader reads dirname(its file) + '/' + file_name: a path relative to its dataset directory (both
+    resolved: the system resolves '..' after a symbolic link, e.g. a ../shared that links elsewhere)."""
+    return os.path.relpath(os.path.realpath(path), os.path.realpath(BOOK_DATASET))
 
 
 @needs_book
