@@ -173,7 +173,8 @@ def main(argv=None):
                      f"{own:.2f}", f"{book / own:.2f}x", f"{ms['train torch']:.2f}" if "train torch" in ms else ""]
             if eval_book:
                 cells += [f"{eval_book / QUESTIONS:.3f}", f"{eval_fast / QUESTIONS:.3f}",
-                          f"{eval_book / eval_fast:.1f}x", f"{eval_own / QUESTIONS:.3f}", f"{eval_book / eval_own:.1f}x"]
+                          f"{eval_book / eval_fast:.1f}x", f"{eval_own / QUESTIONS:.3f}",
+                          f"{eval_book / eval_own:.1f}x"]
             else:
                 cells += [""] * 5
             lines.append("| " + " | ".join(cells) + " |")

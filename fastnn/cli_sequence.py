@@ -157,7 +157,8 @@ def train_seq2seq(args, cli):
     x_eval, t_eval = x_test[:args.eval_samples], t_test[:args.eval_samples]
     n = len(x_train) // args.batch_size * args.batch_size
     print(f"data: {name}: {len(x_train)} train / {len(x_test)} test questions, vocabulary {V}")
-    print(f"net: PeekySeq2seq({V}, {WORDVEC_SIZE}, {args.hidden[0]}) on reversed questions; optimizer {args.optimizer} lr {args.lr}, batch "
+    print(f"net: PeekySeq2seq({V}, {WORDVEC_SIZE}, {args.hidden[0]}) on reversed questions; optimizer "
+          f"{args.optimizer} lr {args.lr}, batch "
           f"{args.batch_size}, {args.epochs} epoch{'s' if args.epochs > 1 else ''}")
 
     def batches(epoch):

@@ -113,16 +113,16 @@ def build_ptb_corpus(out_dir):
 class Script:
     """One book script and how to run and compare it.
 
-    ``reduce``: (old, new) substitutions on the copied script, applied in every variant unless ``full``.
-    ``probe``: lines appended to the copied script in every variant (printing a value the script computes but does
-    not print, so that it is compared too). ``nets``: what ``fastnn-nets`` changes beyond the import lines, as
-    (old, new) substitutions per file of the copy (``{"ch04/gradient_2d.py": [(old, new), ...]}``); use
-    ``override(name, module)`` for a definition the script makes itself. ``fixes``: substitutions per file applied
-    in every variant, the book's run included, where the published code fails on today's NumPy. ``variants``: the fastnn variants that
+    ``reduce``: (old, new) substitutions on the copied script, applied in every variant unless ``full``. ``probe``:
+    lines appended to the copied script in every variant (printing a value the script computes but does not print,
+    so that it is compared too). ``nets``: what ``fastnn-nets`` changes beyond the import lines, as (old, new)
+    substitutions per file of the copy (``{"ch04/gradient_2d.py": [(old, new), ...]}``); use ``override(name,
+    module)`` for a definition the script makes itself. ``fixes``: substitutions per file applied in every variant,
+    the book's run included, where the published code fails on today's NumPy. ``variants``: the fastnn variants that
     differ from the one before (``fastnn`` from the book text, ``fastnn-nets`` from ``fastnn``); the runner checks
-    that each one really changes the text. ``rtol``/``atol``: for printed and plotted numbers; ``printed_atol``:
-    an absolute tolerance for the printed ones only (numbers printed with few digits); ``tol_why`` says why when
-    they are looser than float64 rounding.
+    that each one really changes the text. ``rtol``/``atol``: for printed and plotted numbers; ``printed_atol``: an
+    absolute tolerance for the printed ones only (numbers printed with few digits); ``tol_why`` says why when they
+    are looser than float64 rounding.
     """
     path: str                      # e.g. "book1/ch05/train_neuralnet.py"
     variants: tuple = ("fastnn", "fastnn-nets")
@@ -355,10 +355,11 @@ SCRIPTS = (
         ("import pickle", "import pickle\nfrom fastnn.io import load_pickle"),
         ("params = pickle.load(f)", "params = load_pickle(pkl_file)  # fastnn-nets: the restricted unpickler")]}),
     # --- chapter 5: the simple RNN language model on the first 1,000 words of the PTB-format corpus (as published)
-    Script("book2/ch05/train.py", ptb=True, variants=("fastnn", "fastnn-nets"),
+    # (chapters 5-8 are all slow: a few seconds compiled, minutes with NUMBA_DISABLE_JIT=1's Python time loops)
+    Script("book2/ch05/train.py", slow=True, ptb=True, variants=("fastnn", "fastnn-nets"),
            nets=nets_lm("ch05/train.py", "simple_rnnlm.SimpleRnnlm"), printed_atol=0.0100001, rtol=1e-4,
            tol_why=RNN_TOL),
-    Script("book2/ch05/train_custom_loop.py", ptb=True, variants=("fastnn", "fastnn-nets"),
+    Script("book2/ch05/train_custom_loop.py", slow=True, ptb=True, variants=("fastnn", "fastnn-nets"),
            nets=nets_lm("ch05/train_custom_loop.py", "simple_rnnlm.SimpleRnnlm"), printed_atol=0.0100001,
            rtol=1e-4, tol_why=RNN_TOL),
     # --- chapter 6: LSTM language models ------------------------------------------------------------------------
@@ -385,11 +386,12 @@ SCRIPTS = (
     Script("book2/ch06/eval.py", ptb=True, slow=True, variants=("fastnn", "fastnn-nets"),
            nets=nets_lm("ch06/eval.py", "rnnlm.Rnnlm", "better_rnnlm.BetterRnnlm"), rtol=1e-4, tol_why=RNN_TOL,
            reduce=(("    corpus, _, _ = ptb.load_data('test')",
-                    "    corpus, _, _ = ptb.load_data('test')\n    corpus = corpus[:7001]  # cut by tests/book_scripts.py"),),
+                    "    corpus, _, _ = ptb.load_data('test')\n"
+                    "    corpus = corpus[:7001]  # cut by tests/book_scripts.py"),),
            reduce_why="the test perplexity on the first 7,000 test words (20 batches of 10 x 35)"),
     # --- chapter 7: text generation and seq2seq -----------------------------------------------------------------
     # the book's Rnnlm.pkl generating 100 words from 'you' (np.random.choice under the run's seed)
-    Script("book2/ch07/generate_text.py", ptb=True, variants=("fastnn", "fastnn-nets"),
+    Script("book2/ch07/generate_text.py", slow=True, ptb=True, variants=("fastnn", "fastnn-nets"),
            nets=nets_lm("ch07/generate_text.py", "rnnlm_gen.RnnlmGen"), rtol=1e-4, tol_why=RNN_TOL,
            fixes={"ch07/rnnlm_gen.py": [NUMPY2_INT]},
            reduce=(BIBLE_SKIP_WORDS,), reduce_why=BIBLE_SKIP_WHY),
@@ -430,7 +432,8 @@ SCRIPTS = (
                                    ("from ch07." + LOCAL_PEEKY[5:], NETS_PEEKY)]}),
     # the book's trained AttentionSeq2seq.pkl: the attention maps of five random test dates (printed by the probe
     # line before each is drawn, as pcolor's data is not in the figure record)
-    Script("book2/ch08/visualize_attention.py", variants=("fastnn", "fastnn-nets"), rtol=1e-4, tol_why=RNN_TOL,
+    Script("book2/ch08/visualize_attention.py", slow=True, variants=("fastnn", "fastnn-nets"), rtol=1e-4,
+           tol_why=RNN_TOL,
            reduce=(("    visualize(attention_map, row_labels, column_labels)",
                     "    print(np.array2string(attention_map, precision=4))\n"
                     "    visualize(attention_map, row_labels, column_labels)"),),

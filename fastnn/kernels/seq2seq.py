@@ -4,11 +4,12 @@ steps (embedding row, one LSTM step, the peeky or attention extras, the output a
 the next step's input id.
 
 ``decode*`` run the decoder alone from given encoder states hs_enc (1, T, H) (the Decoder classes' ``generate``);
-``generate*`` = the encoder, then ``decode*``. Arguments: ``question`` (T,) intp ids checked by the caller; ``enc`` and ``dec`` the tuples (embed W, Wx, Wh, b)
-of the encoder and the decoder, C-contiguous, one float dtype; ``W``, ``b`` the decoder's output affine;
-``sampled`` (sample_size,) intp receives the ids. The LSTM steps are fastnn/kernels/recurrent.py's
-``lstm_forward`` on one row and one step (the same gate arithmetic as the Time layers), the attention step
-fastnn/kernels/attention.py's ``time_attention_forward``; argmax takes the first of equal maxima, as np.argmax.
+``generate*`` = the encoder, then ``decode*``. Arguments: ``question`` (T,) intp ids checked by the caller; ``enc``
+and ``dec`` the tuples (embed W, Wx, Wh, b) of the encoder and the decoder, C-contiguous, one float dtype; ``W``,
+``b`` the decoder's output affine; ``sampled`` (sample_size,) intp receives the ids. The LSTM steps are
+fastnn/kernels/recurrent.py's ``lstm_forward`` on one row and one step (the same gate arithmetic as the Time
+layers), the attention step fastnn/kernels/attention.py's ``time_attention_forward``; argmax takes the first of
+equal maxima, as np.argmax.
 """
 import numpy as np
 
