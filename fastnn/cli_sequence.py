@@ -75,17 +75,16 @@ class _Run:
 
 def _optimizer(args):
     from . import optimizer
+    from .trainer import OPTIMIZER_NAMES
 
-    names = {"sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov", "adagrad": "AdaGrad",
-             "rmsprop": "RMSprop", "adam": "Adam"}
-    return getattr(optimizer, names[args.optimizer])(lr=args.lr)
+    return getattr(optimizer, OPTIMIZER_NAMES[args.optimizer])(lr=args.lr)
 
 
 def _fit(args, model, batches, evaluate, cli):
     """The training loop: per epoch, every batch (forward, backward, remove_duplicate, clip, update), then
     ``evaluate()`` -> (name, value); prints a line per epoch; returns the history."""
     from .callbacks import ProgressBar
-    from .util import clip_grads, remove_duplicate
+    from .trainer2 import train_step
 
     optimizer, first = _optimizer(args), batches(0)
     run = _Run(args.epochs, len(first))
@@ -96,11 +95,7 @@ def _fit(args, model, batches, evaluate, cli):
     for epoch in range(1, args.epochs + 1):
         losses = []
         for xs, ts in (first if epoch == 1 else batches(epoch - 1)):
-            losses.append(float(model.forward(xs, ts)))
-            model.backward()
-            params, grads = remove_duplicate(model.params, model.grads)
-            clip_grads(grads, args.max_grad)
-            optimizer.update(params, grads)
+            losses.append(float(train_step(model, optimizer, xs, ts, args.max_grad)))
             run.train_loss_list.append(losses[-1])
             run.current_iter += 1
             if bar:
@@ -176,6 +171,7 @@ def train_rnnlm(args, cli):
     """Returns 0 after training, saving and plotting."""
     from . import ptb
     from .nets import Rnnlm
+    from .trainer2 import corpus_batch
     from .util import eval_perplexity
 
     np.random.seed(args.seed)
@@ -198,15 +194,10 @@ def train_rnnlm(args, cli):
           f"vocabulary {V}")
     print(f"net: Rnnlm({V}, {H}, {H}); optimizer {args.optimizer} lr {args.lr}, batch {N} x {TIME_SIZE} words, "
           f"{args.epochs} epoch{'s' if args.epochs > 1 else ''}")
-    jump = (len(corpus) - 1) // N
-    rows = np.arange(N)[:, None] * jump
+    xs, ts = corpus[:-1], corpus[1:]
 
-    def batches(epoch):  # the book's RnnlmTrainer positions: row i reads from i * jump, moving on each batch
-        out = []
-        for k in range(steps):
-            pos = (rows + (epoch * steps + k) * TIME_SIZE + np.arange(TIME_SIZE)) % (len(corpus) - 1)
-            out.append((corpus[pos], corpus[pos + 1]))
-        return out
+    def batches(epoch):  # the book's RnnlmTrainer positions, moving on by TIME_SIZE each batch
+        return [corpus_batch(xs, ts, N, TIME_SIZE, (epoch * steps + k) * TIME_SIZE) for k in range(steps)]
 
     def validation():
         model.reset_state()

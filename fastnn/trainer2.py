@@ -135,6 +135,14 @@ def _token_ids(a, name):
     return a
 
 
+def corpus_batch(x, t, batch_size, time_size, time_idx):
+    """The book's RnnlmTrainer batch at ``time_idx`` (checked input): int32 (batch_x, batch_t) of shape
+    (batch_size, time_size), row i the words at ``(i * (len(x) // batch_size) + time_idx + k) % len(x)``."""
+    offsets = np.arange(batch_size) * (len(x) // batch_size)
+    idx = (offsets[:, None] + (time_idx + np.arange(time_size))[None, :]) % len(x)
+    return x[idx].astype(np.int32), t[idx].astype(np.int32)
+
+
 def corpus_pair(xs, ts, names=("xs", "ts")):
     """(xs, ts): 1-D integer arrays of the same length (inputs and next-word targets), or an error naming them."""
     xs, ts = _token_ids(xs, names[0]), _token_ids(ts, names[1])
@@ -173,11 +181,9 @@ class RnnlmTrainer:
         time_size = _checks.integer(time_size, "time_size", minimum=1)
         if len(x) == 0:
             raise ValueError("x must hold at least one word id; got an empty corpus")
-        data_size = len(x)
-        offsets = np.arange(batch_size) * (data_size // batch_size)
-        idx = (offsets[:, None] + (self.time_idx + np.arange(time_size))[None, :]) % data_size
+        batch = corpus_batch(x, t, batch_size, time_size, self.time_idx)
         self.time_idx += time_size
-        return x[idx].astype(np.int32), t[idx].astype(np.int32)
+        return batch
 
     def fit(self, xs, ts, max_epoch=10, batch_size=20, time_size=35, max_grad=None, eval_interval=20):
         """Train for ``max_epoch`` epochs of ``len(xs) // (batch_size * time_size)`` updates (the book's loop and
