@@ -7,6 +7,7 @@ lines bind taken from the book (kind "book"), from fastnn with the book's ``nega
 ("common"), from fastnn with ``fastnn.negative_sampling_layer`` ("fastnn"), or ``fastnn.nets``' own ("nets"),
 together with the Trainer and Adam classes of that kind. sys.path and sys.modules are restored after each load.
 """
+import contextlib
 import importlib
 import importlib.util
 import sys
@@ -22,23 +23,30 @@ KINDS = ("book", "common", "fastnn", "nets")
 _BOOK_PACKAGES = ("common", "ch04", "dataset")
 
 
+@contextlib.contextmanager
+def _isolated_imports(packages, paths, modules=None):
+    """Inside: no module whose top name is in ``packages`` is in sys.modules except ``modules`` (name -> module),
+    and ``paths`` come first on sys.path. Afterwards sys.path and those sys.modules entries are as before."""
+    saved_path = list(sys.path)
+    saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k.split(".")[0] in packages}
+    sys.modules.update(modules or {})
+    sys.path[:0] = [str(p) for p in paths]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved_path
+        for k in [k for k in sys.modules if k.split(".")[0] in packages]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+
+
 def _execute(path, name, modules, book_path):
     """Run the file ``path`` as module ``name`` with ``modules`` in sys.modules (and the book's directory first on
     sys.path when book_path); returns the module."""
-    saved_path = list(sys.path)
-    saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k.split(".")[0] in _BOOK_PACKAGES}
-    sys.modules.update(modules)
-    if book_path:
-        sys.path.insert(0, str(BOOK2))
-    try:
+    with _isolated_imports(_BOOK_PACKAGES, [BOOK2] if book_path else [], modules):
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-    finally:
-        sys.path[:] = saved_path
-        for k in [k for k in sys.modules if k.split(".")[0] in _BOOK_PACKAGES]:
-            del sys.modules[k]
-        sys.modules.update(saved)
     return module
 
 
@@ -133,16 +141,8 @@ def chapter_class(kind, relative, name):
     chapter, file_name = relative.split("/")
     local = {p.stem for c in _CHAPTERS for p in (BOOK2 / c).glob("*.py")}
     ours = set(_BOOK_PACKAGES) | set(_CHAPTERS) | local
-    saved_path = list(sys.path)
-    saved = {k: sys.modules.pop(k) for k in list(sys.modules) if k.split(".")[0] in ours}
-    sys.path[:0] = [str(root / chapter), str(root)]
-    try:
+    with _isolated_imports(ours, [root / chapter, root]):
         return getattr(importlib.import_module(file_name[:-3]), name)
-    finally:
-        sys.path[:] = saved_path
-        for k in [k for k in sys.modules if k.split(".")[0] in ours]:
-            del sys.modules[k]
-        sys.modules.update(saved)
 
 
 def common_module(kind, name):
