@@ -139,21 +139,50 @@ def labels_or_onehot_for(t, n_rows, n_classes, name="t", dtype=np.float64):
     """labels_or_onehot for scores of shape (n_rows, n_classes) in ``dtype`` that need not exist yet; returns
     (kind, array)."""
     t = as_array(t, name)
-    if t.size == n_rows * n_classes:  # the book's rule: same size as the scores means one-hot
-        if t.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must be one-hot rows or integer labels; got dtype {t.dtype}")
-        if t.ndim >= 2 and n_rows > 1 and t.shape[-1] != n_classes:  # e.g. transposed one-hot rows
-            raise ValueError(f"{name} must be one-hot rows of width {n_classes} (the number of classes) or "
-                             f"integer labels; got {_describe(t)}")
-        if t.dtype.kind == "f" and t.dtype.itemsize > np.dtype(dtype).itemsize:
-            with np.errstate(over="ignore"):  # a value too large for dtype becomes inf, refused just below
-                onehot = np.ascontiguousarray(t.reshape(n_rows, n_classes), dtype=dtype)
-        else:
-            onehot = np.ascontiguousarray(t.reshape(n_rows, n_classes), dtype=dtype)
+    if _is_onehot(t, n_rows, n_classes, name):
+        onehot = _onehot_rows_in(t, n_rows, n_classes, dtype)
         if t.dtype.kind == "f":  # (bool and integer rows are finite, also in float32)
             finite_onehot(onehot, name)
         return "onehot", onehot
     return "labels", class_labels(t, n_rows, n_classes, name)
+
+
+def _is_onehot(t, n_rows, n_classes, name):
+    """The book's rule for targets of scores (n_rows, n_classes): the same size means one-hot rows (checked here:
+    numbers, rows of n_classes), otherwise class labels (checked by the caller)."""
+    if t.size != n_rows * n_classes:
+        return False
+    if t.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be one-hot rows or integer labels; got dtype {t.dtype}")
+    if t.ndim >= 2 and n_rows > 1 and t.shape[-1] != n_classes:  # e.g. transposed one-hot rows
+        raise ValueError(f"{name} must be one-hot rows of width {n_classes} (the number of classes) or "
+                         f"integer labels; got {_describe(t)}")
+    return True
+
+
+def _onehot_rows_in(t, n_rows, n_classes, dtype):
+    """One-hot targets t as C-contiguous (n_rows, n_classes) rows in ``dtype`` (a value too large for it becomes
+    inf, for the caller's finiteness check to refuse)."""
+    if t.dtype.kind == "f" and t.dtype.itemsize > np.dtype(dtype).itemsize:
+        with np.errstate(over="ignore"):
+            return np.ascontiguousarray(t.reshape(n_rows, n_classes), dtype=dtype)
+    return np.ascontiguousarray(t.reshape(n_rows, n_classes), dtype=dtype)
+
+
+def target_labels(t, n_rows, n_classes, name="t", dtype=np.float64):
+    """Class labels for the book's cross-entropy of scores (n_rows, n_classes) in ``dtype``, which reads one entry
+    per row: integer labels (checked as in class_labels), or one-hot rows (the same size as the scores) reduced to
+    their argmax, as labels_or_onehot_for would give them (NaN and inf refused) but cast only when they are wider
+    than ``dtype``. Returns a C-contiguous intp vector of length n_rows."""
+    t = as_array(t, name)
+    if not _is_onehot(t, n_rows, n_classes, name):
+        return class_labels(t, n_rows, n_classes, name)
+    if t.dtype.kind != "f":  # bool and integer rows are finite
+        return t.reshape(n_rows, n_classes).argmax(axis=1)
+    narrower = t.dtype if t.dtype.itemsize <= np.dtype(dtype).itemsize else np.dtype(dtype)
+    rows = _onehot_rows_in(t, n_rows, n_classes, narrower)  # never widened: only the argmax is read
+    finite_onehot(rows, name)
+    return rows.argmax(axis=1)
 
 
 def finite_onehot(onehot, name):

@@ -97,26 +97,19 @@ def cross_entropy_error(y, t):
     negative y (raw scores passed as probabilities, where the book returns NaN with a warning) is refused with a
     ValueError."""
     y2 = _scores_2d(y, "y")
-    kind, targets = _checks.labels_or_onehot(t, y2, "t")
-    if np.any(y2 < 0):  # log(y + 1e-7) of y < -1e-7 is NaN: these are scores, not probabilities
-        raise ValueError(f"y must hold probabilities (>= 0, e.g. softmax output); got values down to {y2.min()}. "
-                         f"For raw scores use softmax_loss(X, t)")
-    delta = y2.dtype.type(CE_DELTA)
-    kernels = _kernels_for(y2.size, softmax_kernels)
-    kernel = kernels.cross_entropy_onehot if kind == "onehot" else kernels.cross_entropy_labels
-    return _checks.warn_if_not_finite(y2.dtype.type(kernel(y2, targets, delta)), "cross_entropy_error",
-                                      "NaN or inf in y")
+    labels = _checks.target_labels(t, *y2.shape, "t", y2.dtype)
+    # log(y + 1e-7) of y < -1e-7 is NaN: these are scores, not probabilities (fmin skips NaN, which propagates)
+    if np.fmin.reduce(y2, axis=None) < 0:
+        raise ValueError(f"y must hold probabilities (>= 0, e.g. softmax output); got values down to "
+                         f"{np.nanmin(y2)}. For raw scores use softmax_loss(X, t)")
+    loss = _kernels_for(y2.size, softmax_kernels).cross_entropy_labels(y2, labels, y2.dtype.type(CE_DELTA))
+    return _checks.warn_if_not_finite(y2.dtype.type(loss), "cross_entropy_error", "NaN or inf in y")
 
 
 def softmax_loss(X, t):
     """Returns cross_entropy_error(softmax(X), t), fused in one pass (a RuntimeWarning when it is NaN or inf)."""
     x2 = _scores_2d(X, "X")
-    kind, targets = _checks.labels_or_onehot(t, x2, "t")
-    delta = x2.dtype.type(CE_DELTA)
+    labels = _checks.target_labels(t, *x2.shape, "t", x2.dtype)
     y = np.empty_like(x2)
-    kernels = _kernels_for(x2.size, softmax_kernels)
-    if kind == "onehot":
-        loss = kernels.softmax_cross_entropy_onehot(x2, targets, delta, y)
-    else:
-        loss = kernels.softmax_cross_entropy_labels(x2, targets, delta, y)
+    loss = _kernels_for(x2.size, softmax_kernels).softmax_cross_entropy_labels(x2, labels, x2.dtype.type(CE_DELTA), y)
     return _checks.warn_if_not_finite(x2.dtype.type(loss), "softmax_loss", "NaN or inf in the scores X")

@@ -50,15 +50,6 @@ def cross_entropy_labels(y, t, delta):
 
 
 @kernel
-def cross_entropy_onehot(y, t, delta):
-    """One-hot rows are reduced to their argmax, as the book does."""
-    total = 0.0
-    for i in range(y.shape[0]):
-        total -= math.log(y[i, _argmax(t[i])] + delta)
-    return total / y.shape[0]
-
-
-@kernel
 def softmax_cross_entropy_labels(x, t, delta, y):
     """Fused forward: y = softmax(x) row by row, returns the mean cross-entropy."""
     total = 0.0
