@@ -43,7 +43,8 @@ from .trainer2 import RnnlmTrainer, Trainer2, looks_like_optimizer
 
 engine_kernels = lazy_kernels("network")
 # the first book's Trainer only: a script on the second book's Trainer does not pay their import (~20 ms)
-engine_module, io = lazy_module("fastnn.engine"), lazy_module("fastnn.io")
+engine_module, training_loop = lazy_module("fastnn.engine"), lazy_module("fastnn._training_loop")
+io = lazy_module("fastnn.io")
 
 __all__ = ["Trainer", "Trainer2", "RnnlmTrainer", "np"]  # np: as the book's star import
 
@@ -177,7 +178,7 @@ class Trainer:
         self._started = False  # the parameters were checked before the first step
         self._target_iter = None  # the iteration the running (or resumed) train() stops at
         self._fingerprints = None  # of the data sets, computed on the first checkpoint
-        self._loop = None  # the fused loop (fastnn.engine.TrainingLoop), built on the first span
+        self._loop = None  # the fused loop (fastnn._training_loop.TrainingLoop), built on the first span
         self._loop_updated = False  # that loop has updated the parameters (its backup is valid)
         self._training_data = None
 
@@ -269,7 +270,7 @@ class Trainer:
 
     # -- the fused loop: many steps per compiled call ------------------------------------------------------------
     def _fused_loop(self):
-        """The compiled loop for this network and optimizer (fastnn.engine.TrainingLoop), or None when either is
+        """The compiled loop for this network and optimizer (fastnn._training_loop.TrainingLoop), or None when either is
         not one fastnn compiles (another network class, a subclass, parameters outside the engine's arena)."""
         network = self.network
         if type(network) not in _fused_network_classes():
@@ -283,8 +284,8 @@ class Trainer:
         if loop is None or loop.engine is not engine or loop.flat is not flat:
             data = self._training_data
             if data is None or data.x.shape[0] != self.train_size:
-                data = self._training_data = engine_module.TrainingData(engine, self.x_train, self.t_train)
-            loop = self._loop = engine_module.TrainingLoop(engine, data, self.batch_size, flat)
+                data = self._training_data = training_loop.TrainingData(engine, self.x_train, self.t_train)
+            loop = self._loop = training_loop.TrainingLoop(engine, data, self.batch_size, flat)
             self._loop_updated = False  # a new backup buffer
         return loop
 
