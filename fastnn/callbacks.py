@@ -280,71 +280,22 @@ class EarlyStopping(Callback):
 
 
 class FiniteCheck(Callback):
-    """Stop at the first NaN or inf: parameters that are not finite before the first step are refused
-    (ValueError naming the parameter); a non-finite training loss, or a parameter holding NaN or inf after an
-    update (a -inf bias behind a ReLU can leave the loss finite), raises FloatingPointError naming the iteration
-    (and the parameter), after copying back the last parameters that were finite and gave a finite loss (the
-    optimizer's state, e.g. momentum, is not rolled back). The Trainer adds one when none is given.
+    """The Trainer's check for NaN and inf, on by default; ``FiniteCheck(enabled=False)`` among the callbacks
+    turns it off. It is a setting that the Trainer reads (``enabled``), not a callback with hooks: the Trainer
+    makes the checks in its step code and its compiled loop (fastnn/_finite.py), and adds a FiniteCheck() to its
+    callbacks when none is given.
 
-    An in-place update cannot be undone, so the check copies all parameters once per iteration into a
-    preallocated buffer (the compiled loop does it in the kernel): about 4% of a 784-50-10 batch-100 step, 2% of a
-    784-[100]x5-10 one. ``FiniteCheck(enabled=False)`` skips the checks and the copy, as in the book, where
-    training carries on with NaN; a non-finite recorded loss then gives one RuntimeWarning per ``train()``."""
+    When enabled, parameters that are not finite before the first step are refused (ValueError naming the
+    parameter); a non-finite training loss, or a parameter holding NaN or inf after an update (a -inf bias behind a
+    ReLU can leave the loss finite), raises FloatingPointError naming the iteration (and the parameter), after
+    copying back the last parameters that were finite and gave a finite loss (the optimizer's state, e.g.
+    momentum, is not rolled back). An in-place update cannot be undone, so the check copies all parameters once per
+    iteration into a preallocated buffer (the compiled loop does it in the kernel): about 4% of a 784-50-10
+    batch-100 step, 2% of a 784-[100]x5-10 one. Disabled, the checks and the copy are skipped, as in the book,
+    where training carries on with NaN; a non-finite recorded loss then gives one RuntimeWarning per ``train()``."""
 
     def __init__(self, enabled=True):
         self.enabled = bool(enabled)
-        self._backup = {}  # parameters before the latest update (the step-by-step path)
-        self._warned = False
-
-    def on_train_begin(self, trainer):
-        """Re-arm the warning of a disabled check; returns None."""
-        self._warned = False
-
-    def check_start(self, params):
-        """Refuse parameters that hold NaN or inf before training (only when enabled); returns None."""
-        bad = first_non_finite(params) if self.enabled else None
-        if bad is not None:
-            raise ValueError(f"network.params[{bad!r}] holds NaN or inf before training: nothing to start from "
-                             f"(initialise or load finite parameters)")
-
-    def before_update(self, params):
-        """Back the parameters up (when enabled); returns None."""
-        if self.enabled:
-            save_params(params, self._backup)
-
-    def after_update(self, trainer):
-        """Raise (restoring the backup) when a parameter holds NaN or inf; returns None."""
-        if self.enabled:
-            bad = first_non_finite(trainer.network.params)
-            if bad is not None:
-                self.fail(trainer, f"params[{bad!r}] holds NaN or inf after the update",
-                          lambda: restore_params(trainer.network.params, self._backup))
-
-    def check_loss(self, trainer, loss):
-        """Raise for a non-finite loss (restoring the parameters before the last update, when one was made), or
-        warn once when disabled; returns None."""
-        if np.all(np.isfinite(loss)):
-            return
-        if not self.enabled:
-            if not self._warned:
-                self._warned = True
-                _checks.warn_non_finite(loss)
-            return
-        backup = self._backup
-        self.fail(trainer, f"training loss is {loss} (not finite)",
-                  (lambda: restore_params(trainer.network.params, backup)) if backup else None)
-
-    @staticmethod
-    def fail(trainer, problem, restore):
-        """Call ``restore`` (None: no update had been made) and raise FloatingPointError saying ``problem`` at
-        the trainer's current iteration; returns nothing."""
-        if restore is not None:
-            restore()
-        kept = ("the parameters were restored to their values before the last update" if restore is not None
-                else "the parameters are unchanged (no update had been made)")
-        i = trainer.current_iter
-        raise FloatingPointError(f"{problem} at iteration {i} (0-based, epoch {trainer.epoch_of(i)}); {kept}. "
-                                 f"Try a smaller learning rate.")
 
 
 class Checkpoint(Callback):
