@@ -6,6 +6,7 @@ A checkpoint is a .npz file of stored (uncompressed) members: the arrays under n
 every entry against the trainer that will load it before anything changes.
 """
 import json
+import math
 import re
 import reprlib
 import zlib
@@ -21,8 +22,12 @@ CHECKPOINT_FORMAT = "fastnn.trainer.Trainer checkpoint"
 CHECKPOINT_VERSION = 1
 _GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 _BATCHNORM_STATS = ("running_mean", "running_var")
-_STATE_KEYS = ("config", "data", "params", "best", "counters", "lists", "history", "optimizer", "batchnorm",
-               "generator")
+_STATE_KEYS = ("config", "data", "params", "counters", "lists", "callbacks", "optimizer", "batchnorm", "generator")
+# The callbacks' states (their state_dict()) that a file holds, and where: History's lists as history/<key>;
+# EarlyStopping's best_params as best/<i>, its other entries among the counters. A trainer without early stopping
+# writes those of a fresh EarlyStopping.
+_EARLY_COUNTERS = ("best_epoch", "best_loss", "epochs_without_improvement")
+_NO_EARLY_STOPPING = {"best_epoch": None, "best_loss": math.inf, "epochs_without_improvement": 0, "best_params": {}}
 
 
 def fingerprint(a):
@@ -140,12 +145,14 @@ def arrays_of(state):
     ``meta`` entry (JSON) among them."""
     state = _trainer_state(state, "state")
     arrays = {}
+    early = state["callbacks"]["EarlyStopping"] or _NO_EARLY_STOPPING
+    counters = dict(state["counters"], **{name: early[name] for name in _EARLY_COUNTERS})
     meta = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": state["config"],
             "data": state["data"], "params": _store(arrays, "params", _param_dict(state["params"])),
-            "best": _store(arrays, "best", state["best"]), "counters": state["counters"]}
+            "best": _store(arrays, "best", early["best_params"]), "counters": counters}
     for name, values in state["lists"].items():
         arrays[f"lists/{name}"] = np.asarray(values)
-    for key, values in state["history"].items():
+    for key, values in state["callbacks"]["History"].items():
         arrays[f"history/{key}"] = np.asarray(values, dtype=np.float64)
     optimizer, meta["optimizer"] = state["optimizer"], {}
     for name, value in optimizer.state_dict().items():
@@ -199,16 +206,19 @@ def _read_checkpoint(ck, like):
     for key, p in params.items():
         if not p.flags.writeable:
             raise ValueError(f"network.params[{key!r}] is read-only, but loading a checkpoint writes into it")
-    values["best"] = ck.arrays_for("best", ck.get("best"), params)
+    best = ck.arrays_for("best", ck.get("best"), params)
     values["counters"] = c = _read_counters(ck, like["config"])
+    early = dict({name: c.pop(name) for name in _EARLY_COUNTERS}, best_params=best)
     # at most one entry per iteration (losses) or per epoch evaluation (history), of real numbers
     values["lists"] = {name: ck.array(f"lists/{name}", ndim=1, kinds="iuf", longest=c["current_iter"])
                        for name in like["lists"]}
+    expected = like["callbacks"]["History"]
     stored = {key[len("history/"):] for key in ck.keys if key.startswith("history/")}
-    if stored != set(like["history"]):
-        ck.fail(f"its history holds {sorted(stored)}; expected {sorted(like['history'])}")
-    values["history"] = {key: ck.array(f"history/{key}", ndim=1, kinds="iuf", longest=c["current_epoch"])
-                         for key in like["history"]}
+    if stored != set(expected):
+        ck.fail(f"its history holds {sorted(stored)}; expected {sorted(expected)}")
+    history = {key: ck.array(f"history/{key}", ndim=1, kinds="iuf", longest=c["current_epoch"]).tolist()
+               for key in expected}
+    values["callbacks"] = {"History": history, "EarlyStopping": early}
     values["optimizer"] = _read_optimizer(ck, like["optimizer"], params)
     values["batchnorm"] = _read_batchnorm(ck, like["batchnorm"])
     values["global_rng"] = _read_global_rng(ck)

@@ -29,9 +29,11 @@ callback object keeps the state of one training run: give each Trainer its own.
 The Trainer always has a :class:`History` (``trainer.history``) and a :class:`FiniteCheck` (unless one is given:
 ``FiniteCheck(enabled=False)`` turns the check off).
 """
+import numbers
 import os
 import sys
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -128,6 +130,21 @@ def restore_params(params, buffers):
             np.copyto(value, buffers[key])
 
 
+def _any_float(v, name):
+    """A real number (NaN and inf included: a diverged run's losses) as a float, else TypeError."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(v).__name__}")
+    return float(v)
+
+
+def _same_keys(state, expected, cls):
+    """Refuse a state that is not a dict with exactly the keys of ``expected`` (TypeError/ValueError)."""
+    if not isinstance(state, Mapping):
+        raise TypeError(f"state must be a dict from {cls}.state_dict(); got {type(state).__name__}")
+    if set(state) != set(expected):
+        raise ValueError(f"state must hold exactly the keys {sorted(expected)} of a {cls}; got {sorted(state)}")
+
+
 # --- the extras -------------------------------------------------------------------------------------------------
 class History(Callback):
     """``history``: per-epoch lists of the logs' values under :data:`HISTORY_KEYS` (a key stays empty when no
@@ -143,6 +160,18 @@ class History(Callback):
         for key, values in self.history.items():
             if key in logs:
                 values.append(logs[key])
+
+    def state_dict(self):
+        """Returns the history as plain data: {key: list of floats} for every key of :data:`HISTORY_KEYS`."""
+        return {key: [float(v) for v in values] for key, values in self.history.items()}
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned, into the very lists of ``history`` (so ``trainer.history``
+        shows it); returns None. Checked first (the keys, real numbers): on an error nothing changes."""
+        _same_keys(state, self.history, "History")
+        lists = {key: [_any_float(v, f"state[{key!r}]") for v in state[key]] for key in self.history}
+        for key, values in lists.items():
+            self.history[key][:] = values
 
 
 class BookLines(Callback):
@@ -277,6 +306,29 @@ class EarlyStopping(Callback):
         """Put the best parameters back (in place); returns None."""
         if self.best_params:
             restore_params(trainer.network.params, self.best_params)
+
+    def state_dict(self):
+        """Returns the bookkeeping a resumed run continues from, as plain data (arrays copied): {'best_epoch': int
+        or None, 'best_loss': float, 'epochs_without_improvement': int, 'best_params': {key: array}}."""
+        return {"best_epoch": self.best_epoch, "best_loss": float(self.best_loss),
+                "epochs_without_improvement": self.epochs_without_improvement,
+                "best_params": {key: np.array(value) for key, value in self.best_params.items()}}
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned (arrays copied); returns None. Checked first: on an error
+        nothing changes."""
+        _same_keys(state, self.state_dict(), "EarlyStopping")
+        best_epoch = _checks.optional_integer(state["best_epoch"], "state['best_epoch']", 0)
+        best_loss = _any_float(state["best_loss"], "state['best_loss']")
+        waited = _checks.integer(state["epochs_without_improvement"], "state['epochs_without_improvement']",
+                                 minimum=0)
+        if not isinstance(state["best_params"], Mapping):
+            raise TypeError(f"state['best_params'] must be a dict of arrays; got "
+                            f"{type(state['best_params']).__name__}")
+        best = {key: _checks.as_array(value, f"state['best_params'][{key!r}]").copy()
+                for key, value in state["best_params"].items()}
+        self.best_epoch, self.best_loss, self.epochs_without_improvement = best_epoch, best_loss, waited
+        self.best_params = best
 
 
 class FiniteCheck(Callback):

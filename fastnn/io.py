@@ -275,10 +275,11 @@ def load_into(params, file_name):
 def save_checkpoint(path, state):
     """Write a trainer's ``state`` to ``path`` atomically (see :func:`save_arrays`); returns None.
 
-    ``state`` holds: 'config' and 'counters' (JSON values), 'data' ({name: :func:`fingerprint`}), 'params' and
-    'best' ({key: array}), 'lists' and 'history' ({name: sequence of numbers}), 'optimizer' (the optimizer, whose
-    ``state_dict()`` is saved), 'batchnorm' (:func:`batchnorm_layers`) and 'generator' (the trainer's
-    ``np.random.Generator`` or None). NumPy's global MT19937 state is saved too."""
+    ``state`` holds: 'config' and 'counters' (JSON values), 'data' ({name: :func:`fingerprint`}), 'params'
+    ({key: array}), 'lists' ({name: sequence of numbers}), 'callbacks' ({'History': its ``state_dict()``,
+    'EarlyStopping': its ``state_dict()`` or None}), 'optimizer' (the optimizer, whose ``state_dict()`` is saved),
+    'batchnorm' (:func:`batchnorm_layers`) and 'generator' (the trainer's ``np.random.Generator`` or None).
+    NumPy's global MT19937 state is saved too."""
     path = _checks.path(path, "path")
     save_arrays(path, _checkpoint.arrays_of(state))
 
@@ -287,8 +288,9 @@ def load_checkpoint(path, like):
     """Read the checkpoint at ``path`` and check it against ``like``, the state (as for :func:`save_checkpoint`)
     of the trainer that will load it: same config and data fingerprints, parameters and optimizer state of the
     same keys, shapes and dtypes, the same batch-norm layers, a generator state exactly when ``like`` has a
-    generator. Returns the saved values, changing nothing: {'params', 'best': {key: array}, 'counters': dict,
-    'lists', 'history': {name: 1-D array}, 'optimizer': a state dict, 'batchnorm': [(layer, {stat: array or
-    None})], 'global_rng': a state for np.random.set_state, 'generator': None or (generator, its state)}. A file
-    that does not fit raises ValueError naming the file and what differs."""
+    generator. Returns the saved values, changing nothing: {'params', 'counters': dict, 'lists': {name: 1-D
+    array}, 'callbacks': {'History': a state dict, 'EarlyStopping': a state dict (a fresh one's when the saving
+    trainer had none)}, 'optimizer': a state dict, 'batchnorm': [(layer, {stat: array or None})], 'global_rng': a
+    state for np.random.set_state, 'generator': None or (generator, its state)}. A file that does not fit raises
+    ValueError naming the file and what differs."""
     return _checkpoint.read(_checks.path(path, "path"), like)

@@ -166,9 +166,9 @@ class Trainer:
         for name, x in self._data.items():
             if name.startswith("x_"):
                 _fits(network, x, self._data["t_" + name[2:]], name, "t_" + name[2:])
-        history = History()
-        self.history = history.history
-        default = [history, BookLines()] + ([finite_check] if finite_check not in given else [])
+        self._history = History()
+        self.history = self._history.history
+        default = [self._history, BookLines()] + ([finite_check] if finite_check not in given else [])
         self.callbacks = tuple(sorted(default + given, key=lambda cb: cb.order))
         self._step_lines = not any(isinstance(cb, ProgressBar) for cb in given)  # a bar replaces them
         self._step_hooks = [cb for cb in self.callbacks if type(cb).on_step_end is not Callback.on_step_end]
@@ -384,7 +384,6 @@ class Trainer:
         """What a checkpoint holds (fastnn.io.save_checkpoint's ``state``)."""
         if self._fingerprints is None:
             self._fingerprints = {name: io.fingerprint(a) for name, a in self._data.items()}
-        early = self._early or EarlyStopping(1)
         target = self._target_iter if self._target_iter is not None else max(self.max_iter, self.current_iter)
         config = {"epochs": self.epochs, "mini_batch_size": self.batch_size, "train_size": self.train_size,
                   "evaluate_sample_num_per_epoch": self.evaluate_sample_num_per_epoch,
@@ -392,12 +391,11 @@ class Trainer:
                   "early_stopping": None if self._early is None else self._early.patience,
                   "validation_set": self._validation is not None, "loss_after_update": self.loss_after_update}
         counters = {"current_iter": self.current_iter, "current_epoch": self.current_epoch, "target_iter": target,
-                    "stop_training": bool(self.stop_training), "best_epoch": early.best_epoch,
-                    "best_loss": float(early.best_loss),
-                    "epochs_without_improvement": early.epochs_without_improvement}
-        return {"config": config, "data": self._fingerprints, "params": self.network.params,
-                "best": early.best_params, "counters": counters,
-                "lists": {name: getattr(self, name) for name in _LISTS}, "history": self.history,
+                    "stop_training": bool(self.stop_training)}
+        callbacks = {"History": self._history.state_dict(),
+                     "EarlyStopping": None if self._early is None else self._early.state_dict()}
+        return {"config": config, "data": self._fingerprints, "params": self.network.params, "counters": counters,
+                "lists": {name: getattr(self, name) for name in _LISTS}, "callbacks": callbacks,
                 "optimizer": self.optimizer, "batchnorm": io.batchnorm_layers(self.network), "generator": self._rng}
 
     def save_checkpoint(self, path):
@@ -413,7 +411,6 @@ class Trainer:
         values = io.load_checkpoint(path, self._state())
         # everything that could still fail comes before the first change
         lists = {name: list(values["lists"][name]) for name in _LISTS}
-        history = {key: [float(v) for v in array] for key, array in values["history"].items()}
         params = self.network.params
         for key, value in values["params"].items():
             np.copyto(params[key], value)
@@ -423,13 +420,10 @@ class Trainer:
         self.optimizer.load_state_dict(values["optimizer"])
         for name in _LISTS:
             getattr(self, name)[:] = lists[name]
-        for key, floats in history.items():
-            self.history[key][:] = floats
-        c = values["counters"]
+        self._history.load_state_dict(values["callbacks"]["History"])
         if self._early is not None:
-            self._early.best_params = {key: value.copy() for key, value in values["best"].items()}
-            self._early.best_epoch, self._early.best_loss = c["best_epoch"], c["best_loss"]
-            self._early.epochs_without_improvement = c["epochs_without_improvement"]
+            self._early.load_state_dict(values["callbacks"]["EarlyStopping"])
+        c = values["counters"]
         self.current_iter, self.current_epoch = c["current_iter"], c["current_epoch"]
         self.stop_training = c["stop_training"]
         # a run that had stopped (early stopping, a callback) stays stopped: train() only finishes it
