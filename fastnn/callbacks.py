@@ -24,10 +24,12 @@ In every hook ``trainer.current_iter`` counts the iterations done. Hooks run in 
 order given): the progress bar first (it clears its line before anything prints), then the callbacks that add to
 ``logs`` (:class:`Validation`, :class:`EarlyStopping`), then :class:`History` and the book's printed lines, then
 the user's callbacks (order 0), then :class:`Checkpoint` (after everything that changes the state it saves). A
-callback object keeps the state of one training run: give each Trainer its own.
+callback object keeps the state of one training run: give each Trainer its own. A callback whose state a resumed
+run needs returns it from ``state_dict()`` as plain data and takes it back with ``load_state_dict(state)`` (as
+Lightning's callbacks): the Trainer's checkpoints save :class:`History` and :class:`EarlyStopping` through these.
 
-The Trainer always has a :class:`History` (``trainer.history``) and a :class:`FiniteCheck` (unless one is given:
-``FiniteCheck(enabled=False)`` turns the check off).
+The Trainer always has a :class:`History` (``trainer.history``) and a :class:`FiniteCheck`, its NaN/inf-check
+setting (unless one is given: ``FiniteCheck(enabled=False)`` turns the check off).
 """
 import numbers
 import os
@@ -277,7 +279,8 @@ class EarlyStopping(Callback):
     """Stop when the validation loss (with :class:`Validation`; else the test loss of the evaluation sample,
     recorded as 'test_loss') has not improved for ``patience`` epoch evaluations; at the end of training, copy the
     best epoch's parameters back into the network's own arrays. ``best_epoch``, ``best_loss``,
-    ``epochs_without_improvement`` and ``best_params`` hold the bookkeeping (checkpoints save it)."""
+    ``epochs_without_improvement`` and ``best_params`` hold the bookkeeping (``state_dict()``: what checkpoints
+    save)."""
 
     order = -90
 

@@ -79,36 +79,27 @@ class _Entry:
             params[self.key] = work[0]
 
 
-def _keys_or_problem(params, grads):
-    """(the keys to update in the books' order, None) when ``params`` and ``grads`` are containers that go
-    together (two dicts, ``grads`` with an entry for each key; two lists or tuples of one length), else (None, the
-    TypeError/ValueError that says why). Both update paths use it: the per-parameter one raises the error, the
-    one-call plan falls back."""
+def _keys(params, grads):
+    """The keys to update, in the books' order, after checking that ``params`` and ``grads`` are containers that
+    go together (two dicts, ``grads`` with an entry for each key; two lists or tuples of one length): the one
+    check of both update paths (TypeError/ValueError naming the argument)."""
     if isinstance(params, Mapping):
         if not isinstance(grads, Mapping):
-            return None, TypeError(f"grads must be a dict like params; got {type(grads).__name__}")
+            raise TypeError(f"grads must be a dict like params; got {type(grads).__name__}")
         keys = list(params.keys())
         missing = [key for key in keys if key not in grads]
         if missing:
-            return None, ValueError(f"grads has no entry for params key(s) {', '.join(map(repr, missing))}")
-        return keys, None
+            raise ValueError(f"grads has no entry for params key(s) {', '.join(map(repr, missing))}")
+        return keys
     if isinstance(params, (list, tuple)):
         if not isinstance(grads, (list, tuple)):
-            return None, TypeError(f"grads must be a list like params; got {type(grads).__name__}")
+            raise TypeError(f"grads must be a list like params; got {type(grads).__name__}")
         if len(grads) != len(params):
-            return None, ValueError(f"grads must hold one gradient per parameter; got {len(grads)} gradients for "
-                                    f"{len(params)} parameters")
-        return list(range(len(params))), None
-    return None, TypeError(f"params must be a dict (first book) or a list (second book) of arrays; "
-                           f"got {type(params).__name__}")
-
-
-def _keys(params, grads):
-    """The keys to update, in the books' order, after checking that ``grads`` has an entry for each."""
-    keys, problem = _keys_or_problem(params, grads)
-    if problem is not None:
-        raise problem
-    return keys
+            raise ValueError(f"grads must hold one gradient per parameter; got {len(grads)} gradients for "
+                             f"{len(params)} parameters")
+        return list(range(len(params)))
+    raise TypeError(f"params must be a dict (first book) or a list (second book) of arrays; "
+                    f"got {type(params).__name__}")
 
 
 def _is_scalar(p):
@@ -477,16 +468,15 @@ class _Optimizer:
     def flat_plan(self, params, grads):
         """Returns the one-call plan of this optimizer for ``params`` and ``grads`` that are views of one flat
         buffer each (a fastnn net's arena), whose ``code``, ``states`` and ``segments`` a compiled training loop
-        passes to its kernel; or None when they do not live in flat buffers (then use :meth:`update`). The plan is
-        cached and rebuilt when an array or the optimizer's state was replaced; building it creates the state
-        (e.g. ``v``) as update would."""
+        passes to its kernel; or None when they do not live in flat buffers (then use :meth:`update`). Containers
+        that do not go together (a dict and a list, a missing gradient) raise the TypeError/ValueError of update.
+        The plan is cached and rebuilt when an array or the optimizer's state was replaced; building it creates
+        the state (e.g. ``v``) as update would."""
         plan = getattr(self, "_flat", None)
         if plan is not None and plan.matches(self, params, grads):
             return plan
         self._flat = None
-        keys, problem = _keys_or_problem(params, grads)
-        if problem is not None:
-            return None
+        keys = _keys(params, grads)  # containers that do not go together: the error update raises too
         self._flat = _FlatPlan.build(self, params, grads, keys)
         return self._flat
 

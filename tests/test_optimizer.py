@@ -525,7 +525,8 @@ def test_flat_plan_is_none_for_params_that_are_not_views_of_one_buffer():
     assert opt.flat_plan(params, grads) is not None and opt.v is not None
     separate = {k: v.copy() for k, v in params.items()}
     assert opt.flat_plan(separate, grads) is None
-    assert opt.flat_plan(params, [grads["W"], grads["b"]]) is None  # a dict and a list do not go together
+    with pytest.raises(TypeError, match="grads must be a dict like params"):  # as update says
+        opt.flat_plan(params, [grads["W"], grads["b"]])
 
 
 @pytest.mark.parametrize("call, exc, text, iter_after", [
