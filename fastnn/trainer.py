@@ -411,6 +411,9 @@ class Trainer:
         values = io.load_checkpoint(path, self._state())
         # everything that could still fail comes before the first change
         lists = {name: list(values["lists"][name]) for name in _LISTS}
+        if self._early is not None:  # (each callback checks its state before it changes anything)
+            self._early.load_state_dict(values["callbacks"]["EarlyStopping"])
+        self._history.load_state_dict(values["callbacks"]["History"])
         params = self.network.params
         for key, value in values["params"].items():
             np.copyto(params[key], value)
@@ -420,9 +423,6 @@ class Trainer:
         self.optimizer.load_state_dict(values["optimizer"])
         for name in _LISTS:
             getattr(self, name)[:] = lists[name]
-        self._history.load_state_dict(values["callbacks"]["History"])
-        if self._early is not None:
-            self._early.load_state_dict(values["callbacks"]["EarlyStopping"])
         c = values["counters"]
         self.current_iter, self.current_epoch = c["current_iter"], c["current_epoch"]
         self.stop_training = c["stop_training"]
