@@ -2,8 +2,9 @@
 "reference" column), each fitting the same data with the same parameters and ``random_state`` (so, as
 tests/test_sklearn.py checks, the same coefficients to rounding and the same test accuracy). Each call is a whole
 ``fit`` of ``EPOCHS`` epochs (``SPARSE_EPOCHS`` on the sparse matrix; ``n_iter_no_change`` above it, so neither
-stops early); shape = batch_size x hidden. Registered by importing this module (fastnn.bench does); skipped where
-scikit-learn or the data is missing. The sparse row's matrix is generated here (``tfidf_like``), nothing downloaded.
+stops early); shape = batch_size x hidden. fastnn.bench registers them (:func:`register`) after its own; skipped
+where scikit-learn or the data is missing. The sparse row's matrix is generated here (``tfidf_like``), nothing
+downloaded.
 """
 import os
 import warnings
@@ -11,7 +12,6 @@ import warnings
 import numpy as np
 
 from . import datasets
-from .bench import capped, case
 
 EPOCHS = 10
 SPARSE_EPOCHS = 2  # a scikit-learn epoch on the 20,000 x 50,000 matrix takes ~8 s (float64, AMD EPYC)
@@ -31,7 +31,11 @@ def _missing(data):
     return None
 
 
-def _training_set(data, dtype):
+def _all_rows(*arrays):
+    return arrays
+
+
+def _training_set(data, dtype, capped):
     load = datasets.load_digits if data == "digits" else datasets.load_fashion_mnist
     (x, t), _ = load()
     x, t = capped(x, t)  # all rows unless a smoke run
@@ -64,15 +68,16 @@ def tfidf_like(n_rows=SPARSE_SHAPE[0], n_features=SPARSE_SHAPE[1], density=SPARS
     return X.astype(dtype), y
 
 
-def fit_pair(batch, hidden, dtype, data="digits"):
+def fit_pair(batch, hidden, dtype, data="digits", capped=_all_rows):
     """(fastnn_fn, reference_fn): each call fits a new MLPClassifier((hidden,), solver='adam', batch_size=batch)
-    for EPOCHS epochs on the data set's training images and returns its coefs_."""
+    for EPOCHS epochs on the data set's training images (the rows ``capped(x, t)`` keeps) and returns its
+    coefs_."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier as SklearnMLP
 
     from .sklearn import MLPClassifier
 
-    x, t = _training_set(data, dtype)
+    x, t = _training_set(data, dtype, capped)
     params = dict(hidden_layer_sizes=(hidden,), solver="adam", batch_size=batch, max_iter=EPOCHS, random_state=0,
                   n_iter_no_change=EPOCHS + 1)
 
@@ -85,10 +90,10 @@ def fit_pair(batch, hidden, dtype, data="digits"):
     return fitter(MLPClassifier), fitter(SklearnMLP)
 
 
-def sparse_fit_pair(batch, hidden, dtype):
+def sparse_fit_pair(batch, hidden, dtype, capped=_all_rows):
     """(fastnn_fn, reference_fn): each call fits a new MLPClassifier((hidden,), solver='adam', batch_size=batch)
-    for SPARSE_EPOCHS epochs on tfidf_like() (its first FASTNN_BENCH_MAX_ROWS rows in a smoke run) and returns
-    its coefs_."""
+    for SPARSE_EPOCHS epochs on tfidf_like() (the rows ``capped(X, y)`` keeps: fastnn.bench's cut to
+    FASTNN_BENCH_MAX_ROWS rows in a smoke run) and returns its coefs_."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier as SklearnMLP
 
@@ -107,14 +112,25 @@ def sparse_fit_pair(batch, hidden, dtype):
     return fitter(MLPClassifier), fitter(SklearnMLP)
 
 
-case("sklearn_mlp_digits", f"fastnn.sklearn.MLPClassifier vs scikit-learn's (reference): fit, adam, {EPOCHS} "
-     "epochs of the bundled digits' 1437 training images; shape batch_size x hidden", shapes=((32, 50),),
-     pure=False, missing=lambda: _missing("digits"))(fit_pair)
-case("sklearn_mlp_fashion_mnist", f"as sklearn_mlp_digits on Fashion-MNIST's 60000 training images (float64 "
-     f"pixels, {EPOCHS} epochs, batch_size 200 = scikit-learn's 'auto')", shapes=((200, 100),), dtypes=("float64",),
-     pure=False, missing=lambda: _missing("fashion_mnist"))(
-    lambda batch, hidden, dtype: fit_pair(batch, hidden, dtype, data="fashion_mnist"))
-case("sklearn_mlp_sparse", "as sklearn_mlp_digits on a sparse TF-IDF-like CSR matrix generated in-process "
-     f"(fastnn.bench_sklearn.tfidf_like: {SPARSE_SHAPE[0]} x {SPARSE_SHAPE[1]}, density {SPARSE_SHAPE[2]}, 20 "
-     f"classes; FASTNN_BENCH_MAX_ROWS cuts its rows too), {SPARSE_EPOCHS} epochs, batch_size 200 = 'auto'",
-     shapes=((200, 100),), pure=False, missing=lambda: _missing("sparse"))(sparse_fit_pair)
+def register(case, capped):
+    """Register this module's cases through ``case`` (fastnn.bench.case), their data cut by ``capped``
+    (fastnn.bench.capped, which reads FASTNN_BENCH_MAX_ROWS when a case is made); returns None."""
+    def digits(batch, hidden, dtype):
+        return fit_pair(batch, hidden, dtype, capped=capped)
+
+    def fashion_mnist(batch, hidden, dtype):
+        return fit_pair(batch, hidden, dtype, data="fashion_mnist", capped=capped)
+
+    def sparse(batch, hidden, dtype):
+        return sparse_fit_pair(batch, hidden, dtype, capped=capped)
+
+    case("sklearn_mlp_digits", f"fastnn.sklearn.MLPClassifier vs scikit-learn's (reference): fit, adam, {EPOCHS} "
+         "epochs of the bundled digits' 1437 training images; shape batch_size x hidden", shapes=((32, 50),),
+         pure=False, missing=lambda: _missing("digits"))(digits)
+    case("sklearn_mlp_fashion_mnist", f"as sklearn_mlp_digits on Fashion-MNIST's 60000 training images (float64 "
+         f"pixels, {EPOCHS} epochs, batch_size 200 = scikit-learn's 'auto')", shapes=((200, 100),),
+         dtypes=("float64",), pure=False, missing=lambda: _missing("fashion_mnist"))(fashion_mnist)
+    case("sklearn_mlp_sparse", "as sklearn_mlp_digits on a sparse TF-IDF-like CSR matrix generated in-process "
+         f"(fastnn.bench_sklearn.tfidf_like: {SPARSE_SHAPE[0]} x {SPARSE_SHAPE[1]}, density {SPARSE_SHAPE[2]}, 20 "
+         f"classes; FASTNN_BENCH_MAX_ROWS cuts its rows too), {SPARSE_EPOCHS} epochs, batch_size 200 = 'auto'",
+         shapes=((200, 100),), pure=False, missing=lambda: _missing("sparse"))(sparse)

@@ -24,14 +24,18 @@ In every hook ``trainer.current_iter`` counts the iterations done. Hooks run in 
 order given): the progress bar first (it clears its line before anything prints), then the callbacks that add to
 ``logs`` (:class:`Validation`, :class:`EarlyStopping`), then :class:`History` and the book's printed lines, then
 the user's callbacks (order 0), then :class:`Checkpoint` (after everything that changes the state it saves). A
-callback object keeps the state of one training run: give each Trainer its own.
+callback object keeps the state of one training run: give each Trainer its own. A callback whose state a resumed
+run needs returns it from ``state_dict()`` as plain data and takes it back with ``load_state_dict(state)`` (as
+Lightning's callbacks): the Trainer's checkpoints save :class:`History` and :class:`EarlyStopping` through these.
 
-The Trainer always has a :class:`History` (``trainer.history``) and a :class:`FiniteCheck` (unless one is given:
-``FiniteCheck(enabled=False)`` turns the check off).
+The Trainer always has a :class:`History` (``trainer.history``) and a :class:`FiniteCheck`, its NaN/inf-check
+setting (unless one is given: ``FiniteCheck(enabled=False)`` turns the check off).
 """
+import numbers
 import os
 import sys
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -128,6 +132,21 @@ def restore_params(params, buffers):
             np.copyto(value, buffers[key])
 
 
+def _any_float(v, name):
+    """A real number (NaN and inf included: a diverged run's losses) as a float, else TypeError."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(v).__name__}")
+    return float(v)
+
+
+def _same_keys(state, expected, cls):
+    """Refuse a state that is not a dict with exactly the keys of ``expected`` (TypeError/ValueError)."""
+    if not isinstance(state, Mapping):
+        raise TypeError(f"state must be a dict from {cls}.state_dict(); got {type(state).__name__}")
+    if set(state) != set(expected):
+        raise ValueError(f"state must hold exactly the keys {sorted(expected)} of a {cls}; got {sorted(state)}")
+
+
 # --- the extras -------------------------------------------------------------------------------------------------
 class History(Callback):
     """``history``: per-epoch lists of the logs' values under :data:`HISTORY_KEYS` (a key stays empty when no
@@ -143,6 +162,18 @@ class History(Callback):
         for key, values in self.history.items():
             if key in logs:
                 values.append(logs[key])
+
+    def state_dict(self):
+        """Returns the history as plain data: {key: list of floats} for every key of :data:`HISTORY_KEYS`."""
+        return {key: [float(v) for v in values] for key, values in self.history.items()}
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned, into the very lists of ``history`` (so ``trainer.history``
+        shows it); returns None. Checked first (the keys, real numbers): on an error nothing changes."""
+        _same_keys(state, self.history, "History")
+        lists = {key: [_any_float(v, f"state[{key!r}]") for v in state[key]] for key in self.history}
+        for key, values in lists.items():
+            self.history[key][:] = values
 
 
 class BookLines(Callback):
@@ -248,7 +279,8 @@ class EarlyStopping(Callback):
     """Stop when the validation loss (with :class:`Validation`; else the test loss of the evaluation sample,
     recorded as 'test_loss') has not improved for ``patience`` epoch evaluations; at the end of training, copy the
     best epoch's parameters back into the network's own arrays. ``best_epoch``, ``best_loss``,
-    ``epochs_without_improvement`` and ``best_params`` hold the bookkeeping (checkpoints save it)."""
+    ``epochs_without_improvement`` and ``best_params`` hold the bookkeeping (``state_dict()``: what checkpoints
+    save)."""
 
     order = -90
 
@@ -278,73 +310,47 @@ class EarlyStopping(Callback):
         if self.best_params:
             restore_params(trainer.network.params, self.best_params)
 
+    def state_dict(self):
+        """Returns the bookkeeping a resumed run continues from, as plain data (arrays copied): {'best_epoch': int
+        or None, 'best_loss': float, 'epochs_without_improvement': int, 'best_params': {key: array}}."""
+        return {"best_epoch": self.best_epoch, "best_loss": float(self.best_loss),
+                "epochs_without_improvement": self.epochs_without_improvement,
+                "best_params": {key: np.array(value) for key, value in self.best_params.items()}}
+
+    def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned (arrays copied); returns None. Checked first: on an error
+        nothing changes."""
+        _same_keys(state, self.state_dict(), "EarlyStopping")
+        best_epoch = _checks.optional_integer(state["best_epoch"], "state['best_epoch']", 0)
+        best_loss = _any_float(state["best_loss"], "state['best_loss']")
+        waited = _checks.integer(state["epochs_without_improvement"], "state['epochs_without_improvement']",
+                                 minimum=0)
+        if not isinstance(state["best_params"], Mapping):
+            raise TypeError(f"state['best_params'] must be a dict of arrays; got "
+                            f"{type(state['best_params']).__name__}")
+        best = {key: _checks.as_array(value, f"state['best_params'][{key!r}]").copy()
+                for key, value in state["best_params"].items()}
+        self.best_epoch, self.best_loss, self.epochs_without_improvement = best_epoch, best_loss, waited
+        self.best_params = best
+
 
 class FiniteCheck(Callback):
-    """Stop at the first NaN or inf: parameters that are not finite before the first step are refused
-    (ValueError naming the parameter); a non-finite training loss, or a parameter holding NaN or inf after an
-    update (a -inf bias behind a ReLU can leave the loss finite), raises FloatingPointError naming the iteration
-    (and the parameter), after copying back the last parameters that were finite and gave a finite loss (the
-    optimizer's state, e.g. momentum, is not rolled back). The Trainer adds one when none is given.
+    """The Trainer's check for NaN and inf, on by default; ``FiniteCheck(enabled=False)`` among the callbacks
+    turns it off. It is a setting that the Trainer reads (``enabled``), not a callback with hooks: the Trainer
+    makes the checks in its step code and its compiled loop (fastnn/_finite.py), and adds a FiniteCheck() to its
+    callbacks when none is given.
 
-    An in-place update cannot be undone, so the check copies all parameters once per iteration into a
-    preallocated buffer (the compiled loop does it in the kernel): about 4% of a 784-50-10 batch-100 step, 2% of a
-    784-[100]x5-10 one. ``FiniteCheck(enabled=False)`` skips the checks and the copy, as in the book, where
-    training carries on with NaN; a non-finite recorded loss then gives one RuntimeWarning per ``train()``."""
+    When enabled, parameters that are not finite before the first step are refused (ValueError naming the
+    parameter); a non-finite training loss, or a parameter holding NaN or inf after an update (a -inf bias behind a
+    ReLU can leave the loss finite), raises FloatingPointError naming the iteration (and the parameter), after
+    copying back the last parameters that were finite and gave a finite loss (the optimizer's state, e.g.
+    momentum, is not rolled back). An in-place update cannot be undone, so the check copies all parameters once per
+    iteration into a preallocated buffer (the compiled loop does it in the kernel): about 4% of a 784-50-10
+    batch-100 step, 2% of a 784-[100]x5-10 one. Disabled, the checks and the copy are skipped, as in the book,
+    where training carries on with NaN; a non-finite recorded loss then gives one RuntimeWarning per ``train()``."""
 
     def __init__(self, enabled=True):
         self.enabled = bool(enabled)
-        self._backup = {}  # parameters before the latest update (the step-by-step path)
-        self._warned = False
-
-    def on_train_begin(self, trainer):
-        """Re-arm the warning of a disabled check; returns None."""
-        self._warned = False
-
-    def check_start(self, params):
-        """Refuse parameters that hold NaN or inf before training (only when enabled); returns None."""
-        bad = first_non_finite(params) if self.enabled else None
-        if bad is not None:
-            raise ValueError(f"network.params[{bad!r}] holds NaN or inf before training: nothing to start from "
-                             f"(initialise or load finite parameters)")
-
-    def before_update(self, params):
-        """Back the parameters up (when enabled); returns None."""
-        if self.enabled:
-            save_params(params, self._backup)
-
-    def after_update(self, trainer):
-        """Raise (restoring the backup) when a parameter holds NaN or inf; returns None."""
-        if self.enabled:
-            bad = first_non_finite(trainer.network.params)
-            if bad is not None:
-                self.fail(trainer, f"params[{bad!r}] holds NaN or inf after the update",
-                          lambda: restore_params(trainer.network.params, self._backup))
-
-    def check_loss(self, trainer, loss):
-        """Raise for a non-finite loss (restoring the parameters before the last update, when one was made), or
-        warn once when disabled; returns None."""
-        if np.all(np.isfinite(loss)):
-            return
-        if not self.enabled:
-            if not self._warned:
-                self._warned = True
-                _checks.warn_non_finite(loss)
-            return
-        backup = self._backup
-        self.fail(trainer, f"training loss is {loss} (not finite)",
-                  (lambda: restore_params(trainer.network.params, backup)) if backup else None)
-
-    @staticmethod
-    def fail(trainer, problem, restore):
-        """Call ``restore`` (None: no update had been made) and raise FloatingPointError saying ``problem`` at
-        the trainer's current iteration; returns nothing."""
-        if restore is not None:
-            restore()
-        kept = ("the parameters were restored to their values before the last update" if restore is not None
-                else "the parameters are unchanged (no update had been made)")
-        i = trainer.current_iter
-        raise FloatingPointError(f"{problem} at iteration {i} (0-based, epoch {trainer.epoch_of(i)}); {kept}. "
-                                 f"Try a smaller learning rate.")
 
 
 class Checkpoint(Callback):

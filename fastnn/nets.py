@@ -96,6 +96,12 @@ class _EngineNet:
     def _decay(self):
         return 0.0
 
+    def training_engine(self):
+        """(engine, decay): the fastnn.engine.Engine this net runs on (its arena, plans, ``sync()`` and
+        ``grads_for(decay)``) and the weight-decay lambda its loss adds now (0.0 without weight decay; an invalid
+        lambda raises ValueError as the loss would). What a trainer's compiled loop (fastnn.trainer) needs."""
+        return self._engine, self._decay()
+
     def _scores(self, x, train_flg=False):
         """The last layer's scores (the engine's buffer: copy to keep). In test behaviour rows are independent (no
         dropout, running statistics), so more than EVAL_CHUNK rows run a chunk at a time into a fresh array (the

@@ -80,7 +80,9 @@ class _Entry:
 
 
 def _keys(params, grads):
-    """The keys to update, in the books' order, after checking that ``grads`` has an entry for each."""
+    """The keys to update, in the books' order, after checking that ``params`` and ``grads`` are containers that
+    go together (two dicts, ``grads`` with an entry for each key; two lists or tuples of one length): the one
+    check of both update paths (TypeError/ValueError naming the argument)."""
     if isinstance(params, Mapping):
         if not isinstance(grads, Mapping):
             raise TypeError(f"grads must be a dict like params; got {type(grads).__name__}")
@@ -406,14 +408,40 @@ class _Optimizer:
             layout = this
         return checked
 
+    # -- the seam for a compiled training loop (fastnn.trainer) ---------------------------------------------------
+    def step_coefficients(self, k, dtype=np.float64):
+        """Returns the scalar arguments of the next ``k`` updates as a (k, n) array of ``dtype`` (row s for update
+        s; the kernels' arguments, combined as the book combines them), after checking the hyper-parameters, and
+        counts the k updates as made (Adam's ``iter`` advances by k). A caller that makes fewer of them (a compiled
+        loop that stopped at a NaN) gives the rest back with :meth:`unstep`, so the counter, and a checkpoint saved
+        afterwards, count only the updates made."""
+        k = _checks.integer(k, "k", minimum=1)
+        self._checked()
+        rows = [self._coefficients() for _ in range(k)]
+        self._steps_counted = k
+        return np.array(rows, dtype=dtype).reshape(k, -1)
+
+    def unstep(self, n):
+        """Take back ``n`` of the updates the latest :meth:`step_coefficients` call counted but that were not made
+        (0 <= n <= its k): the step counter (Adam's ``iter``) goes back by n; returns None."""
+        n = _checks.integer(n, "n", minimum=0)
+        counted = getattr(self, "_steps_counted", 0)
+        if n > counted:
+            raise ValueError(f"n must be at most {counted}, the updates the latest step_coefficients call counted "
+                             f"and that were not given back; got {n}")
+        self._steps_counted = counted - n
+        for name in self._counter_names:
+            setattr(self, name, getattr(self, name) - n)
+
     def update(self, params, grads):
         """One step for every parameter: ``params`` updated in place from ``grads`` (dicts or lists)."""
         self._checked()
+        self._steps_counted = 0  # an update made since: nothing left to give back
         plan = getattr(self, "_arrays", None)
         if plan is not None and plan.matches(params, grads):
             plan.run(self, self._coefficients())
             return
-        plan = self._flat_plan(params, grads)
+        plan = self.flat_plan(params, grads)
         if plan is not None:
             plan.run(self._coefficients())
             return
@@ -437,21 +465,18 @@ class _Optimizer:
             self._check()
             self._checked_hypers = hypers
 
-    def _flat_plan(self, params, grads):
-        """The one-call plan for these params and grads (cached; rebuilt when an array or the state was
-        replaced), or None when they do not live in flat buffers."""
+    def flat_plan(self, params, grads):
+        """Returns the one-call plan of this optimizer for ``params`` and ``grads`` that are views of one flat
+        buffer each (a fastnn net's arena), whose ``code``, ``states`` and ``segments`` a compiled training loop
+        passes to its kernel; or None when they do not live in flat buffers (then use :meth:`update`). Containers
+        that do not go together (a dict and a list, a missing gradient) raise the TypeError/ValueError of update.
+        The plan is cached and rebuilt when an array or the optimizer's state was replaced; building it creates
+        the state (e.g. ``v``) as update would."""
         plan = getattr(self, "_flat", None)
         if plan is not None and plan.matches(self, params, grads):
             return plan
         self._flat = None
-        if isinstance(params, Mapping) and isinstance(grads, Mapping):
-            keys = list(params)
-            if any(k not in grads for k in keys):
-                return None
-        elif isinstance(params, (list, tuple)) and isinstance(grads, (list, tuple)) and len(params) == len(grads):
-            keys = list(range(len(params)))
-        else:
-            return None
+        keys = _keys(params, grads)  # containers that do not go together: the error update raises too
         self._flat = _FlatPlan.build(self, params, grads, keys)
         return self._flat
 

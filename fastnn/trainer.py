@@ -39,11 +39,13 @@ from . import optimizer as optimizers
 from .callbacks import (BookLines, Callback, EarlyStopping, FiniteCheck, History, ProgressBar, Validation,
                         as_callbacks, first_non_finite, only)
 from ._dispatch import lazy_kernels, lazy_module
+from ._finite import FiniteGuard
 from .trainer2 import RnnlmTrainer, Trainer2, looks_like_optimizer
 
 engine_kernels = lazy_kernels("network")
 # the first book's Trainer only: a script on the second book's Trainer does not pay their import (~20 ms)
-engine_module, io = lazy_module("fastnn.engine"), lazy_module("fastnn.io")
+engine_module, training_loop = lazy_module("fastnn.engine"), lazy_module("fastnn._training_loop")
+io = lazy_module("fastnn.io")
 
 __all__ = ["Trainer", "Trainer2", "RnnlmTrainer", "np"]  # np: as the book's star import
 
@@ -98,7 +100,8 @@ def _second_book_call(args, kwargs):
 def _fits(network, x, t, name_x, name_t):
     """Refuse a data set that does not fit the network: rows against its input width (fastnn's nets: their
     engine's; other nets: a 2-D params['W1'], else unchecked), labels against a fastnn net's outputs."""
-    engine = getattr(network, "_engine", None)
+    training_engine = getattr(network, "training_engine", None)
+    engine = training_engine()[0] if callable(training_engine) else None
     if isinstance(engine, engine_module.Engine):
         n_in, n_out = engine.n_in, engine.n_out
     else:
@@ -153,7 +156,8 @@ class Trainer:
         self._loss_and_gradient = fused if callable(fused) and not self.loss_after_update else None
         given = as_callbacks(callbacks)
         self._validation, self._early = only(given, Validation), only(given, EarlyStopping)
-        self._finite = only(given, FiniteCheck) or FiniteCheck()
+        finite_check = only(given, FiniteCheck) or FiniteCheck()  # a setting: the checks are the guard's
+        self._finite = FiniteGuard(finite_check.enabled)
         self._data = {"x_train": self.x_train, "t_train": self.t_train, "x_test": self.x_test, "t_test": self.t_test}
         if self._validation is not None:
             v = self._validation
@@ -162,9 +166,9 @@ class Trainer:
         for name, x in self._data.items():
             if name.startswith("x_"):
                 _fits(network, x, self._data["t_" + name[2:]], name, "t_" + name[2:])
-        history = History()
-        self.history = history.history
-        default = [history, BookLines()] + ([self._finite] if self._finite not in given else [])
+        self._history = History()
+        self.history = self._history.history
+        default = [self._history, BookLines()] + ([finite_check] if finite_check not in given else [])
         self.callbacks = tuple(sorted(default + given, key=lambda cb: cb.order))
         self._step_lines = not any(isinstance(cb, ProgressBar) for cb in given)  # a bar replaces them
         self._step_hooks = [cb for cb in self.callbacks if type(cb).on_step_end is not Callback.on_step_end]
@@ -177,7 +181,7 @@ class Trainer:
         self._started = False  # the parameters were checked before the first step
         self._target_iter = None  # the iteration the running (or resumed) train() stops at
         self._fingerprints = None  # of the data sets, computed on the first checkpoint
-        self._loop = None  # the fused loop (fastnn.engine.TrainingLoop), built on the first span
+        self._loop = None  # the fused loop (fastnn._training_loop.TrainingLoop), built on the first span
         self._loop_updated = False  # that loop has updated the parameters (its backup is valid)
         self._training_data = None
 
@@ -234,9 +238,9 @@ class Trainer:
             self._started = True
         if self._epoch_start is None:
             self._epoch_start = time.perf_counter()
-        loop = self._fused_loop()
-        if loop is not None:
-            self._train_span(loop, most)
+        fused = self._fused_loop()
+        if fused is not None:
+            self._train_span(*fused, most)
         else:
             self._record(self._fit_batch(*self._draw_batch()))
 
@@ -269,24 +273,26 @@ class Trainer:
 
     # -- the fused loop: many steps per compiled call ------------------------------------------------------------
     def _fused_loop(self):
-        """The compiled loop for this network and optimizer (fastnn.engine.TrainingLoop), or None when either is
-        not one fastnn compiles (another network class, a subclass, parameters outside the engine's arena)."""
+        """(the compiled loop for this network and optimizer (fastnn._training_loop.TrainingLoop), the net's weight
+        decay), or None when either is not one fastnn compiles (another network class, a subclass, parameters
+        outside the engine's arena). The net's ``training_engine()`` and the optimizer's ``flat_plan()`` are the
+        seams."""
         network = self.network
         if type(network) not in _fused_network_classes():
             return None
-        engine = network._engine
+        engine, decay = network.training_engine()
         engine.sync()
-        flat = self.optimizer._flat_plan(network.params, engine.grads_for(network._decay()))
+        flat = self.optimizer.flat_plan(network.params, engine.grads_for(decay))
         if flat is None:
             return None
         loop = self._loop
         if loop is None or loop.engine is not engine or loop.flat is not flat:
             data = self._training_data
             if data is None or data.x.shape[0] != self.train_size:
-                data = self._training_data = engine_module.TrainingData(engine, self.x_train, self.t_train)
-            loop = self._loop = engine_module.TrainingLoop(engine, data, self.batch_size, flat)
+                data = self._training_data = training_loop.TrainingData(engine, self.x_train, self.t_train)
+            loop = self._loop = training_loop.TrainingLoop(engine, data, self.batch_size, flat)
             self._loop_updated = False  # a new backup buffer
-        return loop
+        return loop, decay
 
     def _span_length(self, most):
         """How many iterations the next span runs: up to the next evaluated one, at most ``most`` (and SPAN, or
@@ -310,25 +316,20 @@ class Trainer:
                 rands[s] = np.random.rand(rand_size)
         return batches, rands
 
-    def _train_span(self, loop, most):
+    def _train_span(self, loop, decay, most):
         """The iterations up to the next evaluation in one compiled call, then the book's bookkeeping for each
         (recorded losses, step hooks, evaluation), in the book's order."""
         k = self._span_length(most)
         batches, rands = self._draws(k, loop.plan.rand_size)
-        optimizer = self.optimizer
-        optimizer._checked()
-        iter_before = getattr(optimizer, "iter", None)
-        coefs = np.array([optimizer._coefficients() for _ in range(k)], dtype=loop.engine.dtype).reshape(k, -1)
+        coefs = self.optimizer.step_coefficients(k, loop.engine.dtype)  # counts k updates (Adam's iter)
         finite = self._finite
-        losses, status = loop.run(batches, rands, coefs, self.network._decay(), self.loss_after_update,
-                                  finite.enabled)
+        losses, status = loop.run(batches, rands, coefs, decay, self.loss_after_update, finite.enabled)
         losses = losses.astype(loop.engine.dtype)
         bad_loss = None
         if status == engine_kernels.NONFINITE_LOSS:
             losses, bad_loss = losses[:-1], losses[-1]
         failed_update = status == engine_kernels.NONFINITE_PARAMS or (bad_loss is not None and self.loss_after_update)
-        if iter_before is not None:  # Adam counts only the updates made
-            optimizer.iter = iter_before + len(losses) + int(failed_update)
+        self.optimizer.unstep(k - len(losses) - int(failed_update))  # it counts only the updates made
         updated = self._loop_updated or len(losses) > 0 or failed_update
         self._loop_updated = updated
         if not finite.enabled and not np.isfinite(losses).all():
@@ -347,6 +348,7 @@ class Trainer:
         on_train_end (early stopping puts the best parameters back) and the final test accuracy
         (``final_test_acc``, printed when verbose); returns None."""
         self.stop_training = False
+        self._finite.new_run()
         if self._target_iter is None:
             self._target_iter = self.current_iter + self.max_iter
         try:
@@ -382,7 +384,6 @@ class Trainer:
         """What a checkpoint holds (fastnn.io.save_checkpoint's ``state``)."""
         if self._fingerprints is None:
             self._fingerprints = {name: io.fingerprint(a) for name, a in self._data.items()}
-        early = self._early or EarlyStopping(1)
         target = self._target_iter if self._target_iter is not None else max(self.max_iter, self.current_iter)
         config = {"epochs": self.epochs, "mini_batch_size": self.batch_size, "train_size": self.train_size,
                   "evaluate_sample_num_per_epoch": self.evaluate_sample_num_per_epoch,
@@ -390,12 +391,11 @@ class Trainer:
                   "early_stopping": None if self._early is None else self._early.patience,
                   "validation_set": self._validation is not None, "loss_after_update": self.loss_after_update}
         counters = {"current_iter": self.current_iter, "current_epoch": self.current_epoch, "target_iter": target,
-                    "stop_training": bool(self.stop_training), "best_epoch": early.best_epoch,
-                    "best_loss": float(early.best_loss),
-                    "epochs_without_improvement": early.epochs_without_improvement}
-        return {"config": config, "data": self._fingerprints, "params": self.network.params,
-                "best": early.best_params, "counters": counters,
-                "lists": {name: getattr(self, name) for name in _LISTS}, "history": self.history,
+                    "stop_training": bool(self.stop_training)}
+        callbacks = {"History": self._history.state_dict(),
+                     "EarlyStopping": None if self._early is None else self._early.state_dict()}
+        return {"config": config, "data": self._fingerprints, "params": self.network.params, "counters": counters,
+                "lists": {name: getattr(self, name) for name in _LISTS}, "callbacks": callbacks,
                 "optimizer": self.optimizer, "batchnorm": io.batchnorm_layers(self.network), "generator": self._rng}
 
     def save_checkpoint(self, path):
@@ -411,7 +411,9 @@ class Trainer:
         values = io.load_checkpoint(path, self._state())
         # everything that could still fail comes before the first change
         lists = {name: list(values["lists"][name]) for name in _LISTS}
-        history = {key: [float(v) for v in array] for key, array in values["history"].items()}
+        if self._early is not None:  # (each callback checks its state before it changes anything)
+            self._early.load_state_dict(values["callbacks"]["EarlyStopping"])
+        self._history.load_state_dict(values["callbacks"]["History"])
         params = self.network.params
         for key, value in values["params"].items():
             np.copyto(params[key], value)
@@ -421,13 +423,7 @@ class Trainer:
         self.optimizer.load_state_dict(values["optimizer"])
         for name in _LISTS:
             getattr(self, name)[:] = lists[name]
-        for key, floats in history.items():
-            self.history[key][:] = floats
         c = values["counters"]
-        if self._early is not None:
-            self._early.best_params = {key: value.copy() for key, value in values["best"].items()}
-            self._early.best_epoch, self._early.best_loss = c["best_epoch"], c["best_loss"]
-            self._early.epochs_without_improvement = c["epochs_without_improvement"]
         self.current_iter, self.current_epoch = c["current_iter"], c["current_epoch"]
         self.stop_training = c["stop_training"]
         # a run that had stopped (early stopping, a callback) stays stopped: train() only finishes it

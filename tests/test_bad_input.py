@@ -543,6 +543,16 @@ for opt, names in HYPER.items():
         add(f"{entry}.update", label, lambda c=cls, p=params, g=grads: c().update(p, g), exc, name)
     add(f"{entry}.update", "lr reassigned to a str", lambda c=cls: setattr(o := c(), "lr", "x") or o.update(
         dict_params(), dict_grads()), TypeError, "lr")
+    add(f"{entry}.flat_plan", "grads a list for dict params", lambda c=cls: c().flat_plan(dict_params(), [1.0]),
+        TypeError, "grads")
+    add(f"{entry}.flat_plan", "params a str", lambda c=cls: c().flat_plan("W", {}), TypeError, "params")
+    add(f"{entry}.step_coefficients", "k 0", lambda c=cls: c().step_coefficients(0), ValueError, "k")
+    add(f"{entry}.step_coefficients", "k a float", lambda c=cls: c().step_coefficients(2.0), TypeError, "k")
+    add(f"{entry}.step_coefficients", "lr reassigned to a str",
+        lambda c=cls: setattr(o := c(), "lr", "x") or o.step_coefficients(1), TypeError, "lr")
+    add(f"{entry}.unstep", "n negative", lambda c=cls: c().unstep(-1), ValueError, "n")
+    add(f"{entry}.unstep", "n above the steps counted", lambda c=cls: (o := c()).step_coefficients(2) is None
+        or o.unstep(3), ValueError, "n")
     add(f"{entry}.load_state_dict", "not a dict", method(cls, "load_state_dict", [1]), TypeError, "state")
     add(f"{entry}.load_state_dict", "another optimizer's state",
         method(cls, "load_state_dict", dict((O.Adam if opt != "Adam" else O.SGD)().state_dict())), ValueError,

@@ -636,3 +636,43 @@ def test_bad_state_dict_is_refused_and_changes_nothing(state, exc, message):
     with pytest.raises(exc, match=message):
         opt.load_state_dict(state)
     np.testing.assert_equal(opt.state_dict(), before)
+
+
+# --- callbacks: state_dict / load_state_dict (checkpoints save them through these) ---------------------------------
+def test_callback_states_round_trip_into_fresh_callbacks():
+    np.random.seed(0)
+    trainer = new_trainer("plain", validation=DATA[2:], early_stopping=2)
+    trainer.train()
+    early = early_stopping_of(trainer)
+    history = next(cb for cb in trainer.callbacks if isinstance(cb, fc.History))
+    fresh_early, fresh_history = fc.EarlyStopping(2), fc.History()
+    lists = fresh_history.history["val_loss"]
+    fresh_early.load_state_dict(early.state_dict())
+    fresh_history.load_state_dict(history.state_dict())
+    assert fresh_history.history["val_loss"] is lists and len(lists) == len(trainer.history["val_loss"]) > 0
+    np.testing.assert_equal(fresh_history.state_dict(), history.state_dict())
+    np.testing.assert_equal(fresh_early.state_dict(), early.state_dict())
+    assert early.best_epoch is not None and fresh_early.best_params.keys() == trainer.network.params.keys()
+    state = early.state_dict()
+    state["best_params"]["W1"][...] = 7  # a copy, both ways
+    assert not np.any(early.best_params["W1"] == 7) and not np.any(fresh_early.best_params["W1"] == 7)
+
+
+@pytest.mark.parametrize("cls, change, exc, message", [
+    (fc.EarlyStopping, lambda s: [1, 2], TypeError, "state must be a dict"),
+    (fc.EarlyStopping, lambda s: dict(s, extra=1), ValueError, "keys"),
+    (fc.EarlyStopping, lambda s: dict(s, best_epoch=-1), ValueError, "best_epoch"),
+    (fc.EarlyStopping, lambda s: dict(s, best_epoch=1.5), TypeError, "best_epoch"),
+    (fc.EarlyStopping, lambda s: dict(s, best_loss="0.5"), TypeError, "best_loss"),
+    (fc.EarlyStopping, lambda s: dict(s, epochs_without_improvement=-2), ValueError, "epochs_without_improvement"),
+    (fc.EarlyStopping, lambda s: dict(s, best_params=[np.ones(2)]), TypeError, "best_params"),
+    (fc.History, lambda s: {k: v for k, v in s.items() if k != "val_acc"}, ValueError, "keys"),
+    (fc.History, lambda s: dict(s, train_acc=["x"]), TypeError, "train_acc"),
+    (fc.History, lambda s: dict(s, train_acc=[True]), TypeError, "train_acc"),
+])
+def test_bad_callback_states_are_refused_and_change_nothing(cls, change, exc, message):
+    callback = cls(3) if cls is fc.EarlyStopping else cls()
+    before = callback.state_dict()
+    with pytest.raises(exc, match=message):
+        callback.load_state_dict(change(callback.state_dict()))
+    np.testing.assert_equal(callback.state_dict(), before)

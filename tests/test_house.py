@@ -168,6 +168,33 @@ def oversized(files, limit=MAX_CODE_LINES):
     return [(str(p), code_lines(p)) for p in files if code_lines(p) > limit]
 
 
+def _private(name):
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def private_reaches(path):
+    """(line, text) of every use in ``path`` of another object's private attribute (a leading underscore, not a
+    dunder): ``x._a`` and ``getattr(x, "_a")`` (hasattr, setattr too) where x is not ``self``/``cls`` nor a module
+    the file imports (fastnn's private helper modules are the module's own tools)."""
+    tree = ast.parse(Path(path).read_text())
+    modules = {"self", "cls"}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            owner = node.value
+            if not (isinstance(owner, ast.Name) and owner.id in modules):
+                found.append((node.lineno, ast.unparse(node)))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("getattr", "hasattr", "setattr") and len(node.args) >= 2
+              and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
+              and _private(node.args[1].value)):
+            found.append((node.lineno, ast.unparse(node)))
+    return sorted(found)
+
+
 # --- the package keeps them ----------------------------------------------------------------------------------------
 def test_numba_compiles_only_through_fastnn_jit():
     assert numba_compilers_outside_jit(package_files(), PACKAGE / "_jit.py") == []
@@ -210,6 +237,12 @@ def test_public_functions_and_methods_say_what_they_return(name):
 
 def test_no_file_over_600_lines_of_code():
     assert oversized(package_files()) == []
+
+
+def test_the_trainer_reaches_no_private_attribute_of_a_net_engine_or_optimizer():
+    """Issue #28's seams: the Trainer drives the fused loop through the net's training_engine(), the optimizer's
+    flat_plan(), step_coefficients() and unstep(), and the callbacks through their hooks and state dicts."""
+    assert private_reaches(PACKAGE / "trainer.py") == []
 
 
 # --- each rule fails on a planted violation ----------------------------------------------------------------------
@@ -279,3 +312,16 @@ def test_rules_catch_planted_violations(tmp_path):
     big = _plant(tmp_path, "big.py", "x = 1\n" * (MAX_CODE_LINES + 1) + "# comment\n\n" * 50)
     small = _plant(tmp_path, "small.py", "x = 1\n" * MAX_CODE_LINES + "# comment\n" * 50)
     assert oversized([big, small]) == [(str(big), MAX_CODE_LINES + 1)]
+
+
+def test_the_private_attribute_rule_catches_a_planted_line(tmp_path):
+    source = (PACKAGE / "trainer.py").read_text()
+    copy = _plant(tmp_path, "trainer.py", source + textwrap.dedent("""
+        def planted(self, network, optimizer):
+            self._fine, _checks._fine_too, type(network).__name__
+            engine = network._engine
+            optimizer._coefficients()
+            return getattr(network, "_decay")()
+        """))
+    assert [text for _, text in private_reaches(copy)] == ["network._engine", "optimizer._coefficients",
+                                                            "getattr(network, '_decay')"]

@@ -480,3 +480,18 @@ def test_bad_data_other_nets():
     simple = fn.SimpleNet()
     _raises(ValueError, "x", simple.loss, np.ones(3), np.array([0, 0, 1]))
     _raises(ValueError, "t", simple.loss, np.ones(2), np.array([3]))
+
+
+def test_training_engine_is_the_nets_engine_and_its_current_weight_decay():
+    """The seam the Trainer's compiled loop uses: the engine whose arena holds the net's parameters, and the
+    lambda the loss adds now (a changed lambda shows at once; an invalid one is refused as by the loss)."""
+    net = fn.MultiLayerNet(4, [5], 3, weight_decay_lambda=0.1)
+    engine, decay = net.training_engine()
+    assert decay == 0.1 and np.shares_memory(engine.arena, net.params["W1"])
+    assert engine.grads_for(decay)["W1"].shape == net.params["W1"].shape
+    net.weight_decay_lambda = 0.25
+    assert net.training_engine()[1] == 0.25
+    net.weight_decay_lambda = -1.0
+    with pytest.raises(ValueError, match="weight_decay_lambda"):
+        net.training_engine()
+    assert fn.TwoLayerNet(4, 5, 3).training_engine()[1] == 0.0

@@ -490,3 +490,57 @@ def test_three_steps_match_the_books_formulas_by_hand(name, impl):
         opt.update(params, container([np.array(g) for g in grads], protocol))
         for got, expected in zip(values(params), want):
             np.testing.assert_allclose(got, expected, rtol=1e-15, atol=0, err_msg=f"{impl} {name} step {step}")
+
+
+# --- the seam of a compiled training loop: step_coefficients, unstep, flat_plan ----------------------------------
+def _arena_params(dtype=np.float64):
+    """Two parameters and their gradients as views of one flat buffer each (as a fastnn net's arena)."""
+    arena, grad_arena = np.linspace(-1, 1, 10).astype(dtype), np.linspace(0.5, -0.5, 10).astype(dtype)
+    params = {"W": arena[:6].reshape(2, 3), "b": arena[6:]}
+    grads = {"W": grad_arena[:6].reshape(2, 3), "b": grad_arena[6:]}
+    return params, grads
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_step_coefficients_are_the_next_updates_scalars_and_adam_counts_them(name):
+    """k rows, row s the scalars update s would use; Adam's iter advances by k, and unstep gives back the
+    updates that were not made, so the counter then equals that of the updates made one by one."""
+    params, grads = _arena_params()
+    opt, one_by_one = getattr(fo, name)(), getattr(fo, name)()
+    rows = opt.step_coefficients(3)
+    for row in rows:
+        plan = one_by_one.flat_plan(params, grads)
+        assert plan is not None and plan.code == opt.flat_plan(params, grads).code
+        one_by_one.update({k: v.copy() for k, v in params.items()}, grads)
+    assert rows.shape[0] == 3 and rows.dtype == np.float64
+    assert getattr(opt, "iter", 3) == 3 == getattr(one_by_one, "iter", 3)
+    opt.unstep(2)
+    assert getattr(opt, "iter", 1) == 1
+    np.testing.assert_array_equal(opt.step_coefficients(2, np.float32), rows[1:].astype(np.float32))
+
+
+def test_flat_plan_is_none_for_params_that_are_not_views_of_one_buffer():
+    params, grads = _arena_params()
+    opt = fo.Momentum()
+    assert opt.flat_plan(params, grads) is not None and opt.v is not None
+    separate = {k: v.copy() for k, v in params.items()}
+    assert opt.flat_plan(separate, grads) is None
+    with pytest.raises(TypeError, match="grads must be a dict like params"):  # as update says
+        opt.flat_plan(params, [grads["W"], grads["b"]])
+
+
+@pytest.mark.parametrize("call, exc, text, iter_after", [
+    (lambda opt: opt.step_coefficients(0), ValueError, "k must be >= 1", 3),
+    (lambda opt: opt.step_coefficients(1.5), TypeError, "k must be an integer", 3),
+    (lambda opt: opt.unstep(-1), ValueError, "n must be >= 0", 3),
+    (lambda opt: opt.unstep(4), ValueError, "n must be at most 3", 3),
+    (lambda opt: (opt.unstep(3), opt.unstep(1)), ValueError, "n must be at most 0", 0),
+    (lambda opt: (opt.update({"W": np.ones(2)}, {"W": np.ones(2)}), opt.unstep(1)), ValueError, "at most 0", 4),
+])
+def test_bad_step_counts_are_refused(call, exc, text, iter_after):
+    """A refused call changes no counter (what came before it in the case did)."""
+    opt = fo.Adam()
+    opt.step_coefficients(3)
+    with pytest.raises(exc, match=text):
+        call(opt)
+    assert opt.iter == iter_after

@@ -642,7 +642,7 @@ def test_callback_hooks_run_in_the_books_order(kind):
 def test_max_span_bounds_the_compiled_calls(monkeypatch):
     """Spans end at evaluations, and every max_span iterations when a callback asks (a progress bar: 64); the
     results do not depend on it."""
-    from fastnn import engine
+    from fastnn import _training_loop as engine
 
     sizes = []
     real_run = engine.TrainingLoop.run

@@ -12,7 +12,8 @@ float32 (relative error <= 1e-15 and <= 5e-7 for normal results).
 """
 import numpy as np
 
-from .._jit import float32_from_bits, float64_from_bits, kernel
+from .._intrinsics import float32_from_bits, float64_from_bits
+from .._jit import kernel
 from numba import types
 from numba.extending import overload
 
