@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import _checks, _npz, io
+from . import _checks, _npz
 
 FORMAT = "fastnn word vectors"
 VERSION = 1
@@ -35,9 +35,9 @@ def words_in_id_order(word_to_id, id_to_word, n_rows):
     return words
 
 
-def save(file_name, word_vecs, word_to_id, id_to_word):
-    """fastnn.io.save_word_vectors; returns None."""
-    file_name = _checks.path(file_name, "file_name")
+def entries(word_vecs, word_to_id, id_to_word):
+    """The checked .npz entries of fastnn.io.save_word_vectors: {'word_vecs': the array as given, 'vocab': the
+    words in id order as JSON text}."""
     vecs = _checks.as_array(word_vecs, "word_vecs")
     if vecs.dtype.kind != "f":
         raise TypeError(f"word_vecs must be a float array (float16, float32 or float64); got dtype {vecs.dtype}")
@@ -45,7 +45,7 @@ def save(file_name, word_vecs, word_to_id, id_to_word):
         raise ValueError(f"word_vecs must be 2-D (one row per word); got shape {vecs.shape}")
     words = words_in_id_order(word_to_id, id_to_word, vecs.shape[0])
     vocab = json.dumps({"format": FORMAT, "version": VERSION, "words": words})
-    io.save_arrays(file_name, {"word_vecs": vecs, "vocab": np.array(vocab)})
+    return {"word_vecs": vecs, "vocab": np.array(vocab)}
 
 
 def load(file_name):

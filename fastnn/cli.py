@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from . import __version__, sweep_cli
+from ._usage import UsageError
 from ._argtypes import whole_number as _whole_number
 
 DESCRIPTION = 'fastnn: the neural networks of "Deep Learning from Scratch" on compiled kernels.'
@@ -39,11 +40,6 @@ SMALL_IMAGE = 16  # images narrower than this (the 8x8 digits) get 3x3 filters b
 # 0.68 (one epoch of mlp 13-14 s compiling, simple-convnet 6-7 s, gradcheck 19-20 s; warm: no compiling)
 COMPILE_SECONDS = {"mlp": 15, "simple-convnet": 10, "gradcheck": 20}
 SEED_MAX = 2 ** 32 - 1  # np.random.seed's range
-
-
-class UsageError(Exception):
-    """A mistake in the options or data paths of a subcommand: ``main`` reports it with that subcommand's usage
-    and exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):

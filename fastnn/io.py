@@ -26,7 +26,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import _checkpoint, _checks, _npz, _pickle
+from . import _checkpoint, _checks, _npz, _pickle, _wordvecs
 from ._checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, batchnorm_layers, fingerprint  # noqa: F401
 from ._pickle import UnsafePickleError
 
@@ -179,17 +179,14 @@ def save_word_vectors(file_name, word_vecs, word_to_id, id_to_word):
     file, atomically and without pickle: the 2-D float array ``word_vecs`` as it is (float16 stays float16), and
     the words in id order as a JSON text entry; returns None. ``word_to_id`` and ``id_to_word`` must be each
     other's inverse over the ids 0..len(word_vecs)-1 (checked before anything is written)."""
-    from . import _wordvecs
-
-    _wordvecs.save(file_name, word_vecs, word_to_id, id_to_word)
+    file_name = _checks.path(file_name, "file_name")
+    save_arrays(file_name, _wordvecs.entries(word_vecs, word_to_id, id_to_word))
 
 
 def load_word_vectors(file_name):
     """The dict {'word_vecs': array, 'word_to_id': {str: int}, 'id_to_word': {int: str}} of a file that
     :func:`save_word_vectors` wrote (the keys of the book's ``cbow_params.pkl``), read with the bounded .npz reader
     and checked: one distinct word per row; ValueError naming the file otherwise."""
-    from . import _wordvecs
-
     return _wordvecs.load(file_name)
 
 

@@ -22,6 +22,7 @@ import sys
 from . import sweep as sw
 from .trainer import OPTIMIZER_NAMES
 from ._argtypes import whole_number as _whole_number
+from ._usage import UsageError
 
 KINDS = {"log10": "log10_uniform", "uniform": "uniform"}
 LOG10_LIMIT = 300  # 10**x for |x| beyond this is not a float
@@ -124,8 +125,6 @@ def _training_set(args):
     if args.train_size is None:
         return x, t
     if not sw.MIN_ROWS <= args.train_size <= len(x):
-        from .cli import UsageError  # reported under this command's usage, exit status 2
-
         raise UsageError(f"argument --train-size: must be in [{sw.MIN_ROWS}, {len(x)}] (the training images); "
                          f"got {args.train_size}")
     return x[:args.train_size], t[:args.train_size]
