@@ -32,13 +32,13 @@ Side effects, as in the book, and what differs:
   evaluations is non-finite and every entry is NaN; fastnn returns NaN everywhere then, also for the entries its
   row-sparse differences would skip (zero inputs, unchanged units).
 """
+from collections.abc import Mapping
+
 import numpy as np
 
-from . import _checks, layers
+from . import _checks
 from ._constants import BN_EPS, CE_DELTA, H
 from ._dispatch import lazy_kernels
-from .reference import layers as ref_layers
-from .reference import nets as ref
 
 kernels, netgrad_bn = lazy_kernels("netgrad"), lazy_kernels("netgrad_bn")
 
@@ -87,11 +87,14 @@ class _Net:
 
 
 def _activation(layer, where):
-    if isinstance(layer, (layers.Relu, ref_layers.Relu)):
+    """The kernels' code of a hidden activation layer, by the books' class names (fastnn's layers, their reference
+    twins and the books' own are all named Relu and Sigmoid)."""
+    name = type(layer).__name__
+    if name == "Relu":
         return kernels.RELU
-    if isinstance(layer, (layers.Sigmoid, ref_layers.Sigmoid)):
+    if name == "Sigmoid":
         return kernels.SIGMOID
-    raise ValueError(f"{where} must be a Relu or Sigmoid layer; got {type(layer).__name__}")
+    raise ValueError(f"{where} must be a Relu or Sigmoid layer; got {name}")
 
 
 def _same_array(param, used, key):
@@ -128,20 +131,27 @@ def _multi_layer(net):
     return _Net(keys, [net.params[k] for k in keys], act, lam, batchnorms)
 
 
-def _describe(net):
-    from . import nets as fast  # fastnn.nets imports this module lazily too
+_CHAPTER5_LAYERS = ("Affine1", "Relu1", "Affine2")
 
-    if isinstance(net, (ref.MultiLayerNet, fast.MultiLayerNet)):  # also MultiLayerNetExtend
+
+def _describe(net):
+    """The kernels' view of ``net``, read from the attributes the books' nets have (so fastnn.nets, their
+    fastnn.reference twins and the books' own classes are described alike, and this module imports no net):
+    MultiLayerNet(Extend) has ``hidden_layer_num`` and named ``layers``; chapter 5's TwoLayerNet the layers
+    Affine1, Relu1, Affine2; the second book's TwoLayerNet a list of three layers and a list of params; chapter 4's
+    TwoLayerNet no layers and the params W1, b1, W2, b2 (sigmoid hidden units)."""
+    layers, params = getattr(net, "layers", None), getattr(net, "params", None)
+    if isinstance(layers, Mapping) and hasattr(net, "hidden_layer_num"):
         return _multi_layer(net)
-    if isinstance(net, (ref.TwoLayerNet, fast.TwoLayerNet)):
+    if isinstance(layers, Mapping) and tuple(layers) == _CHAPTER5_LAYERS and isinstance(params, Mapping):
         for key, (name, attr) in zip(_TWO_LAYER_KEYS, [("Affine1", "W"), ("Affine1", "b"), ("Affine2", "W"),
                                                   ("Affine2", "b")]):
             _same_array(net.params[key], getattr(net.layers[name], attr), key)
         arrays = [net.params[k] for k in _TWO_LAYER_KEYS]
         return _Net(_TWO_LAYER_KEYS, arrays, _activation(net.layers["Relu1"], "Relu1"))
-    if isinstance(net, (ref.TwoLayerNetCh4, fast.TwoLayerNetCh4)):
+    if layers is None and isinstance(params, Mapping) and set(params) == set(_TWO_LAYER_KEYS):
         return _Net(_TWO_LAYER_KEYS, [net.params[k] for k in _TWO_LAYER_KEYS], kernels.SIGMOID, chapter4=True)
-    if isinstance(net, (ref.TwoLayerNetBook2, fast.TwoLayerNetBook2)):
+    if isinstance(layers, list) and len(layers) == 3 and isinstance(params, list):
         used = net.layers[0].params + net.layers[2].params
         if len(net.params) != 4:
             raise ValueError(f"net.params must hold W1, b1, W2, b2; got {len(net.params)} arrays")
@@ -149,7 +159,8 @@ def _describe(net):
             _same_array(p, q, key)
         return _Net(_TWO_LAYER_KEYS, net.params, _activation(net.layers[1], "layers[1]"), as_list=True)
     raise TypeError("net must be one of fastnn.nets TwoLayerNet, TwoLayerNetCh4, TwoLayerNetBook2, MultiLayerNet, "
-                    f"MultiLayerNetExtend (or their fastnn.reference twins); got {type(net).__name__}")
+                    f"MultiLayerNetExtend (or their fastnn.reference twins, or the books' own classes of that "
+                    f"structure); got {type(net).__name__}")
 
 
 def _inputs(spec, x, t):
@@ -240,8 +251,8 @@ def numerical_gradient(net, x, t, *, parallel=False):
     for the second book's TwoLayerNetBook2), in the net's dtype.
 
     ``net``: a TwoLayerNet, TwoLayerNetCh4 (one-hot t only, as its book chapter), TwoLayerNetBook2, MultiLayerNet
-    or MultiLayerNetExtend without dropout, from fastnn.nets (or fastnn.reference.nets). ``x``: (N, features),
-    ``t``: N integer labels or (N, classes) one-hot rows. ``parallel=True`` spreads the parameters over numba's
+    or MultiLayerNetExtend without dropout, from fastnn.nets (or fastnn.reference.nets, or the books' own classes
+    of these structures). ``x``: (N, features), ``t``: N integer labels or (N, classes) one-hot rows. ``parallel=True`` spreads the parameters over numba's
     threads (same values bit for bit; nets with batch normalisation always run serially, because their running
     statistics form one sequential recurrence over the evaluations). See the module docstring for side effects.
     """

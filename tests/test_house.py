@@ -113,6 +113,75 @@ def fastnn_imports(files, package_dir):
     return found
 
 
+def _module_names(package_dir, package):
+    """{dotted module name: file} of every module in the package directory."""
+    names = {}
+    for path in sorted(Path(package_dir).rglob("*.py")):
+        parts = (package,) + path.relative_to(package_dir).with_suffix("").parts
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return names
+
+
+def _imported(module, path, node, names):
+    """The package's modules that one import statement of ``module`` (file ``path``) brings in."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names if a.name in names]
+    base = node.module or ""
+    if node.level:  # relative: up from the module's own package
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for _ in range(node.level - 1):
+            package = package.rpartition(".")[0]
+        base = f"{package}.{base}" if base else package
+    return [f"{base}.{a.name}" if f"{base}.{a.name}" in names else base for a in node.names
+            if f"{base}.{a.name}" in names or base in names]
+
+
+def import_graph(package_dir, package="fastnn"):
+    """{module: set of the package's modules it imports}: module-level and function-level imports, absolute and
+    relative, and the lazy ones (``lazy_kernels("name")``, ``lazy_module("package.name")``)."""
+    names = _module_names(package_dir, package)
+    graph = {}
+    for module, path in names.items():
+        source = path.read_text()
+        edges = set()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                edges.update(_imported(module, path, node, names))
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("lazy_kernels", "lazy_module"):
+                arg = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+                target = f"{package}.kernels.{arg}" if node.func.id == "lazy_kernels" else arg
+                if target in names:
+                    edges.add(target)
+        graph[module] = edges - {module}
+    return graph
+
+
+def import_cycle(graph):
+    """One cycle of the graph as [m1, m2, ..., m1], or None (a depth-first search keeping the current path)."""
+    done, path, on_path = set(), [], set()
+
+    def visit(module):
+        path.append(module)
+        on_path.add(module)
+        for target in sorted(graph[module]):
+            if target in on_path:
+                return path[path.index(target):] + [target]
+            if target not in done:
+                cycle = visit(target)
+                if cycle:
+                    return cycle
+        on_path.discard(path.pop())
+        done.add(module)
+        return None
+
+    for module in sorted(graph):
+        if module not in done:
+            cycle = visit(module)
+            if cycle:
+                return cycle
+    return None
+
+
 def says_what_it_returns(doc, returns_value):
     """A docstring exists and, for a function that returns a value, says what (one of RETURN_WORDS, or a noun
     phrase naming the result: 'The ...', 'A ...', '(x, y): ...')."""
@@ -235,6 +304,11 @@ def test_public_functions_and_methods_say_what_they_return(name):
     assert undocumented(importlib.import_module(name)) == []
 
 
+def test_the_import_graph_has_no_cycle():
+    """Issue #28: no module imports (at module level or inside a function, or lazily) one that imports it back."""
+    assert import_cycle(import_graph(PACKAGE)) is None
+
+
 def test_no_file_over_600_lines_of_code():
     assert oversized(package_files()) == []
 
@@ -325,3 +399,18 @@ def test_the_private_attribute_rule_catches_a_planted_line(tmp_path):
         """))
     assert [text for _, text in private_reaches(copy)] == ["network._engine", "optimizer._coefficients",
                                                             "getattr(network, '_decay')"]
+
+
+def test_the_import_graph_rule_catches_a_planted_cycle(tmp_path):
+    package = tmp_path / "pkg"
+    _plant(package, "__init__.py", "")
+    _plant(package, "a.py", "from . import b\n")
+    _plant(package, "b.py", "from .kernels import c\n")
+    _plant(package, "kernels/__init__.py", "")
+    _plant(package, "kernels/c.py", "def f():\n    from ..a import name\n")  # function-level, relative, back to a
+    _plant(package, "d.py", "x = lazy_kernels('c')\n")
+    graph = import_graph(package, "pkg")
+    assert graph["pkg.d"] == {"pkg.kernels.c"}  # the lazy import counts
+    assert import_cycle(graph) == ["pkg.a", "pkg.b", "pkg.kernels.c", "pkg.a"]
+    _plant(package, "kernels/c.py", "def f():\n    return 1\n")
+    assert import_cycle(import_graph(package, "pkg")) is None

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from fastnn import netgrad
 from fastnn import nets as fn
 from fastnn.kernels import netgrad as kernels
+from fastnn.reference import layers as rl
 from fastnn.reference import nets as rn
 from fastnn.reference.functions import numerical_gradient as book_numerical_gradient
 
@@ -495,3 +496,26 @@ def test_non_finite_values_give_the_books_nans(cls, args, kwargs, planted):
         np.testing.assert_array_equal(np.isnan(got[key]), np.isnan(want[key]), err_msg=key)
         finite = np.isfinite(want[key])
         np.testing.assert_allclose(got[key][finite], want[key][finite], atol=ATOL, err_msg=key)
+
+
+class _ChapterFiveShaped:
+    """Not one of fastnn's classes: a net with only the book's chapter-5 attributes (named layers Affine1, Relu1,
+    Affine2 over the params dict), as a reader's own chapter code has them."""
+
+    def __init__(self, twin):
+        self.params = {k: p.copy() for k, p in twin.params.items()}
+        self.layers = {"Affine1": rl.Affine(self.params["W1"], self.params["b1"]), "Relu1": rl.Relu(),
+                       "Affine2": rl.Affine(self.params["W2"], self.params["b2"])}
+
+
+def test_a_net_is_described_by_the_books_attributes_not_its_class():
+    fast, book = twins("TwoLayerNet", (4, 3, 3), {}, 5)
+    x, t = inputs(5, 6, 4, 3)
+    own = _ChapterFiveShaped(book)
+    got = netgrad.numerical_gradient(own, x, t)
+    expected = netgrad.numerical_gradient(fast, x, t)
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key])
+    own.layers["Relu1"] = rl.Affine(own.params["W1"], own.params["b1"])  # not an activation: refused, named
+    with pytest.raises(ValueError, match="Relu1 must be a Relu or Sigmoid layer"):
+        netgrad.numerical_gradient(own, x, t)
