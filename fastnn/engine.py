@@ -425,9 +425,9 @@ class _Plan:
                 row[nk.COL_F0], row[nk.COL_F1] = s0.f, s1.f
             if spec.code == nk.BATCHNORM:
                 row[nk.COL_S0], row[nk.COL_S1] = engine.stats[k]
-                row[nk.COL_A0] = take("scratch", n * spec.w_out)
-                row[nk.COL_A1] = take("scratch", n * spec.w_out)
-                for col in (nk.COL_A2, nk.COL_A3, nk.COL_A4):
+                row[nk.COL_XC] = take("scratch", n * spec.w_out)
+                row[nk.COL_XN] = take("scratch", n * spec.w_out)
+                for col in (nk.COL_STD, nk.COL_WORK0, nk.COL_WORK1):
                     row[col] = take("scratch", spec.w_out)
             if spec.code in (nk.RELU, nk.DROPOUT):
                 row[nk.COL_MASK] = take("mask", n * spec.w_out)
@@ -473,9 +473,9 @@ class _Plan:
             elif spec.code in (nk.SIGMOID, nk.SIGMOID_CH4):
                 attrs.append((layer, "out", self.out(k, w)))
             elif spec.code == nk.BATCHNORM:
-                xc = self.region(self.scratch, row[nk.COL_A0], (n, w))
-                xn = self.region(self.scratch, row[nk.COL_A1], (n, w))
-                std = self.region(self.scratch, row[nk.COL_A2], (w,))
+                xc = self.region(self.scratch, row[nk.COL_XC], (n, w))
+                xn = self.region(self.scratch, row[nk.COL_XN], (n, w))
+                std = self.region(self.scratch, row[nk.COL_STD], (w,))
                 attrs += [(layer, "xc", xc), (layer, "xn", xn), (layer, "std", std), (layer, "batch_size", n),
                           (layer, "input_shape", (n, w))]
         if engine.loss_layer is not None:

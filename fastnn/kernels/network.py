@@ -18,19 +18,24 @@ import math
 
 import numpy as np
 
+from .._constants import BN_EPS, CE_DELTA
 from .._jit import kernel
+from .activations import (relu_backward_scalar, relu_scalar, sigmoid_backward_scalar, sigmoid_scalar,
+                          sigmoid_slope)
 from .affine import weight_gradient
-from .fastexp import vexp
+from .codes import AFFINE, BATCHNORM, DROPOUT, RELU, SIGMOID, SIGMOID_CH4  # noqa: F401 - the engine reads them here
 from .optim import adagrad, adam, momentum, nesterov, rmsprop, sgd
 from .softmax import (softmax_cross_entropy_backward_labels, softmax_cross_entropy_backward_onehot,
                       softmax_cross_entropy_labels, softmax_cross_entropy_onehot)
 
-# layer codes
-AFFINE, RELU, SIGMOID, BATCHNORM, DROPOUT, SIGMOID_CH4 = 0, 1, 2, 3, 4, 5
-# table columns: code, output offset (scratch), input width, output width, parameter offsets (arena), layer
-# gradient offsets, returned gradient offsets, statistics offsets, aux scratch offsets, mask offset, rand offset
+# table columns: code (fastnn.kernels.codes), output offset (scratch), input width, output width, the offsets of
+# the two parameters (arena), of the layer's gradients of them (arena) and of the returned gradients (arena: the
+# layer's own unless weight decay adds lambda * W), of the batch-norm running mean and variance (arena), of the
+# batch-norm intermediates xc, xn (n x width) and std (width) that the book's layer keeps (scratch), of two
+# per-column work vectors (scratch: the batch mean and variance in the forward pass, dvar and dmu in the
+# backward), of the layer's boolean mask (bmask) and of its uniform draws (rand)
 (COL_CODE, COL_OUT, COL_WIN, COL_WOUT, COL_P0, COL_P1, COL_G0, COL_G1, COL_F0, COL_F1, COL_S0, COL_S1,
- COL_A0, COL_A1, COL_A2, COL_A3, COL_A4, COL_MASK, COL_RAND) = range(19)
+ COL_XC, COL_XN, COL_STD, COL_WORK0, COL_WORK1, COL_MASK, COL_RAND) = range(19)
 N_COLS = 19
 # run modes
 PREDICT, LOSS, GRADIENT, BACKWARD = 0, 1, 2, 3
@@ -69,20 +74,13 @@ def _affine_forward(arena, row, inp, out):
 
 
 @kernel
-def _sigmoid(v):
-    # exp(-|v|) never overflows: both branches are the same function, each where it is stable
-    e = vexp(-abs(v))
-    return 1 / (1 + e) if v >= 0 else e / (1 + e)
-
-
-@kernel
 def _batchnorm_forward(arena, scratch, row, momentum, inp, out, train):
     n, w = inp.shape
     gamma, beta = _vec(arena, row[COL_P0], w), _vec(arena, row[COL_P1], w)
     running_mean, running_var = _vec(arena, row[COL_S0], w), _vec(arena, row[COL_S1], w)
-    xc, xn = _mat(scratch, row[COL_A0], n, w), _mat(scratch, row[COL_A1], n, w)
-    std, mu, var = _vec(scratch, row[COL_A2], w), _vec(scratch, row[COL_A3], w), _vec(scratch, row[COL_A4], w)
-    eps = inp.dtype.type(10e-7)
+    xc, xn = _mat(scratch, row[COL_XC], n, w), _mat(scratch, row[COL_XN], n, w)
+    std, mu, var = _vec(scratch, row[COL_STD], w), _vec(scratch, row[COL_WORK0], w), _vec(scratch, row[COL_WORK1], w)
+    eps = inp.dtype.type(BN_EPS)
     if train:
         mu[:] = 0
         for i in range(n):
@@ -133,13 +131,12 @@ def forward(table, fpar, arena, scratch, bmask, x, rand, train):
             for i in range(n):
                 for j in range(out.shape[1]):
                     v = inp[i, j]
-                    m = v <= 0
-                    mask[i, j] = m
-                    out[i, j] = 0 if m else v
+                    mask[i, j] = v <= 0
+                    out[i, j] = relu_scalar(v)
         elif code == SIGMOID or code == SIGMOID_CH4:
             for i in range(n):
                 for j in range(out.shape[1]):
-                    out[i, j] = _sigmoid(inp[i, j])
+                    out[i, j] = sigmoid_scalar(inp[i, j])
         elif code == BATCHNORM:
             _batchnorm_forward(arena, scratch, row, fpar[k], inp, out, train)
         else:  # DROPOUT: the first book's non-inverted dropout
@@ -187,7 +184,7 @@ def _weight_decay(table, arena, decay):
 
 @kernel
 def _loss(scores, labels, onehot, use_onehot, y):
-    delta = y.dtype.type(1e-7)
+    delta = y.dtype.type(CE_DELTA)
     if use_onehot:
         return softmax_cross_entropy_onehot(scores, onehot, delta, y)
     return softmax_cross_entropy_labels(scores, labels, delta, y)
@@ -207,8 +204,8 @@ def _batchnorm_backward(arena, scratch, row, d, dx):
     n, w = d.shape
     gamma = _vec(arena, row[COL_P0], w)
     dgamma, dbeta = _vec(arena, row[COL_G0], w), _vec(arena, row[COL_G1], w)
-    xc, xn = _mat(scratch, row[COL_A0], n, w), _mat(scratch, row[COL_A1], n, w)
-    std, dstd, dmu = _vec(scratch, row[COL_A2], w), _vec(scratch, row[COL_A3], w), _vec(scratch, row[COL_A4], w)
+    xc, xn = _mat(scratch, row[COL_XC], n, w), _mat(scratch, row[COL_XN], n, w)
+    std, dstd, dmu = _vec(scratch, row[COL_STD], w), _vec(scratch, row[COL_WORK0], w), _vec(scratch, row[COL_WORK1], w)
     _colsum(d, dbeta)
     dgamma[:] = 0
     dstd[:] = 0
@@ -255,18 +252,17 @@ def backward(table, arena, scratch, bmask, x, dy, ping, pong, need_dx):
             mask = _mat(bmask, row[COL_MASK], n, w_out)
             for i in range(n):
                 for j in range(w_out):
-                    if mask[i, j]:
-                        d[i, j] = 0
+                    d[i, j] = relu_backward_scalar(d[i, j], mask[i, j])
         elif code == SIGMOID:
             y = _mat(scratch, row[COL_OUT], n, w_out)
             for i in range(n):
                 for j in range(w_out):
-                    d[i, j] = d[i, j] * (1 - y[i, j]) * y[i, j]
+                    d[i, j] = sigmoid_backward_scalar(d[i, j], y[i, j])
         elif code == SIGMOID_CH4:  # chapter 4: sigmoid_grad(a1) * (dy @ W2.T)
             y = _mat(scratch, row[COL_OUT], n, w_out)
             for i in range(n):
                 for j in range(w_out):
-                    d[i, j] = ((1 - y[i, j]) * y[i, j]) * d[i, j]
+                    d[i, j] = sigmoid_slope(y[i, j]) * d[i, j]
         elif code == BATCHNORM:
             _batchnorm_backward(arena, scratch, row, d, other)
             d = other
