@@ -1,4 +1,5 @@
-"""The one table of layer-kind and activation codes, read by every kernel module and by their Python callers.
+"""The one table of layer-kind and activation codes, read by every kernel module and by their Python callers, and
+the columns of the network engine's layer table.
 
 A code names one operation wherever it appears: in a row of the network engine's layer table
 (fastnn.kernels.network, laid out by fastnn.engine), as the hidden activation of the structure-aware numerical
@@ -19,3 +20,13 @@ IDENTITY = 7
 LOGISTIC = 8  # scikit-learn's 1 / (1 + exp(-z))
 SOFTMAX = 9
 EXP = 10
+
+# the network engine's layer table, one int64 row per layer: its code, the offset of its output (scratch), its input
+# and output widths, the offsets of its two parameters (arena), of the layer's gradients of them (arena) and of the
+# returned gradients (arena: the layer's own unless weight decay adds lambda * W), of its running statistics (arena:
+# batch norm's mean and variance), of the batch-norm intermediates xc, xn (n x width) and std (width) that the
+# book's layer keeps (scratch), of two per-column work vectors (scratch: the batch mean and variance in the forward
+# pass, dvar and dmu in the backward), of its boolean mask (bmask) and of its uniform draws (rand)
+(COL_CODE, COL_OUT, COL_WIN, COL_WOUT, COL_P0, COL_P1, COL_G0, COL_G1, COL_F0, COL_F1, COL_S0, COL_S1,
+ COL_XC, COL_XN, COL_STD, COL_WORK0, COL_WORK1, COL_MASK, COL_RAND) = range(19)
+N_COLS = 19

@@ -1,7 +1,8 @@
 """The network engine's kernels: a whole layer stack forward, its loss, its backward and the fused training loop,
 each one compiled call.
 
-A network is described by an int64 table, one row per layer (columns ``COL_*``), and a few flat buffers:
+A network is described by an int64 table, one row per layer (its kind's code and the columns ``COL_*``, both in
+fastnn.kernels.codes), and a few flat buffers:
 
 * ``arena``: the parameters, the layers' gradients, the returned gradients (with weight decay) and the batch-norm
   running statistics, one after another, in the network's dtype (fastnn.engine lays it out; the ``params`` dict
@@ -23,20 +24,13 @@ from .._jit import kernel
 from .activations import (relu_backward_scalar, relu_scalar, sigmoid_backward_scalar, sigmoid_scalar,
                           sigmoid_slope)
 from .affine import weight_gradient
-from .codes import AFFINE, BATCHNORM, DROPOUT, RELU, SIGMOID, SIGMOID_CH4  # noqa: F401 - the engine reads them here
+from .codes import (AFFINE, BATCHNORM, COL_CODE, COL_F0, COL_F1, COL_G0, COL_G1, COL_MASK, COL_OUT, COL_P0, COL_P1,
+                    COL_RAND, COL_S0, COL_S1, COL_STD, COL_WIN, COL_WORK0, COL_WORK1, COL_WOUT, COL_XC, COL_XN, DROPOUT,
+                    RELU, SIGMOID, SIGMOID_CH4)
 from .optim import adagrad, adam, momentum, nesterov, rmsprop, sgd
 from .softmax import (softmax_cross_entropy_backward_labels, softmax_cross_entropy_backward_onehot,
                       softmax_cross_entropy_labels, softmax_cross_entropy_onehot)
 
-# table columns: code (fastnn.kernels.codes), output offset (scratch), input width, output width, the offsets of
-# the two parameters (arena), of the layer's gradients of them (arena) and of the returned gradients (arena: the
-# layer's own unless weight decay adds lambda * W), of the batch-norm running mean and variance (arena), of the
-# batch-norm intermediates xc, xn (n x width) and std (width) that the book's layer keeps (scratch), of two
-# per-column work vectors (scratch: the batch mean and variance in the forward pass, dvar and dmu in the
-# backward), of the layer's boolean mask (bmask) and of its uniform draws (rand)
-(COL_CODE, COL_OUT, COL_WIN, COL_WOUT, COL_P0, COL_P1, COL_G0, COL_G1, COL_F0, COL_F1, COL_S0, COL_S1,
- COL_XC, COL_XN, COL_STD, COL_WORK0, COL_WORK1, COL_MASK, COL_RAND) = range(19)
-N_COLS = 19
 # run modes
 PREDICT, LOSS, GRADIENT, BACKWARD = 0, 1, 2, 3
 # optimizer codes (fastnn.optimizer gives the coefficients)
