@@ -154,7 +154,14 @@ class Dropout(Kind):
         return (("mask", plan.mask(k, spec.w_out)),)
 
 
-KINDS = {kind.code: kind for kind in (Affine(), BatchNorm(), Relu(), Sigmoid(), SigmoidCh4(), Dropout())}
+class Tanh(Kind):
+    code = codes.TANH  # no book layer class: a net puts it in its own stack (LayerSpec), with any layer object
+
+    def book_attributes(self, plan, k, spec):
+        return (("out", plan.out(k, spec.w_out)),)
+
+
+KINDS = {kind.code: kind for kind in (Affine(), BatchNorm(), Relu(), Sigmoid(), SigmoidCh4(), Dropout(), Tanh())}
 
 
 def of_layer(layer):

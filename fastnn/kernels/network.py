@@ -22,11 +22,11 @@ import numpy as np
 from .._constants import BN_EPS, CE_DELTA
 from .._jit import kernel
 from .activations import (relu_backward_scalar, relu_scalar, sigmoid_backward_scalar, sigmoid_scalar,
-                          sigmoid_slope)
+                          sigmoid_slope, tanh_backward_scalar, tanh_scalar)
 from .affine import weight_gradient
 from .codes import (AFFINE, BATCHNORM, COL_CODE, COL_F0, COL_F1, COL_G0, COL_G1, COL_MASK, COL_OUT, COL_P0, COL_P1,
                     COL_RAND, COL_S0, COL_S1, COL_STD, COL_WIN, COL_WORK0, COL_WORK1, COL_WOUT, COL_XC, COL_XN, DROPOUT,
-                    RELU, SIGMOID, SIGMOID_CH4)
+                    RELU, SIGMOID, SIGMOID_CH4, TANH)
 from .optim import adagrad, adam, momentum, nesterov, rmsprop, sgd
 from .softmax import (softmax_cross_entropy_backward_labels, softmax_cross_entropy_backward_onehot,
                       softmax_cross_entropy_labels, softmax_cross_entropy_onehot)
@@ -131,6 +131,10 @@ def forward(table, fpar, arena, scratch, bmask, x, rand, train):
             for i in range(n):
                 for j in range(out.shape[1]):
                     out[i, j] = sigmoid_scalar(inp[i, j])
+        elif code == TANH:
+            for i in range(n):
+                for j in range(out.shape[1]):
+                    out[i, j] = tanh_scalar(inp[i, j])
         elif code == BATCHNORM:
             _batchnorm_forward(arena, scratch, row, fpar[k], inp, out, train)
         else:  # DROPOUT: the first book's non-inverted dropout
@@ -257,6 +261,11 @@ def backward(table, arena, scratch, bmask, x, dy, ping, pong, need_dx):
             for i in range(n):
                 for j in range(w_out):
                     d[i, j] = sigmoid_slope(y[i, j]) * d[i, j]
+        elif code == TANH:
+            y = _mat(scratch, row[COL_OUT], n, w_out)
+            for i in range(n):
+                for j in range(w_out):
+                    d[i, j] = tanh_backward_scalar(d[i, j], y[i, j])
         elif code == BATCHNORM:
             _batchnorm_backward(arena, scratch, row, d, other)
             d = other
