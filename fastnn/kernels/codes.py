@@ -1,11 +1,13 @@
 """The one table of layer-kind and activation codes, read by every kernel module and by their Python callers, and
-the columns of the network engine's layer table.
+the network engine's layout: the columns of its layer table and its arrays by role.
 
 A code names one operation wherever it appears: in a row of the network engine's layer table
 (fastnn.kernels.network, laid out by fastnn.engine), as the hidden activation of the structure-aware numerical
 gradient (fastnn.kernels.netgrad) and as a layer's activation in the scikit-learn MLP kernels
-(fastnn.kernels.sk_mlp). Plain integers, no numba: importing this module compiles nothing.
+(fastnn.kernels.sk_mlp). Plain Python, no numba: importing this module compiles nothing.
 """
+from collections import namedtuple
+
 # the network engine's layer kinds (also the numerical gradient's hidden activations RELU, SIGMOID)
 AFFINE = 0
 RELU = 1  # the books' Relu layer: 0 where x <= 0 (its mask), else x
@@ -30,3 +32,7 @@ EXP = 10
 (COL_CODE, COL_OUT, COL_WIN, COL_WOUT, COL_P0, COL_P1, COL_G0, COL_G1, COL_F0, COL_F1, COL_S0, COL_S1,
  COL_XC, COL_XN, COL_STD, COL_WORK0, COL_WORK1, COL_MASK, COL_RAND) = range(19)
 N_COLS = 19
+
+# the network engine's arrays at one batch size, in the order its kernels take them as one tuple argument
+# (fastnn.kernels.network describes each; fastnn.engine._Plan builds them)
+NetArrays = namedtuple("NetArrays", "table fpar arena scratch bmask y ping pong")
