@@ -416,17 +416,24 @@ def _gather(x_train, t_train, onehot_train, use_onehot, idx, xb, labels, onehot)
 
 
 @kernel
-def train_steps(table, fpar, arena, scratch, bmask, x_train, t_train, onehot_train, use_onehot, batches, rands,
-                xb, labels, onehot, y, ping, pong, decay, opt, state1, state2, segments, coefs, loss_after_update,
-                check_finite, backup, n_params, losses, res):
+def train_steps(net, data, batch, optimizer, batches, rands, coefs, decay, loss_after_update, check_finite, backup,
+                losses, res):
     """Steps of the first book's Trainer, one per row of ``batches`` (the rows' indices drawn by the caller as the
     book draws them; ``rands[s]`` the dropout draws of step s): gradient, optimizer update, and the recorded loss
-    (the book's after-update loss on the same batch, else the gradient pass's). With check_finite, ``backup``
-    holds the parameters before each update, and the loop stops at a non-finite loss or parameter (the caller
-    restores). res[0] = steps done, res[1] = status."""
+    (the book's after-update loss on the same batch, else the gradient pass's), into ``losses[s]``.
+
+    ``net``: the plan's arrays at the batch size (see the module); ``data``: the training set, (x_train (N,
+    features), labels (intp, N), one-hot rows (N, classes), use_onehot); ``batch``: the gathered batch's buffers
+    (x, labels, one-hot rows); ``optimizer``: (its code OPT_*, its two state buffers, its segments; see update),
+    ``coefs[s]`` its scalars at step s; ``decay``: the weight-decay lambda. With check_finite, ``backup`` (as long
+    as the parameters at the arena's start) holds the parameters before each update, and the loop stops at a
+    non-finite loss or parameter (the caller restores). res[0] = steps done, res[1] = status."""
+    table, _, arena, _, _, y, ping, _ = net
+    x_train, t_train, onehot_train, use_onehot = data
+    xb, labels, onehot = batch
+    opt, state1, state2, segments = optimizer
     res[1] = OK
-    net = (table, fpar, arena, scratch, bmask, y, ping, pong)
-    params = arena[:n_params]
+    params = arena[:backup.size]
     passes = 2 if loss_after_update else 1
     for s in range(batches.shape[0]):
         res[0] = s
