@@ -19,8 +19,8 @@ from .kernels import codes
 
 class LayerSpec:
     """One layer as the engine sees it: its code, its layer object (None for nets without layer objects), its
-    widths, the params keys of its parameters (Affine W, b; batch norm gamma, beta) and its scalar (batch-norm
-    momentum, dropout ratio)."""
+    widths, the params keys of its parameters (Affine W, b; batch norm gamma, beta; None for kinds without
+    parameters) and its scalar (batch-norm momentum, dropout ratio)."""
 
     __slots__ = ("code", "layer", "w_in", "w_out", "keys", "scalar")
 

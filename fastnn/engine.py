@@ -117,7 +117,7 @@ class Engine:
         first = not views
         for spec in self.stack:
             kind = KINDS[spec.code]
-            for i, key in enumerate(spec.keys if kind.param_names else ()):
+            for i, key in enumerate(spec.keys or ()):
                 slot = self.slots[key]
                 view = views.get(key)
                 if view is None:  # the views keep their identity from one adoption to the next
@@ -193,8 +193,7 @@ class Engine:
         """The book's gradient order: per hidden layer W, b then its batch norm's gamma, beta."""
         keys = []
         for spec in self.stack:
-            if KINDS[spec.code].param_names:
-                keys += list(spec.keys)
+            keys += list(spec.keys or ())
         return keys
 
     def in_sync(self):
@@ -408,7 +407,7 @@ class _Plan:
             row[codes.COL_CODE], row[codes.COL_WIN], row[codes.COL_WOUT] = spec.code, spec.w_in, w
             row[codes.COL_OUT] = take("scratch", n * w)
             fpar[k] = spec.scalar
-            for columns, key in zip(_PARAM_COLUMNS, spec.keys if kind.param_names else ()):
+            for columns, key in zip(_PARAM_COLUMNS, spec.keys or ()):
                 slot = engine.slots[key]
                 row[list(columns)] = slot.p, slot.g, slot.f
             for column, offset in zip(_STAT_COLUMNS, engine.stats.get(k, ())):
