@@ -18,10 +18,10 @@ from . import _numba_cache
 
 CACHE = os.environ.get("FASTNN_CACHE", "1") != "0"
 _HERE = os.path.dirname(os.path.abspath(__file__))
-# one stamp for every kernel (fastnn/_numba_cache.py): the kernels' sources, this file (the options) and the bit
-# casts they inline; a change to any recompiles them all
-_numba_cache.install(os.path.join(_HERE, "kernels"), [os.path.join(_HERE, name) for name in ("_jit.py",
-                                                                                              "_intrinsics.py")])
+# one stamp for every kernel (fastnn/_numba_cache.py): the kernels' sources, this file (the options), the bit
+# casts they inline and the constants they compile in; a change to any recompiles them all
+_STAMPED = ("_jit.py", "_intrinsics.py", "_constants.py")
+_numba_cache.install(os.path.join(_HERE, "kernels"), [os.path.join(_HERE, name) for name in _STAMPED])
 
 
 # The arithmetic options of every kernel, also passed to the @overload implementations that kernels call (numba

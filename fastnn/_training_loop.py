@@ -48,10 +48,9 @@ class TrainingLoop:
         engine.activate(plan)
         losses = np.zeros(len(batches), dtype=np.float64)
         with _one_blas_thread(self.xb.shape[0], engine.row_work):
-            nk.train_steps(plan.table, plan.fpar, engine.arena, plan.scratch, plan.bmask, data.x, data.labels,
-                           data.onehot, data.use_onehot, batches, rands, self.xb, self.labels, self.onehot, plan.y,
-                           plan.ping, plan.pong, decay, flat.code, *flat.states, flat.segments, coefs,
-                           loss_after_update, check_finite, self.backup, engine.n_params, losses, self.res)
+            nk.train_steps(plan.net, (data.x, data.labels, data.onehot, data.use_onehot),
+                           (self.xb, self.labels, self.onehot), (flat.code, *flat.states, flat.segments), batches,
+                           rands, coefs, decay, loss_after_update, check_finite, self.backup, losses, self.res)
         done = int(self.res[0])
         first = engine.stack[0].layer
         if first is not None:

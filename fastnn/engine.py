@@ -28,23 +28,18 @@ import numpy as np
 
 from . import _checks
 from ._identity import IdentityCheck, WeakAttributes
+from ._layer_kinds import KINDS
+from .kernels import codes
 from .threads import _one_blas_thread
 from ._dispatch import lazy_kernels
 
 nk = lazy_kernels("network")
 
 _MAX_PLANS = 4  # batch sizes kept (training batch, evaluation chunks, remainder)
-
-
-class LayerSpec:
-    """One layer as the engine sees it: its code, its layer object (None for nets without layer objects), its
-    widths, the params keys of its two parameters (Affine W, b; batch norm gamma, beta) and its scalar (batch-norm
-    momentum, dropout ratio)."""
-
-    __slots__ = ("code", "layer", "w_in", "w_out", "keys", "scalar")
-
-    def __init__(self, code, layer, w_in, w_out, keys=None, scalar=0.0):
-        self.code, self.layer, self.w_in, self.w_out, self.keys, self.scalar = code, layer, w_in, w_out, keys, scalar
+# the table columns of a layer's parameters (offsets of the parameter, its gradient, its returned gradient) and of
+# its running statistics, in the order of its kind's param_names and stats
+_PARAM_COLUMNS = ((codes.COL_P0, codes.COL_G0, codes.COL_F0), (codes.COL_P1, codes.COL_G1, codes.COL_F1))
+_STAT_COLUMNS = (codes.COL_S0, codes.COL_S1)
 
 
 class _Slot:
@@ -82,10 +77,7 @@ class Engine:
         """Offsets of every parameter, gradient and statistic in the arena, and the arena itself."""
         shapes = []
         for spec in self.stack:
-            if spec.code == nk.AFFINE:
-                shapes += [(spec.keys[0], (spec.w_in, spec.w_out)), (spec.keys[1], (spec.w_out,))]
-            elif spec.code == nk.BATCHNORM:
-                shapes += [(spec.keys[0], (spec.w_out,)), (spec.keys[1], (spec.w_out,))]
+            shapes += zip(spec.keys or (), KINDS[spec.code].param_shapes(spec))
         order = self._params_order([key for key, _ in shapes])
         shapes.sort(key=lambda item: order[item[0]])
         n_params = sum(int(np.prod(shape)) for _, shape in shapes)
@@ -97,11 +89,12 @@ class Engine:
             self.slots[key] = _Slot(key, shape, offset, g_base + offset, f)
             offset += int(np.prod(shape))
         self.n_params = n_params
-        self.stats = {}  # batch-norm layer index -> (running_mean offset, running_var offset)
+        self.stats = {}  # layer index -> offsets of its running statistics (batch norm: mean, variance)
         for k, spec in enumerate(self.stack):
-            if spec.code == nk.BATCHNORM:
-                self.stats[k] = (stats_base, stats_base + spec.w_out)
-                stats_base += 2 * spec.w_out
+            count = len(KINDS[spec.code].stats)
+            if count:
+                self.stats[k] = tuple(stats_base + i * spec.w_out for i in range(count))
+                stats_base += count * spec.w_out
         self.arena = np.zeros(stats_base, dtype=self.dtype)
 
     def _params_order(self, keys):
@@ -124,16 +117,15 @@ class Engine:
         views, gviews = getattr(self, "_views", {}), getattr(self, "_gviews", {})
         first = not views
         for spec in self.stack:
-            if spec.code not in (nk.AFFINE, nk.BATCHNORM):
-                continue
-            for i, key in enumerate(spec.keys):
+            kind = KINDS[spec.code]
+            for i, key in enumerate(spec.keys or ()):
                 slot = self.slots[key]
                 view = views.get(key)
                 if view is None:  # the views keep their identity from one adoption to the next
                     view = views[key] = self.view(slot.p, slot.shape)
                     gviews[key] = self.view(slot.g, slot.shape)
                 given = params[key] if _has(params, key) else None
-                current = _param_of(spec, i)
+                current = kind.param_of(spec.layer, i)
                 if first or given is not view:  # the params entry wins: it is what the optimizer updates
                     new = given if given is not None else current
                 else:
@@ -141,13 +133,14 @@ class Engine:
                 if new is not view:
                     _copy_into(view, new, key)
                 params[key] = view
-                _set_param(spec, i, view)
-                _set_grad(spec, i, gviews[key])
+                kind.bind_param(spec.layer, i, view)
+                kind.bind_grad(spec.layer, i, gviews[key])
         self._views, self._gviews = views, gviews
-        for k, (mean_off, var_off) in self.stats.items():
-            layer = self.stack[k].layer
-            for name, off in (("running_mean", mean_off), ("running_var", var_off)):
-                view = self.view(off, (self.stack[k].w_out,))
+        for k, offsets in self.stats.items():
+            spec = self.stack[k]
+            layer = spec.layer
+            for name, off in zip(KINDS[spec.code].stats, offsets):
+                view = self.view(off, (spec.w_out,))
                 value = getattr(layer, name, None)
                 if value is None:
                     view[:] = 0
@@ -179,16 +172,13 @@ class Engine:
         attributes, items = [], [(WeakAttributes(self.net), "params", params)]
         items += [(params, key, self._views[key]) for key in self._keys()]
         for spec in self.stack:
-            layer = spec.layer
+            layer, kind = spec.layer, KINDS[spec.code]
             if layer is None:
                 continue
-            if spec.code == nk.AFFINE:
-                attributes += [(layer, "params", layer.params), (layer, "grads", layer.grads)]
-                items += [(layer.params, i, layer.params[i]) for i in (0, 1)]
-                items += [(layer.grads, i, layer.grads[i]) for i in (0, 1)]
-            elif spec.code == nk.BATCHNORM:
-                attributes += [(layer, name, getattr(layer, name))
-                               for name in ("gamma", "beta", "running_mean", "running_var", "dgamma")]
+            attributes += [(layer, name, getattr(layer, name)) for name in kind.watched]
+            for name in kind.watched_lists:
+                entries = getattr(layer, name)
+                items += [(entries, i, entries[i]) for i in range(len(kind.param_names))]
         self._n_entries = len(params)
         self._unchanged = IdentityCheck(attributes, items)
         keys = self._grad_keys()
@@ -204,8 +194,7 @@ class Engine:
         """The book's gradient order: per hidden layer W, b then its batch norm's gamma, beta."""
         keys = []
         for spec in self.stack:
-            if spec.code in (nk.AFFINE, nk.BATCHNORM):
-                keys += list(spec.keys)
+            keys += list(spec.keys or ())
         return keys
 
     def in_sync(self):
@@ -287,9 +276,7 @@ class Engine:
         if train and plan.rand_size and mode != nk.BACKWARD:
             rand = plan.draw()
         self._note_inputs(x2, shape, t, plan, mode)
-        with _one_blas_thread(x2.shape[0], self.row_work):
-            out = nk.run(plan.table, plan.fpar, self.arena, plan.scratch, plan.bmask, x2, labels, onehot,
-                         use_onehot, rand, plan.y, plan.ping, plan.pong, mode, train, decay, dout, need_dx, plan.res)
+        out = self._call(plan, x2, labels, onehot, use_onehot, rand, mode, train, decay, dout, need_dx)
         if plan.res[1] != nk.OK:
             _checks.class_labels(t, plan.n, self.n_out, "t")  # raises the ValueError that says what is wrong
             raise ValueError(f"t must hold {plan.n} labels in [0, {self.n_out}) or one-hot rows of shape "
@@ -306,11 +293,14 @@ class Engine:
         self.sync()
         plan, x2, labels, onehot, use_onehot, shape = self._last
         self.activate(plan)
-        with _one_blas_thread(x2.shape[0], self.row_work):
-            dx = nk.run(plan.table, plan.fpar, self.arena, plan.scratch, plan.bmask, x2, labels, onehot,
-                        use_onehot, plan.no_rand, plan.y, plan.ping, plan.pong, nk.BACKWARD, True, 0.0, dout, True,
-                        plan.res)
+        dx = self._call(plan, x2, labels, onehot, use_onehot, plan.no_rand, nk.BACKWARD, True, 0.0, dout, True)
         return dx.copy().reshape(shape)
+
+    def _call(self, plan, x2, labels, onehot, use_onehot, rand, mode, train, decay, dout, need_dx):
+        """The compiled call of run and backward (fastnn.kernels.network.run, its arguments described there) on
+        the plan's arrays, BLAS at one thread for small batches; returns the kernel's result."""
+        with _one_blas_thread(x2.shape[0], self.row_work):
+            return nk.run(plan.net, x2, labels, onehot, use_onehot, rand, mode, train, decay, dout, need_dx, plan.res)
 
     def _note_inputs(self, x2, shape, t, plan, mode):
         """The per-call book attributes: the first layer's input, the loss layer's targets."""
@@ -357,28 +347,24 @@ class _Plan:
             offsets[kind] += size
             return start
 
-        table = np.zeros((len(stack), nk.N_COLS), dtype=np.int64)
+        table = np.zeros((len(stack), codes.N_COLS), dtype=np.int64)
         fpar = np.zeros(len(stack), dtype=np.float64)
         for k, spec in enumerate(stack):
-            row = table[k]
-            row[nk.COL_CODE], row[nk.COL_WIN], row[nk.COL_WOUT] = spec.code, spec.w_in, spec.w_out
-            row[nk.COL_OUT] = take("scratch", n * spec.w_out)
+            kind, row, w = KINDS[spec.code], table[k], spec.w_out
+            row[codes.COL_CODE], row[codes.COL_WIN], row[codes.COL_WOUT] = spec.code, spec.w_in, w
+            row[codes.COL_OUT] = take("scratch", n * w)
             fpar[k] = spec.scalar
-            if spec.code in (nk.AFFINE, nk.BATCHNORM):
-                s0, s1 = engine.slots[spec.keys[0]], engine.slots[spec.keys[1]]
-                row[nk.COL_P0], row[nk.COL_P1] = s0.p, s1.p
-                row[nk.COL_G0], row[nk.COL_G1] = s0.g, s1.g
-                row[nk.COL_F0], row[nk.COL_F1] = s0.f, s1.f
-            if spec.code == nk.BATCHNORM:
-                row[nk.COL_S0], row[nk.COL_S1] = engine.stats[k]
-                row[nk.COL_A0] = take("scratch", n * spec.w_out)
-                row[nk.COL_A1] = take("scratch", n * spec.w_out)
-                for col in (nk.COL_A2, nk.COL_A3, nk.COL_A4):
-                    row[col] = take("scratch", spec.w_out)
-            if spec.code in (nk.RELU, nk.DROPOUT):
-                row[nk.COL_MASK] = take("mask", n * spec.w_out)
-            if spec.code == nk.DROPOUT:
-                row[nk.COL_RAND] = take("rand", n * spec.w_out)
+            for columns, key in zip(_PARAM_COLUMNS, spec.keys or ()):
+                slot = engine.slots[key]
+                row[list(columns)] = slot.p, slot.g, slot.f
+            for column, offset in zip(_STAT_COLUMNS, engine.stats.get(k, ())):
+                row[column] = offset
+            for column, per_row in kind.scratch:
+                row[column] = take("scratch", (n if per_row else 1) * w)
+            if kind.mask:
+                row[codes.COL_MASK] = take("mask", n * w)
+            if kind.rand:
+                row[codes.COL_RAND] = take("rand", n * w)
         y_off = take("scratch", n * c)
         width = max([c] + [max(s.w_in, s.w_out) for s in stack])
         self.table, self.fpar = table, fpar
@@ -394,6 +380,9 @@ class _Plan:
         self.no_onehot = np.zeros((1, 1), dtype=dt)
         self.no_rand = np.zeros(1, dtype=np.float64)
         self.res = np.zeros(3, dtype=np.float64)
+        # the kernels' net argument: a plain tuple (a named tuple would cost 0.75 us more per compiled call)
+        self.net = tuple(codes.NetArrays(table, fpar, engine.arena, self.scratch, self.bmask, self.y, self.ping,
+                                         self.pong))
         self.attributes = self._attributes(engine)
 
     def region(self, buffer, offset, shape):
@@ -401,29 +390,24 @@ class _Plan:
         return buffer[offset:offset + int(np.prod(shape))].reshape(shape)
 
     def out(self, k, width):
-        return self.region(self.scratch, self.table[k, nk.COL_OUT], (self.n, width))
+        """Layer k's output (n, width), a view of scratch."""
+        return self.block(k, codes.COL_OUT, (self.n, width))
+
+    def block(self, k, column, shape):
+        """The view of scratch that layer k's table ``column`` points at, with ``shape``."""
+        return self.region(self.scratch, self.table[k, column], shape)
+
+    def mask(self, k, width):
+        """Layer k's boolean mask (n, width), a view of bmask."""
+        return self.region(self.bmask, self.table[k, codes.COL_MASK], (self.n, width))
 
     def _attributes(self, engine):
         """(object, attribute, value) of every book attribute that is a view of this plan's buffers."""
-        n, attrs = self.n, []
+        attrs = []
         for k, spec in enumerate(engine.stack):
-            layer, row = spec.layer, self.table[k]
-            if layer is None:
-                continue
-            w = spec.w_out
-            if spec.code == nk.AFFINE and k > 0:
-                prev = self.out(k - 1, spec.w_in)
-                attrs += [(layer, "x", prev), (layer, "original_x_shape", prev.shape)]
-            elif spec.code == nk.RELU or spec.code == nk.DROPOUT:
-                attrs.append((layer, "mask", self.region(self.bmask, row[nk.COL_MASK], (n, w))))
-            elif spec.code in (nk.SIGMOID, nk.SIGMOID_CH4):
-                attrs.append((layer, "out", self.out(k, w)))
-            elif spec.code == nk.BATCHNORM:
-                xc = self.region(self.scratch, row[nk.COL_A0], (n, w))
-                xn = self.region(self.scratch, row[nk.COL_A1], (n, w))
-                std = self.region(self.scratch, row[nk.COL_A2], (w,))
-                attrs += [(layer, "xc", xc), (layer, "xn", xn), (layer, "std", std), (layer, "batch_size", n),
-                          (layer, "input_shape", (n, w))]
+            if spec.layer is not None:
+                attrs += [(spec.layer, name, value)
+                          for name, value in KINDS[spec.code].book_attributes(self, k, spec)]
         if engine.loss_layer is not None:
             attrs.append((engine.loss_layer, "y", self.y))
         return attrs
@@ -438,33 +422,6 @@ class _Plan:
 # --- helpers for adopt() ------------------------------------------------------------------------------------------
 def _has(params, key):
     return key in params if isinstance(params, dict) else 0 <= key < len(params)
-
-
-def _param_of(spec, i):
-    layer = spec.layer
-    if layer is None:
-        return None
-    if spec.code == nk.AFFINE:
-        return layer.params[i]
-    return layer.gamma if i == 0 else layer.beta
-
-
-def _set_param(spec, i, view):
-    _set_pair(spec, i, view, "params", ("gamma", "beta"))
-
-
-def _set_grad(spec, i, view):
-    _set_pair(spec, i, view, "grads", ("dgamma", "dbeta"))
-
-
-def _set_pair(spec, i, view, listname, bn_names):
-    """Point entry i of the layer's params/grads list (and a batch-norm layer's named attribute) at view."""
-    layer = spec.layer
-    if layer is None:
-        return
-    getattr(layer, listname)[i] = view
-    if spec.code == nk.BATCHNORM:
-        setattr(layer, bn_names[i], view)
 
 
 def _copy_into(view, value, name):

@@ -15,8 +15,10 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import _checks, functions, gradient, io, layers
-from .engine import Engine, LayerSpec
+from . import _checks, _layer_kinds, functions, gradient, io, layers
+from ._layer_kinds import LayerSpec
+from .engine import Engine
+from .kernels.codes import AFFINE, SIGMOID, SIGMOID_CH4
 from ._dispatch import lazy_kernels
 from .convnets import DeepConvNet, SimpleConvNet  # noqa: F401 - chapters 7 and 8, layer by layer (see there)
 from .mlp import NeuralNetMLP  # noqa: F401 - Raschka's network lives with its kernels
@@ -176,23 +178,12 @@ class _BookOneNet(_TrainableNet):
         return self._loss(x, t)
 
     def _build_engine(self, last_layer):
-        stack, affine, norm = [], 0, 0
-        width = None
-        for name, layer in self.layers.items():
-            if isinstance(layer, layers.Affine):
-                affine += 1
-                w_in, width = layer.W.shape
-                stack.append(LayerSpec(nk.AFFINE, layer, w_in, width, ("W" + str(affine), "b" + str(affine))))
-            elif isinstance(layer, layers.BatchNormalization):
-                norm = affine
-                stack.append(LayerSpec(nk.BATCHNORM, layer, width, width, ("gamma" + str(norm), "beta" + str(norm)),
-                                       float(layer.momentum)))
-            elif isinstance(layer, layers.Relu):
-                stack.append(LayerSpec(nk.RELU, layer, width, width))
-            elif isinstance(layer, layers.Sigmoid):
-                stack.append(LayerSpec(nk.SIGMOID, layer, width, width))
-            else:
-                stack.append(LayerSpec(nk.DROPOUT, layer, width, width, scalar=float(layer.dropout_ratio)))
+        stack, number, width = [], 0, None
+        for layer in self.layers.values():
+            kind = _layer_kinds.of_layer(layer)
+            number += kind.numbered  # Affine{i} starts group i; the layers after it take i in their keys
+            stack.append(kind.spec(layer, width, number))
+            width = stack[-1].w_out
         self._engine = Engine(self, stack, last_layer, self.dtype, decay=hasattr(self, "weight_decay_lambda"))
 
 
@@ -247,8 +238,8 @@ class TwoLayerNetCh4(_EngineNet):
         std = _checks.real_number(weight_init_std, "weight_init_std")
         self.params = {"W1": std * np.random.randn(i, h), "b1": np.zeros(h),
                        "W2": std * np.random.randn(h, o), "b2": np.zeros(o)}
-        stack = [LayerSpec(nk.AFFINE, None, i, h, ("W1", "b1")), LayerSpec(nk.SIGMOID_CH4, None, h, h),
-                 LayerSpec(nk.AFFINE, None, h, o, ("W2", "b2"))]
+        stack = [LayerSpec(AFFINE, None, i, h, ("W1", "b1")), LayerSpec(SIGMOID_CH4, None, h, h),
+                 LayerSpec(AFFINE, None, h, o, ("W2", "b2"))]
         self._engine = Engine(self, stack, None, self.dtype)
 
     def _onehot(self, x, t):
@@ -437,8 +428,8 @@ class TwoLayerNetBook2(_EngineNet):
         for layer in self.layers:
             self.params += layer.params
             self.grads += layer.grads
-        stack = [LayerSpec(nk.AFFINE, self.layers[0], i, h, (0, 1)), LayerSpec(nk.SIGMOID, self.layers[1], h, h),
-                 LayerSpec(nk.AFFINE, self.layers[2], h, o, (2, 3))]
+        stack = [LayerSpec(AFFINE, self.layers[0], i, h, (0, 1)), LayerSpec(SIGMOID, self.layers[1], h, h),
+                 LayerSpec(AFFINE, self.layers[2], h, o, (2, 3))]
         self._engine = Engine(self, stack, self.loss_layer, self.dtype, grads_list=self.grads)
 
     def predict(self, x):

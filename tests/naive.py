@@ -190,6 +190,17 @@ def batchnorm_backward(x, gamma, dout):
     return np.array(dx).reshape(np.shape(x)), np.array(dgamma), np.array(dbeta)
 
 
+def tanh_forward(x):
+    """tanh of every element, one Python float at a time."""
+    return np.array([[math.tanh(float(v)) for v in row] for row in np.asarray(x)])
+
+
+def tanh_backward(y, dout):
+    """dx = dout * (1 - y * y) from the forward's outputs y, element by element."""
+    return np.array([[float(d) * (1.0 - float(v) * float(v)) for v, d in zip(yr, dr)]
+                     for yr, dr in zip(np.asarray(y), np.asarray(dout))])
+
+
 # scalar functions for the numerical-gradient tests, jitted once here so that every test module shares their
 # compiled specialisations (under NUMBA_DISABLE_JIT=1 they are the plain Python functions)
 @numba.njit

@@ -39,10 +39,10 @@ import numpy as np
 from numba import prange
 
 from .._jit import kernel
+from .activations import relu_scalar, sigmoid_scalar, sigmoid_slope
+from .codes import RELU, SIGMOID  # noqa: F401 - the hidden activations (fastnn.netgrad reads them here)
 from .fastexp import vexp
 
-RELU = 0
-SIGMOID = 1
 CHUNK = 8  # units per parallel task: fixed, so a parameter's value never depends on the thread count
 ZERO, ONE = np.int64(0), np.int64(1)  # int64 arguments (literal 0 and 1 would compile second versions)
 
@@ -118,9 +118,8 @@ SERIES_RANGE = 2.0 ** -11
 def _act(v, act):
     """The book's ReLU (x <= 0 -> 0, NaN passes) or sigmoid (fastnn's stable form)."""
     if act == RELU:
-        return 0.0 if v <= 0 else v
-    e = vexp(-abs(v))
-    return 1 / (1 + e) if v >= 0 else e / (1 + e)
+        return relu_scalar(v)
+    return sigmoid_scalar(v)
 
 
 @kernel
@@ -309,7 +308,7 @@ def _act_series(a, act, smax, tau):
     if not math.isfinite(a):
         return False
     sg = _act(a, SIGMOID)
-    s1 = sg * (1 - sg)  # sigmoid' = s(1 - s), then its derivatives / k!
+    s1 = sigmoid_slope(sg)  # sigmoid' = s(1 - s), then its derivatives / k!
     tau[0] = s1
     tau[1] = s1 * (1 - 2 * sg) / 2
     tau[2] = s1 * (1 - 6 * s1) / 6

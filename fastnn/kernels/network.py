@@ -1,15 +1,24 @@
 """The network engine's kernels: a whole layer stack forward, its loss, its backward and the fused training loop,
 each one compiled call.
 
-A network is described by an int64 table, one row per layer (columns ``COL_*``), and a few flat buffers:
+A network at one batch size n is one tuple of arrays, ``net``, in the order of fastnn.kernels.codes.NetArrays,
+built once per batch size by fastnn.engine (``_Plan.net``) and passed whole (a plain tuple: numba dispatches it as
+fast as the arrays one by one, a named tuple costs 0.75 us more per call); each kernel unpacks it in one line:
 
+* ``table``: int64, one row per layer: its kind's code and the columns ``COL_*`` (both in fastnn.kernels.codes);
+* ``fpar``: float64, one per layer: its scalar (batch-norm momentum, dropout ratio);
 * ``arena``: the parameters, the layers' gradients, the returned gradients (with weight decay) and the batch-norm
   running statistics, one after another, in the network's dtype (fastnn.engine lays it out; the ``params`` dict
   holds views of it);
-* ``scratch``: per batch size, every layer's output and the batch-norm intermediates (the layers' book
-  attributes ``Sigmoid.out``, ``BatchNormalization.xc/xn/std``, ``SoftmaxWithLoss.y`` are views of it), then two
-  ping-pong buffers for the backward pass;
-* ``bmask``: per batch size, the boolean masks of the Relu and Dropout layers (``Relu.mask``, ``Dropout.mask``).
+* ``scratch``: every layer's output (n rows) and the batch-norm intermediates (the layers' book attributes
+  ``Sigmoid.out``, ``BatchNormalization.xc/xn/std``, ``SoftmaxWithLoss.y`` are views of it);
+* ``bmask``: the boolean masks of the Relu and Dropout layers (``Relu.mask``, ``Dropout.mask``);
+* ``y``: (n, classes) view of scratch, the softmax of the scores (``SoftmaxWithLoss.y``);
+* ``ping``, ``pong``: n times the widest layer each, the backward pass's alternating gradient buffers.
+
+Targets come as ``labels`` (intp, n) or ``onehot`` (n, classes) in the net's dtype, ``use_onehot`` saying which;
+the other is a placeholder. ``res`` (float64, 3) receives the loss, a status code (``OK``...) and the
+weight-decay term.
 
 Arithmetic follows the books' NumPy expressions in the same order and dtype, so float64 results match the book's
 code to rounding; column sums run row by row in the array's dtype as NumPy's ``sum(axis=0)`` does.
@@ -18,20 +27,18 @@ import math
 
 import numpy as np
 
+from .._constants import BN_EPS, CE_DELTA
 from .._jit import kernel
+from .activations import (relu_backward_scalar, relu_scalar, sigmoid_backward_scalar, sigmoid_scalar,
+                          sigmoid_slope, tanh_backward_scalar, tanh_scalar)
 from .affine import weight_gradient
-from .fastexp import vexp
+from .codes import (AFFINE, BATCHNORM, COL_CODE, COL_F0, COL_F1, COL_G0, COL_G1, COL_MASK, COL_OUT, COL_P0, COL_P1,
+                    COL_RAND, COL_S0, COL_S1, COL_STD, COL_WIN, COL_WORK0, COL_WORK1, COL_WOUT, COL_XC, COL_XN, RELU,
+                    SIGMOID, SIGMOID_CH4, TANH)
 from .optim import adagrad, adam, momentum, nesterov, rmsprop, sgd
 from .softmax import (softmax_cross_entropy_backward_labels, softmax_cross_entropy_backward_onehot,
                       softmax_cross_entropy_labels, softmax_cross_entropy_onehot)
 
-# layer codes
-AFFINE, RELU, SIGMOID, BATCHNORM, DROPOUT, SIGMOID_CH4 = 0, 1, 2, 3, 4, 5
-# table columns: code, output offset (scratch), input width, output width, parameter offsets (arena), layer
-# gradient offsets, returned gradient offsets, statistics offsets, aux scratch offsets, mask offset, rand offset
-(COL_CODE, COL_OUT, COL_WIN, COL_WOUT, COL_P0, COL_P1, COL_G0, COL_G1, COL_F0, COL_F1, COL_S0, COL_S1,
- COL_A0, COL_A1, COL_A2, COL_A3, COL_A4, COL_MASK, COL_RAND) = range(19)
-N_COLS = 19
 # run modes
 PREDICT, LOSS, GRADIENT, BACKWARD = 0, 1, 2, 3
 # optimizer codes (fastnn.optimizer gives the coefficients)
@@ -42,16 +49,19 @@ OK, BAD_LABEL, NONFINITE_LOSS, NONFINITE_PARAMS = 0, 1, 2, 3
 
 @kernel
 def _mat(buf, off, rows, cols):
+    """The (rows, cols) view of the flat ``buf`` starting at ``off``."""
     return buf[off:off + rows * cols].reshape((rows, cols))
 
 
 @kernel
 def _vec(buf, off, size):
+    """The view of ``size`` values of the flat ``buf`` starting at ``off``."""
     return buf[off:off + size]
 
 
 @kernel
 def _layer_input(table, scratch, x, k, n):
+    """Layer k's input: x (n rows) for the first layer, else the previous layer's output in scratch."""
     if k == 0:
         return x
     return _mat(scratch, table[k - 1, COL_OUT], n, table[k, COL_WIN])
@@ -60,6 +70,7 @@ def _layer_input(table, scratch, x, k, n):
 # --- forward ----------------------------------------------------------------------------------------------------
 @kernel
 def _affine_forward(arena, row, inp, out):
+    """out = inp @ W + b, W and b in the arena at the offsets of the layer's table ``row``."""
     W = _mat(arena, row[COL_P0], row[COL_WIN], row[COL_WOUT])
     b = _vec(arena, row[COL_P1], row[COL_WOUT])
     np.dot(inp, W, out)
@@ -69,20 +80,15 @@ def _affine_forward(arena, row, inp, out):
 
 
 @kernel
-def _sigmoid(v):
-    # exp(-|v|) never overflows: both branches are the same function, each where it is stable
-    e = vexp(-abs(v))
-    return 1 / (1 + e) if v >= 0 else e / (1 + e)
-
-
-@kernel
 def _batchnorm_forward(arena, scratch, row, momentum, inp, out, train):
+    """The book's batch normalisation of inp into out: in training (``train``) with the batch's statistics, keeping
+    xc, xn, std in scratch and moving the running statistics by ``momentum``; else with the running statistics."""
     n, w = inp.shape
     gamma, beta = _vec(arena, row[COL_P0], w), _vec(arena, row[COL_P1], w)
     running_mean, running_var = _vec(arena, row[COL_S0], w), _vec(arena, row[COL_S1], w)
-    xc, xn = _mat(scratch, row[COL_A0], n, w), _mat(scratch, row[COL_A1], n, w)
-    std, mu, var = _vec(scratch, row[COL_A2], w), _vec(scratch, row[COL_A3], w), _vec(scratch, row[COL_A4], w)
-    eps = inp.dtype.type(10e-7)
+    xc, xn = _mat(scratch, row[COL_XC], n, w), _mat(scratch, row[COL_XN], n, w)
+    std, mu, var = _vec(scratch, row[COL_STD], w), _vec(scratch, row[COL_WORK0], w), _vec(scratch, row[COL_WORK1], w)
+    eps = inp.dtype.type(BN_EPS)
     if train:
         mu[:] = 0
         for i in range(n):
@@ -117,8 +123,10 @@ def _batchnorm_forward(arena, scratch, row, momentum, inp, out, train):
 
 
 @kernel
-def forward(table, fpar, arena, scratch, bmask, x, rand, train):
-    """Every layer's forward pass; returns the last layer's output (a view of scratch)."""
+def forward(net, x, rand, train):
+    """Every layer's forward pass over x (n, features) in training (``train``: dropout draws from ``rand``, batch
+    statistics) or test behaviour; returns the last layer's output (a view of scratch)."""
+    table, fpar, arena, scratch, bmask, _, _, _ = net
     n = x.shape[0]
     out = x
     for k in range(table.shape[0]):
@@ -133,13 +141,16 @@ def forward(table, fpar, arena, scratch, bmask, x, rand, train):
             for i in range(n):
                 for j in range(out.shape[1]):
                     v = inp[i, j]
-                    m = v <= 0
-                    mask[i, j] = m
-                    out[i, j] = 0 if m else v
+                    mask[i, j] = v <= 0
+                    out[i, j] = relu_scalar(v)
         elif code == SIGMOID or code == SIGMOID_CH4:
             for i in range(n):
                 for j in range(out.shape[1]):
-                    out[i, j] = _sigmoid(inp[i, j])
+                    out[i, j] = sigmoid_scalar(inp[i, j])
+        elif code == TANH:
+            for i in range(n):
+                for j in range(out.shape[1]):
+                    out[i, j] = tanh_scalar(inp[i, j])
         elif code == BATCHNORM:
             _batchnorm_forward(arena, scratch, row, fpar[k], inp, out, train)
         else:  # DROPOUT: the first book's non-inverted dropout
@@ -162,6 +173,7 @@ def forward(table, fpar, arena, scratch, bmask, x, rand, train):
 
 @kernel
 def _labels_in_range(labels, n_classes):
+    """True when every label is in [0, n_classes)."""
     for i in range(labels.size):
         if labels[i] < 0 or labels[i] >= n_classes:
             return False
@@ -187,7 +199,8 @@ def _weight_decay(table, arena, decay):
 
 @kernel
 def _loss(scores, labels, onehot, use_onehot, y):
-    delta = y.dtype.type(1e-7)
+    """The book's softmax cross-entropy of the scores against the targets; the softmax goes into y."""
+    delta = y.dtype.type(CE_DELTA)
     if use_onehot:
         return softmax_cross_entropy_onehot(scores, onehot, delta, y)
     return softmax_cross_entropy_labels(scores, labels, delta, y)
@@ -196,6 +209,7 @@ def _loss(scores, labels, onehot, use_onehot, y):
 # --- backward ---------------------------------------------------------------------------------------------------
 @kernel
 def _colsum(d, out):
+    """out = the column sums of d, row by row (NumPy's sum(axis=0))."""
     out[:] = 0
     for i in range(d.shape[0]):
         for j in range(d.shape[1]):
@@ -204,11 +218,13 @@ def _colsum(d, out):
 
 @kernel
 def _batchnorm_backward(arena, scratch, row, d, dx):
+    """The book's batch-norm backward of d into dx from the training forward's xc, xn, std; dgamma and dbeta into
+    the arena."""
     n, w = d.shape
     gamma = _vec(arena, row[COL_P0], w)
     dgamma, dbeta = _vec(arena, row[COL_G0], w), _vec(arena, row[COL_G1], w)
-    xc, xn = _mat(scratch, row[COL_A0], n, w), _mat(scratch, row[COL_A1], n, w)
-    std, dstd, dmu = _vec(scratch, row[COL_A2], w), _vec(scratch, row[COL_A3], w), _vec(scratch, row[COL_A4], w)
+    xc, xn = _mat(scratch, row[COL_XC], n, w), _mat(scratch, row[COL_XN], n, w)
+    std, dstd, dmu = _vec(scratch, row[COL_STD], w), _vec(scratch, row[COL_WORK0], w), _vec(scratch, row[COL_WORK1], w)
     _colsum(d, dbeta)
     dgamma[:] = 0
     dstd[:] = 0
@@ -233,9 +249,11 @@ def _batchnorm_backward(arena, scratch, row, d, dx):
 
 
 @kernel
-def backward(table, arena, scratch, bmask, x, dy, ping, pong, need_dx):
-    """Every layer's backward pass from dy (the loss layer's dx); writes the layers' gradients into the arena.
-    Returns the input gradient (a view of ping or pong) when need_dx, else dy."""
+def backward(net, x, dy, need_dx):
+    """Every layer's backward pass from dy (the loss layer's dx, a view of ping) after a forward of x; writes the
+    layers' gradients into the arena. Returns the input gradient (a view of ping or pong) when need_dx, else the
+    first layer's output gradient."""
+    table, _, arena, scratch, bmask, _, ping, pong = net
     n = x.shape[0]
     d = dy
     for k in range(table.shape[0] - 1, -1, -1):
@@ -255,18 +273,22 @@ def backward(table, arena, scratch, bmask, x, dy, ping, pong, need_dx):
             mask = _mat(bmask, row[COL_MASK], n, w_out)
             for i in range(n):
                 for j in range(w_out):
-                    if mask[i, j]:
-                        d[i, j] = 0
+                    d[i, j] = relu_backward_scalar(d[i, j], mask[i, j])
         elif code == SIGMOID:
             y = _mat(scratch, row[COL_OUT], n, w_out)
             for i in range(n):
                 for j in range(w_out):
-                    d[i, j] = d[i, j] * (1 - y[i, j]) * y[i, j]
+                    d[i, j] = sigmoid_backward_scalar(d[i, j], y[i, j])
         elif code == SIGMOID_CH4:  # chapter 4: sigmoid_grad(a1) * (dy @ W2.T)
             y = _mat(scratch, row[COL_OUT], n, w_out)
             for i in range(n):
                 for j in range(w_out):
-                    d[i, j] = ((1 - y[i, j]) * y[i, j]) * d[i, j]
+                    d[i, j] = sigmoid_slope(y[i, j]) * d[i, j]
+        elif code == TANH:
+            y = _mat(scratch, row[COL_OUT], n, w_out)
+            for i in range(n):
+                for j in range(w_out):
+                    d[i, j] = tanh_backward_scalar(d[i, j], y[i, j])
         elif code == BATCHNORM:
             _batchnorm_backward(arena, scratch, row, d, other)
             d = other
@@ -303,12 +325,14 @@ def _returned_gradients(table, arena, decay):
 
 # --- one call ---------------------------------------------------------------------------------------------------
 @kernel
-def run(table, fpar, arena, scratch, bmask, x, labels, onehot, use_onehot, rand, y, ping, pong, mode, train,
-        decay, dout, need_dx, res):
-    """One network call. mode PREDICT: forward only (returns the scores); LOSS: forward + loss; GRADIENT: forward
-    (training mode) + loss + backward; BACKWARD: backward from the state of the last forward (the second book's
-    ``backward(dout)``). res[0] = the loss layer's loss, res[1] = status, res[2] = the weight-decay term. Returns
-    the scores, or the input gradient."""
+def run(net, x, labels, onehot, use_onehot, rand, mode, train, decay, dout, need_dx, res):
+    """One network call on x (n, features) with the targets (see the module), ``rand`` the dropout draws of a
+    training forward. mode PREDICT: forward only (returns the scores); LOSS: forward + loss; GRADIENT: forward +
+    loss + backward; BACKWARD: backward from the state of the last forward (the second book's ``backward(dout)``).
+    ``train``: training behaviour of the forward; ``decay``: the weight-decay lambda (0: none); ``dout``: the loss's
+    upstream gradient; ``need_dx``: compute the input gradient. res[0] = the loss layer's loss, res[1] = status,
+    res[2] = the weight-decay term. Returns the scores, or the input gradient."""
+    table, _, arena, _, _, y, ping, _ = net
     res[1] = OK
     n = x.shape[0]
     if mode != PREDICT and (labels.size != n if not use_onehot else onehot.shape != (n, y.shape[1])):
@@ -318,7 +342,7 @@ def run(table, fpar, arena, scratch, bmask, x, labels, onehot, use_onehot, rand,
         res[1] = BAD_LABEL
         return y
     if mode != BACKWARD:
-        scores = forward(table, fpar, arena, scratch, bmask, x, rand, train)
+        scores = forward(net, x, rand, train)
         if mode == PREDICT:
             return scores
         res[0] = _loss(scores, labels, onehot, use_onehot, y)
@@ -330,7 +354,7 @@ def run(table, fpar, arena, scratch, bmask, x, labels, onehot, use_onehot, rand,
         softmax_cross_entropy_backward_onehot(y, onehot, dout, dy)
     else:
         softmax_cross_entropy_backward_labels(y, labels, dout, dy)
-    dx = backward(table, arena, scratch, bmask, x, dy, ping, pong, need_dx)
+    dx = backward(net, x, dy, need_dx)
     if decay != 0:
         _returned_gradients(table, arena, decay)
     return dx
@@ -361,12 +385,14 @@ def update(opt, params, grads, state1, state2, segments, coef):
 
 @kernel
 def _copy(src, dst):
+    """dst[:src.size] = src."""
     for i in range(src.size):  # a plain loop: twice as fast as numba's slice assignment here
         dst[i] = src[i]
 
 
 @kernel
 def _all_finite(a):
+    """True when no entry of a is inf or NaN."""
     # x - x is 0 for a finite x and NaN for inf or NaN; OR-ing the comparisons vectorises (an early exit would not)
     bad = False
     for i in range(a.size):
@@ -377,6 +403,7 @@ def _all_finite(a):
 # --- the fused training loop ------------------------------------------------------------------------------------
 @kernel
 def _gather(x_train, t_train, onehot_train, use_onehot, idx, xb, labels, onehot):
+    """The rows ``idx`` of the training set into the batch buffers xb and labels (or onehot)."""
     for i in range(idx.size):
         r = idx[i]
         for j in range(xb.shape[1]):
@@ -389,23 +416,31 @@ def _gather(x_train, t_train, onehot_train, use_onehot, idx, xb, labels, onehot)
 
 
 @kernel
-def train_steps(table, fpar, arena, scratch, bmask, x_train, t_train, onehot_train, use_onehot, batches, rands,
-                xb, labels, onehot, y, ping, pong, decay, opt, state1, state2, segments, coefs, loss_after_update,
-                check_finite, backup, n_params, losses, res):
+def train_steps(net, data, batch, optimizer, batches, rands, coefs, decay, loss_after_update, check_finite, backup,
+                losses, res):
     """Steps of the first book's Trainer, one per row of ``batches`` (the rows' indices drawn by the caller as the
     book draws them; ``rands[s]`` the dropout draws of step s): gradient, optimizer update, and the recorded loss
-    (the book's after-update loss on the same batch, else the gradient pass's). With check_finite, ``backup``
-    holds the parameters before each update, and the loop stops at a non-finite loss or parameter (the caller
-    restores). res[0] = steps done, res[1] = status."""
+    (the book's after-update loss on the same batch, else the gradient pass's), into ``losses[s]``.
+
+    ``net``: the plan's arrays at the batch size (see the module); ``data``: the training set, (x_train (N,
+    features), labels (intp, N), one-hot rows (N, classes), use_onehot); ``batch``: the gathered batch's buffers
+    (x, labels, one-hot rows); ``optimizer``: (its code OPT_*, its two state buffers, its segments; see update),
+    ``coefs[s]`` its scalars at step s; ``decay``: the weight-decay lambda. With check_finite, ``backup`` (as long
+    as the parameters at the arena's start) holds the parameters before each update, and the loop stops at a
+    non-finite loss or parameter (the caller restores). res[0] = steps done, res[1] = status."""
+    table, _, arena, _, _, y, ping, _ = net
+    x_train, t_train, onehot_train, use_onehot = data
+    xb, labels, onehot = batch
+    opt, state1, state2, segments = optimizer
     res[1] = OK
-    params = arena[:n_params]
+    params = arena[:backup.size]
     passes = 2 if loss_after_update else 1
     for s in range(batches.shape[0]):
         res[0] = s
         _gather(x_train, t_train, onehot_train, use_onehot, batches[s], xb, labels, onehot)
         loss = 0.0
         for p in range(passes):  # one call site per kernel: compile time grows with call sites, not passes
-            scores = forward(table, fpar, arena, scratch, bmask, xb, rands[s], p == 0)
+            scores = forward(net, xb, rands[s], p == 0)
             loss = _loss(scores, labels, onehot, use_onehot, y) + _weight_decay(table, arena, decay)
             if check_finite and not math.isfinite(loss) and (p == 1 or not loss_after_update):
                 losses[s] = loss
@@ -418,7 +453,7 @@ def train_steps(table, fpar, arena, scratch, bmask, x_train, t_train, onehot_tra
                 softmax_cross_entropy_backward_onehot(y, onehot, 1.0, dy)
             else:
                 softmax_cross_entropy_backward_labels(y, labels, 1.0, dy)
-            backward(table, arena, scratch, bmask, xb, dy, ping, pong, False)
+            backward(net, xb, dy, False)
             if decay != 0:
                 _returned_gradients(table, arena, decay)
             if check_finite:

@@ -19,18 +19,19 @@ Layouts (C-contiguous, one float dtype throughout, the caller checked everything
   in scipy's order (csr_matvecs and csc_matvecs, which scikit-learn's products on a CSR batch call), so they equal
   scipy's to the bit.
 
-Activations: IDENTITY, LOGISTIC (1 / (1 + exp(-z))), TANH, RELU (max(z, 0)), SOFTMAX (rows; z - max, exp, divided
-by the row's sum, summed as NumPy sums a row), EXP. Losses: SQUARED (0.5 * mean over outputs of the mean squared
-error), LOG_LOSS (softmax cross-entropy), BINARY_LOG_LOSS (logistic outputs, one column per label), POISSON; each
-a weighted mean when ``use_sw``, plus ``0.5 * alpha * sum(W**2) / sum(weights)``.
+Activations (codes of fastnn.kernels.codes): IDENTITY, LOGISTIC (1 / (1 + exp(-z))), TANH, RELU (max(z, 0)),
+SOFTMAX (rows; z - max, exp, divided by the row's sum, summed as NumPy sums a row), EXP. Losses: SQUARED (0.5 *
+mean over outputs of the mean squared error), LOG_LOSS (softmax cross-entropy), BINARY_LOG_LOSS (logistic outputs,
+one column per label), POISSON; each a weighted mean when ``use_sw``, plus ``0.5 * alpha * sum(W**2) / sum(weights)``.
 """
 import math
 
 import numpy as np
 
 from .._jit import kernel
+from .activations import tanh_backward_scalar, tanh_scalar
+from .codes import EXP, IDENTITY, LOGISTIC, RELU, SOFTMAX, TANH  # noqa: F401 - fastnn.sklearn reads them here
 
-IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, EXP = 0, 1, 2, 3, 4, 5
 SQUARED, LOG_LOSS, BINARY_LOG_LOSS, POISSON = 0, 1, 2, 3
 ADAM, SGD = 0, 1
 
@@ -129,7 +130,7 @@ def _activate(Z, kind):
                 z[c] = 1.0 / (1.0 + math.exp(-z[c]))
         elif kind == TANH:
             for c in range(k):
-                z[c] = math.tanh(z[c])
+                z[c] = tanh_scalar(z[c])
         elif kind == RELU:
             for c in range(k):
                 if z[c] < 0:
@@ -281,7 +282,7 @@ def _derivative(Z, delta, kind):
                 d[c] = d[c] * z[c]
                 d[c] = d[c] * (1 - z[c])
             elif kind == TANH:
-                d[c] = d[c] * (1 - z[c] ** 2)
+                d[c] = tanh_backward_scalar(d[c], z[c])
             elif kind == RELU:
                 if z[c] == 0:
                     d[c] = 0

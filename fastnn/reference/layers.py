@@ -44,6 +44,23 @@ class Sigmoid:
         return dout * (1.0 - self.out) * self.out
 
 
+class Tanh:
+    """A tanh layer in the books' idiom (the second book's RNN applies tanh inline): out = tanh(x)."""
+
+    def __init__(self):
+        self.out = None
+        self.params, self.grads = [], []
+
+    def forward(self, x):
+        """Returns tanh(x), kept as self.out for backward."""
+        self.out = np.tanh(x)
+        return self.out
+
+    def backward(self, dout):
+        """Returns dx = dout * (1 - out ** 2)."""
+        return dout * (1.0 - self.out ** 2)
+
+
 class Affine:
     """The first book's common/layers.py Affine layer: out = x @ W + b, x flattened to (N, -1)."""
 
