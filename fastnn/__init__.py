@@ -70,6 +70,11 @@ def _warm(dtypes):
             net = nets.MultiLayerNet(4, [5], 4, activation=activation, dtype=dtype)
             optimizer.SGD().update(net.params, net.gradient(x, labels))
             net.accuracy(x, labels)
+        # a net with batch normalisation, and the update rules with state, compile separately (see kernels/network)
+        bn_net = nets.MultiLayerNetExtend(4, [5], 4, use_batchnorm=True, dtype=dtype)
+        for rule in (optimizer.Momentum(), optimizer.Adam()):
+            rule.update(bn_net.params, bn_net.gradient(x, labels))
+        bn_net.accuracy(x, labels)
         trainer.Trainer(net, x, labels, x, labels, epochs=1, mini_batch_size=3, verbose=False).train()
         # chapter 7's net on 26x26 images: 24x24 convolution planes take the direct-loop paths too
         images = np.linspace(0, 1, 3 * 26 * 26, dtype=dtype).reshape(3, 1, 26, 26)

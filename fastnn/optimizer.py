@@ -204,8 +204,8 @@ class _FlatPlan:
         self.state_flat, self.state_objs, self.state_pairs = [], [], []
         for name in optimizer._state_names:
             self._adopt_state(optimizer, name)
-        dummy = np.zeros(1, dtype=self.dtype)
-        self.states = (self.state_flat + [dummy, dummy])[:2]  # the kernel's two state buffers, unused ones dummy
+        # the kernel's two state buffers, None where the rule has none (its kernel then compiles only that rule)
+        self.states = (self.state_flat + [None, None])[:2]
         self._build_checks(optimizer)
 
     @classmethod

@@ -35,4 +35,6 @@ N_COLS = 19
 
 # the network engine's arrays at one batch size, in the order its kernels take them as one tuple argument
 # (fastnn.kernels.network describes each; fastnn.engine._Plan builds them)
-NetArrays = namedtuple("NetArrays", "table fpar arena scratch bmask y ping pong")
+# bn: fpar again when the net has batch normalisation, else None: a net without it then compiles no batch-norm
+# code (numba prunes a branch on an argument that is None before typing it)
+NetArrays = namedtuple("NetArrays", "table fpar arena scratch bmask y ping pong bn")
