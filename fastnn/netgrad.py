@@ -252,9 +252,10 @@ def numerical_gradient(net, x, t, *, parallel=False):
 
     ``net``: a TwoLayerNet, TwoLayerNetCh4 (one-hot t only, as its book chapter), TwoLayerNetBook2, MultiLayerNet
     or MultiLayerNetExtend without dropout, from fastnn.nets (or fastnn.reference.nets, or the books' own classes
-    of these structures). ``x``: (N, features), ``t``: N integer labels or (N, classes) one-hot rows. ``parallel=True`` spreads the parameters over numba's
-    threads (same values bit for bit; nets with batch normalisation always run serially, because their running
-    statistics form one sequential recurrence over the evaluations). See the module docstring for side effects.
+    of these structures). ``x``: (N, features), ``t``: N integer labels or (N, classes) one-hot rows.
+    ``parallel=True`` spreads the parameters over numba's threads (same values bit for bit; nets with batch
+    normalisation always run serially, because their running statistics form one sequential recurrence over the
+    evaluations). See the module docstring for side effects.
     """
     if not isinstance(parallel, (bool, np.bool_)):
         raise TypeError(f"parallel must be True or False; got {type(parallel).__name__}")
