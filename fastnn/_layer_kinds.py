@@ -9,7 +9,8 @@ A kind says, in one place:
   ``params``/``grads`` lists) and its running statistics, which fastnn.engine lays out in the arena;
 * the scratch blocks, mask and uniform draws its kernel code uses beside its output (table columns and sizes);
 * the book attributes that show the last call's state (views of a plan's buffers) and the attributes the engine
-  watches for replacement.
+  watches for replacement;
+* its marker (fastnn.kernels.codes.MARKERS), if its kernel code compiles only for nets that have the kind.
 
 fastnn.engine and fastnn.nets loop over :data:`KINDS` instead of testing codes.
 """
@@ -43,6 +44,7 @@ class Kind:
     rand = False  # n x width uniform draws per training forward
     watched = ()  # layer attributes the engine watches for replacement (identity)
     watched_lists = ()  # layer lists whose parameter entries the engine watches
+    marker = None  # its kind marker (codes.MARKERS): compiled only for nets that have it; None: always compiled
 
     def spec(self, layer, width, number):
         """The LayerSpec of ``layer``, which follows a layer of ``width`` outputs, in the stack's ``number``-th
@@ -105,6 +107,7 @@ class Affine(Kind):
 
 class BatchNorm(Kind):
     code, layer_class = codes.BATCHNORM, layers.BatchNormalization
+    marker = "batchnorm"
     param_names = param_attributes = ("gamma", "beta")
     grad_attributes = ("dgamma", "dbeta")
     stats = ("running_mean", "running_var")
@@ -134,6 +137,7 @@ class Relu(Kind):
 
 class Sigmoid(Kind):
     code, layer_class = codes.SIGMOID, layers.Sigmoid
+    marker = "sigmoid"
 
     def book_attributes(self, plan, k, spec):
         return (("out", plan.out(k, spec.w_out)),)
@@ -146,6 +150,7 @@ class SigmoidCh4(Sigmoid):
 class Dropout(Kind):
     code, layer_class = codes.DROPOUT, layers.Dropout
     mask = rand = True
+    marker = "dropout"
 
     def spec(self, layer, width, number):
         return LayerSpec(self.code, layer, width, width, scalar=float(layer.dropout_ratio))
@@ -156,6 +161,7 @@ class Dropout(Kind):
 
 class Tanh(Kind):
     code = codes.TANH  # no book layer class: a net puts it in its own stack (LayerSpec), with any layer object
+    marker = "tanh"
 
     def book_attributes(self, plan, k, spec):
         return (("out", plan.out(k, spec.w_out)),)

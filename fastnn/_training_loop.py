@@ -25,8 +25,8 @@ class TrainingData:
         self.x = x2
         kind, checked = _checks.labels_or_onehot_for(t, x2.shape[0], engine.n_out, "t_train", engine.dtype)
         self.use_onehot = kind == "onehot"
-        self.labels = np.zeros(1, np.intp) if self.use_onehot else checked
-        self.onehot = checked if self.use_onehot else np.zeros((1, 1), engine.dtype)
+        self.labels = None if self.use_onehot else checked  # the kernel compiles for the form given only
+        self.onehot = checked if self.use_onehot else None
 
 
 class TrainingLoop:
@@ -41,16 +41,18 @@ class TrainingLoop:
         self.onehot = np.zeros((batch_size, engine.n_out), dtype=engine.dtype)
         self.backup = np.zeros(engine.n_params, dtype=engine.dtype)
         self.res = np.zeros(3, dtype=np.float64)
+        self.pass_res = np.zeros(3, dtype=np.float64)  # the result of each pass's run (fastnn.kernels.network)
 
     def run(self, batches, rands, coefs, decay, loss_after_update, check_finite):
         """Steps for the rows of ``batches``; returns (losses of the steps done, status)."""
         engine, plan, flat, data = self.engine, self.plan, self.flat, self.data
         engine.activate(plan)
         losses = np.zeros(len(batches), dtype=np.float64)
+        targets = (None, self.onehot) if data.use_onehot else (self.labels, None)
         with _one_blas_thread(self.xb.shape[0], engine.row_work):
-            nk.train_steps(plan.net, (data.x, data.labels, data.onehot, data.use_onehot),
-                           (self.xb, self.labels, self.onehot), (flat.code, *flat.states, flat.segments), batches,
-                           rands, coefs, decay, loss_after_update, check_finite, self.backup, losses, self.res)
+            nk.train_steps(plan.net, (data.x, data.labels, data.onehot), (self.xb, *targets, self.pass_res),
+                           (flat.code, *flat.states, flat.segments), batches, rands, coefs, decay, loss_after_update,
+                           check_finite, self.backup, losses, self.res)
         done = int(self.res[0])
         first = engine.stack[0].layer
         if first is not None:

@@ -70,7 +70,10 @@ class Engine:
         self.adopt()
         self._plans = OrderedDict()
         self._active = None
-        self._last = None  # (plan, x, labels, onehot, use_onehot, x shape) of the last call with targets
+        self._last = None  # (plan, x, labels, onehot, x shape) of the last call with targets
+        # a predict passes placeholder targets of the form last used, so that it runs the kernel already compiled
+        # for that form (the kernel compiles for labels and for one-hot rows separately)
+        self._onehot_used = False
 
     # -- layout ---------------------------------------------------------------------------------------------------
     def _layout(self):
@@ -245,22 +248,24 @@ class Engine:
         return a2, shape, plan
 
     def targets(self, t, plan):
-        """(labels, onehot, use_onehot): integer labels (intp) or one-hot rows (the net's dtype), the book's rule
-        (same size as the scores: one-hot)."""
+        """(labels, onehot): integer labels (intp) and None, or None and one-hot rows (the net's dtype), the book's
+        rule (same size as the scores: one-hot)."""
         n, c = plan.n, self.n_out
         if type(t) is np.ndarray:
             if t.ndim == 1 and t.shape[0] == n and t.dtype.kind in "iu" and (c != 1 or n == 0):
                 if t.dtype == np.intp and t.flags.c_contiguous:
-                    return t, plan.no_onehot, False
+                    return t, None
                 np.copyto(plan.labels, t, casting="unsafe")  # out-of-range values are caught by the kernel
-                return plan.labels, plan.no_onehot, False
+                return plan.labels, None
             if t.ndim == 2 and t.shape == (n, c) and t.dtype == self.dtype and t.flags.c_contiguous:
                 _checks.finite_onehot(t, "t")
-                return plan.no_labels, t, True
+                self._onehot_used = True
+                return None, t
         kind, checked = _checks.labels_or_onehot(t, plan.y, "t")
         if kind == "onehot":
-            return plan.no_labels, checked, True
-        return checked, plan.no_onehot, False
+            self._onehot_used = True
+            return None, checked
+        return checked, None
 
     # -- calls ----------------------------------------------------------------------------------------------------
     def run(self, x, t, mode, train, decay=0.0, dout=1.0, need_dx=False):
@@ -268,21 +273,21 @@ class Engine:
         self.sync()
         x2, shape, plan = self.inputs(x)
         if mode == nk.PREDICT:
-            labels, onehot, use_onehot = plan.no_labels, plan.no_onehot, False
+            labels, onehot = (None, plan.no_onehot) if self._onehot_used else (plan.no_labels, None)
         else:
-            labels, onehot, use_onehot = self.targets(t, plan)
+            labels, onehot = self.targets(t, plan)
         self.activate(plan)
         rand = plan.no_rand
         if train and plan.rand_size and mode != nk.BACKWARD:
             rand = plan.draw()
         self._note_inputs(x2, shape, t, plan, mode)
-        out = self._call(plan, x2, labels, onehot, use_onehot, rand, mode, train, decay, dout, need_dx)
+        out = self._call(plan, x2, labels, onehot, rand, mode, train, decay, dout, need_dx)
         if plan.res[1] != nk.OK:
             _checks.class_labels(t, plan.n, self.n_out, "t")  # raises the ValueError that says what is wrong
             raise ValueError(f"t must hold {plan.n} labels in [0, {self.n_out}) or one-hot rows of shape "
                              f"({plan.n}, {self.n_out})")
         if mode != nk.PREDICT:
-            self._last = (plan, x2, labels, onehot, use_onehot, shape)
+            self._last = (plan, x2, labels, onehot, shape)
         return plan, out, shape
 
     def backward(self, dout):
@@ -291,16 +296,16 @@ class Engine:
         if self._last is None:
             raise RuntimeError("backward called before forward")
         self.sync()
-        plan, x2, labels, onehot, use_onehot, shape = self._last
+        plan, x2, labels, onehot, shape = self._last
         self.activate(plan)
-        dx = self._call(plan, x2, labels, onehot, use_onehot, plan.no_rand, nk.BACKWARD, True, 0.0, dout, True)
+        dx = self._call(plan, x2, labels, onehot, plan.no_rand, nk.BACKWARD, True, 0.0, dout, True)
         return dx.copy().reshape(shape)
 
-    def _call(self, plan, x2, labels, onehot, use_onehot, rand, mode, train, decay, dout, need_dx):
+    def _call(self, plan, x2, labels, onehot, rand, mode, train, decay, dout, need_dx):
         """The compiled call of run and backward (fastnn.kernels.network.run, its arguments described there) on
         the plan's arrays, BLAS at one thread for small batches; returns the kernel's result."""
         with _one_blas_thread(x2.shape[0], self.row_work):
-            return nk.run(plan.net, x2, labels, onehot, use_onehot, rand, mode, train, decay, dout, need_dx, plan.res)
+            return nk.run(plan.net, x2, labels, onehot, rand, mode, train, decay, dout, need_dx, plan.res)
 
     def _note_inputs(self, x2, shape, t, plan, mode):
         """The per-call book attributes: the first layer's input, the loss layer's targets."""
@@ -381,9 +386,10 @@ class _Plan:
         self.no_rand = np.zeros(1, dtype=np.float64)
         self.res = np.zeros(3, dtype=np.float64)
         # the kernels' net argument: a plain tuple (a named tuple would cost 0.75 us more per compiled call)
-        has_bn = any(spec.code == codes.BATCHNORM for spec in stack)
+        present = {KINDS[spec.code].marker for spec in stack}
+        markers = [fpar if name in present else None for name in codes.MARKERS]
         self.net = tuple(codes.NetArrays(table, fpar, engine.arena, self.scratch, self.bmask, self.y, self.ping,
-                                         self.pong, fpar if has_bn else None))
+                                         self.pong, *markers))
         self.attributes = self._attributes(engine)
 
     def region(self, buffer, offset, shape):

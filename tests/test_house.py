@@ -6,6 +6,8 @@ planted violation (so a rule that can no longer fail is itself a failing test)."
 import ast
 import importlib
 import inspect
+import json
+import os
 import pkgutil
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import numba
+import numpy as np
 import pytest
 
 import fastnn
@@ -94,6 +97,23 @@ def package_dispatchers():
         module = importlib.import_module(info.name)
         found += [obj for obj in vars(module).values() if isinstance(obj, numba.core.registry.CPUDispatcher)]
     return found
+
+
+def literal_signatures(dispatchers):
+    """(name, signature) of every compiled signature holding a literal type (``Literal[int](0)``): a kernel compiled
+    once per constant value passed to it, beside its plain version."""
+    return [(d.__name__, str(sig)) for d in dispatchers for sig in d.signatures
+            if any(isinstance(t, numba.core.types.Literal) for t in sig)]
+
+
+def extra_signatures(signatures, key):
+    """The signatures beyond the first one of each ``key(signature)``: compiles that a kernel should not need."""
+    seen, extra = set(), []
+    for sig in signatures:
+        if key(sig) in seen:
+            extra.append(str(sig))
+        seen.add(key(sig))
+    return extra
 
 
 def fastnn_imports(files, package_dir):
@@ -278,6 +298,71 @@ def test_parallel_kernels_are_not_disk_cached():
     dispatchers = package_dispatchers()
     assert any(d.targetoptions.get("parallel") for d in dispatchers), "no parallel kernel found to check"
     assert cached_parallel_dispatchers(dispatchers) == []
+
+
+@compiled_only
+def test_kernels_compile_for_argument_types_not_constant_values():
+    def scaled(a, mode, flag):
+        return a[0] * mode if flag else a[0]
+
+    def caller_of(callee):
+        def caller(a):  # constants, as a kernel passes a mode to another
+            return callee(a, 1, False) + callee(a, 2, True) + callee(a, a.size, a.size > 2)
+        return caller
+
+    ours = _jit.kernel(cache=False)(scaled)
+    _jit.kernel(cache=False)(caller_of(ours))(np.ones(3))
+    assert len(ours.signatures) == 1 and literal_signatures([ours]) == []
+    # the rule on numba's own dispatcher, which compiles the callee once per constant value
+    plain = numba.njit(scaled)
+    numba.njit(caller_of(plain))(np.ones(3))
+    assert len(literal_signatures([plain])) == 2
+
+
+# A Trainer's net in both dtypes, then one-hot targets, in a fresh interpreter on an empty cache (a kernel loaded
+# from the cache compiles none of its callees, so their signatures would not show); then a planted extra compile:
+# run called by hand with non-contiguous input, which the engine never passes.
+ENGINE_WORKLOAD = """
+import json, numpy as np, numba
+from fastnn.nets import TwoLayerNet
+from fastnn.optimizer import SGD
+from fastnn.trainer import Trainer
+from fastnn.kernels import network as nk
+x, t = np.random.default_rng(0).random((12, 20)), np.arange(12) % 4
+nets = [TwoLayerNet(20, 8, 4, dtype=dtype) for dtype in (np.float64, np.float32)]
+for net in nets:
+    SGD().update(net.params, net.gradient(x, t))
+    net.predict(x), net.accuracy(x, t), net.loss(x, t)
+    Trainer(net, x, t, x, t, epochs=1, mini_batch_size=4, verbose=False).train()
+nets[0].gradient(x, np.eye(4)[t]), nets[0].accuracy(x, np.eye(4)[t])
+def signatures():
+    return {name: [[str(a) for a in sig] for sig in getattr(nk, name).signatures]
+            for name in ("run", "forward", "backward", "train_steps", "update")}
+before = signatures()
+plan = nets[0]._engine.plan(12)
+nk.run(plan.net, np.asfortranarray(x), plan.labels, None, plan.no_rand, nk.PREDICT, False, 0.0, 1.0, False, plan.res)
+print(json.dumps({"before": before, "after": signatures()}))
+"""
+# one compile per dtype of x (its argument 1) and per target form (labels None or not, argument 2)
+ENGINE_KEYS = {"run": lambda s: (s[1].split(",")[0], s[2] == "none"), "forward": lambda s: s[1].split(",")[0],
+               "backward": lambda s: s[1].split(",")[0], "train_steps": lambda s: s[2].split(",")[0],
+               "update": lambda s: s[1]}
+
+
+@pytest.mark.slow
+@compiled_only
+def test_the_engine_compiles_once_per_dtype_and_target_form(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", ENGINE_WORKLOAD], capture_output=True, text=True, env=env, check=True)
+    found = json.loads(out.stdout.splitlines()[-1])
+    before, after = found["before"], found["after"]
+    assert {name: len(sigs) for name, sigs in before.items()} == {"run": 3, "forward": 2, "backward": 2,
+                                                                  "train_steps": 2, "update": 2}
+    assert all(extra_signatures(sigs, ENGINE_KEYS[name]) == [] for name, sigs in before.items())
+    assert not any("Literal" in a for sigs in before.values() for sig in sigs for a in sig)
+    # the rule finds the planted compiles (Fortran-ordered x: run and the forward and backward it calls)
+    assert [name for name, sigs in after.items() if extra_signatures(sigs, ENGINE_KEYS[name])] == ["run", "forward",
+                                                                                                  "backward"]
 
 
 def test_reference_imports_nothing_from_fastnn():

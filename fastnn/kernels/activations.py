@@ -9,7 +9,7 @@ from .fastexp import vexp
 
 
 # --- scalar ops ---------------------------------------------------------------------------------------------------
-@kernel
+@kernel(internal=True)
 def sigmoid_scalar(v):
     """The books' sigmoid 1 / (1 + exp(-v)) in a stable form: exp(-|v|) never overflows, and the two branches
     are the same function, each evaluated where it is stable."""
@@ -17,37 +17,37 @@ def sigmoid_scalar(v):
     return 1 / (1 + e) if v >= 0 else e / (1 + e)
 
 
-@kernel
+@kernel(internal=True)
 def sigmoid_slope(y):
     """The sigmoid's derivative from its output y: (1 - y) * y."""
     return (1 - y) * y
 
 
-@kernel
+@kernel(internal=True)
 def sigmoid_backward_scalar(d, y):
     """The Sigmoid layer's backward of one upstream gradient d from the output y, in the book's order."""
     return d * (1 - y) * y
 
 
-@kernel
+@kernel(internal=True)
 def relu_scalar(v):
     """The books' Relu layer: 0 where v <= 0 (where its mask is set), else v (NaN passes)."""
     return 0 if v <= 0 else v
 
 
-@kernel
+@kernel(internal=True)
 def relu_backward_scalar(d, masked):
     """The Relu layer's backward of one upstream gradient d: 0 where the forward's mask is set."""
     return 0 if masked else d
 
 
-@kernel
+@kernel(internal=True)
 def tanh_scalar(v):
     """tanh(v)."""
     return math.tanh(v)
 
 
-@kernel
+@kernel(internal=True)
 def tanh_backward_scalar(d, y):
     """tanh's backward of one upstream gradient d from the output y: d * (1 - y ** 2), the square as a product
     (the same value; numba's integer power would compile a loop)."""

@@ -33,8 +33,10 @@ EXP = 10
  COL_XC, COL_XN, COL_STD, COL_WORK0, COL_WORK1, COL_MASK, COL_RAND) = range(19)
 N_COLS = 19
 
+# the kind markers: a net's kinds whose kernel code compiles only for nets that have them (numba prunes a branch on
+# an argument that is None before typing it); each of fastnn._layer_kinds' kinds names its marker, if any
+MARKERS = ("sigmoid", "tanh", "batchnorm", "dropout")
 # the network engine's arrays at one batch size, in the order its kernels take them as one tuple argument
-# (fastnn.kernels.network describes each; fastnn.engine._Plan builds them)
-# bn: fpar again when the net has batch normalisation, else None: a net without it then compiles no batch-norm
-# code (numba prunes a branch on an argument that is None before typing it)
-NetArrays = namedtuple("NetArrays", "table fpar arena scratch bmask y ping pong bn")
+# (fastnn.kernels.network describes each; fastnn.engine._Plan builds them), the markers last: fpar when the net has
+# the kind, else None
+NetArrays = namedtuple("NetArrays", ("table", "fpar", "arena", "scratch", "bmask", "y", "ping", "pong") + MARKERS)

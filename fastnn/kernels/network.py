@@ -15,17 +15,24 @@ fast as the arrays one by one, a named tuple costs 0.75 us more per call); each 
 * ``bmask``: the boolean masks of the Relu and Dropout layers (``Relu.mask``, ``Dropout.mask``);
 * ``y``: (n, classes) view of scratch, the softmax of the scores (``SoftmaxWithLoss.y``);
 * ``ping``, ``pong``: n times the widest layer each, the backward pass's alternating gradient buffers;
-* ``bn``: ``fpar`` again when the net has a batch-normalisation layer, else None.
+* ``sigmoid``, ``tanh``, ``batchnorm``, ``dropout``: the kind markers (fastnn.kernels.codes.MARKERS), ``fpar``
+  again when the net has a layer of that kind (``sigmoid`` for both sigmoid codes), else None.
 
-Compile what a net uses: numba removes an ``if a is not None:`` branch on an argument that is None before typing
-it, so nothing inside it is compiled. A net without batch normalisation (``bn`` None) compiles no batch-norm code,
-and ``update`` compiles only the rules its state buffers allow (SGD none, Adam two, the others one). Measured on a
-cold cache: the first TwoLayerNet(784, 100, 10) step 10.0 -> 6.5-7.1 s, a Trainer's first epoch 16-20 -> 12 s
-(AMD EPYC, another process busy). The price is one more specialisation per kind of net used in one process.
+Compile only what a net uses: numba removes an ``if a is not None:`` branch on an argument that is None before
+typing it, so nothing inside it is compiled (it cannot decide the test for an argument that is an array: code for
+either of two forms therefore sits under two tests, one on each form's argument). forward and backward take the kind markers as arguments of their own
+(numba prunes on arguments only, not on the fields of a tuple), and a kind's code sits under its marker's test;
+the loss compiles only the target form it is given (``onehot`` None: labels); ``update`` only the rules its state
+buffers allow (SGD none, Adam two, the others one). So the first TwoLayerNet(784, 100, 10) step compiles affine,
+ReLU, labels and SGD code only. The price is one more specialisation per kind of net used in one process.
 
-Targets come as ``labels`` (intp, n) or ``onehot`` (n, classes) in the net's dtype, ``use_onehot`` saying which;
-the other is a placeholder. ``res`` (float64, 3) receives the loss, a status code (``OK``...) and the
-weight-decay term.
+Compile cost grows with the number of separately compiled functions (about 0.05-0.1 s each, numba's fixed cost)
+and with how often a callee's machine code is rebuilt: each compiled function links in and re-optimises the code
+of everything it calls. train_steps therefore calls ``run`` (compiled once, shared with the Python calls) rather
+than forward and backward itself.
+
+Targets come as ``labels`` (intp, n) with ``onehot`` None, or ``onehot`` (n, classes, in the net's dtype) with
+``labels`` None (exactly one of them is None). ``res`` (float64, 3) receives the loss, a status code (``OK``...) and the weight-decay term.
 
 Arithmetic follows the books' NumPy expressions in the same order and dtype, so float64 results match the book's
 code to rounding; column sums run row by row in the array's dtype as NumPy's ``sum(axis=0)`` does.
@@ -54,19 +61,13 @@ OPT_SGD, OPT_MOMENTUM, OPT_NESTEROV, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADAM = 0, 1, 
 OK, BAD_LABEL, NONFINITE_LOSS, NONFINITE_PARAMS = 0, 1, 2, 3
 
 
-@kernel
+@kernel(internal=True)
 def _mat(buf, off, rows, cols):
     """The (rows, cols) view of the flat ``buf`` starting at ``off``."""
     return buf[off:off + rows * cols].reshape((rows, cols))
 
 
-@kernel
-def _vec(buf, off, size):
-    """The view of ``size`` values of the flat ``buf`` starting at ``off``."""
-    return buf[off:off + size]
-
-
-@kernel
+@kernel(internal=True)
 def _layer_input(table, scratch, x, k, n):
     """Layer k's input: x (n rows) for the first layer, else the previous layer's output in scratch."""
     if k == 0:
@@ -75,35 +76,30 @@ def _layer_input(table, scratch, x, k, n):
 
 
 # --- forward ----------------------------------------------------------------------------------------------------
-@kernel
+@kernel(internal=True)
 def _affine_forward(arena, row, inp, out):
     """out = inp @ W + b, W and b in the arena at the offsets of the layer's table ``row``."""
     W = _mat(arena, row[COL_P0], row[COL_WIN], row[COL_WOUT])
-    b = _vec(arena, row[COL_P1], row[COL_WOUT])
+    b = arena[row[COL_P1]:row[COL_P1] + row[COL_WOUT]]
     np.dot(inp, W, out)
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
             out[i, j] += b[j]
 
 
-@kernel
-def _batchnorm_forward(bn, arena, scratch, row, k, inp, out, train):
-    """Layer k's batch normalisation (_batchnorm_rows_forward with its momentum bn[k]). ``bn`` is None for a net
-    without batch normalisation: numba then prunes the call before typing it, so such a net compiles no batch-norm
-    code."""
-    if bn is not None:
-        _batchnorm_rows_forward(arena, scratch, row, bn[k], inp, out, train)
-
-
-@kernel
+@kernel(internal=True)
 def _batchnorm_rows_forward(arena, scratch, row, momentum, inp, out, train):
     """The book's batch normalisation of inp into out: in training (``train``) with the batch's statistics, keeping
     xc, xn, std in scratch and moving the running statistics by ``momentum``; else with the running statistics."""
     n, w = inp.shape
-    gamma, beta = _vec(arena, row[COL_P0], w), _vec(arena, row[COL_P1], w)
-    running_mean, running_var = _vec(arena, row[COL_S0], w), _vec(arena, row[COL_S1], w)
+
+    def vec(buf, column):  # the layer's block of w values at a table column (a closure: numba inlines it)
+        return buf[row[column]:row[column] + w]
+
+    gamma, beta = vec(arena, COL_P0), vec(arena, COL_P1)
+    running_mean, running_var = vec(arena, COL_S0), vec(arena, COL_S1)
     xc, xn = _mat(scratch, row[COL_XC], n, w), _mat(scratch, row[COL_XN], n, w)
-    std, mu, var = _vec(scratch, row[COL_STD], w), _vec(scratch, row[COL_WORK0], w), _vec(scratch, row[COL_WORK1], w)
+    std, mu, var = vec(scratch, COL_STD), vec(scratch, COL_WORK0), vec(scratch, COL_WORK1)
     eps = inp.dtype.type(BN_EPS)
     if train:
         mu[:] = 0
@@ -138,11 +134,12 @@ def _batchnorm_rows_forward(arena, scratch, row, momentum, inp, out, train):
                 out[i, j] = gamma[j] * z + beta[j]
 
 
-@kernel
-def forward(net, x, rand, train):
+@kernel(internal=True)
+def forward(net, x, rand, train, sigmoid, tanh, batchnorm, dropout):
     """Every layer's forward pass over x (n, features) in training (``train``: dropout draws from ``rand``, batch
-    statistics) or test behaviour; returns the last layer's output (a view of scratch)."""
-    table, fpar, arena, scratch, bmask, _, _, _, bn = net
+    statistics) or test behaviour; returns the last layer's output (a view of scratch). ``sigmoid`` ... ``dropout``:
+    the net's kind markers (see the module); a kind whose marker is None is not compiled."""
+    table, fpar, arena, scratch, bmask = net[:5]  # (codes.NetArrays order)
     n = x.shape[0]
     out = x
     for k in range(table.shape[0]):
@@ -160,16 +157,19 @@ def forward(net, x, rand, train):
                     mask[i, j] = v <= 0
                     out[i, j] = relu_scalar(v)
         elif code == SIGMOID or code == SIGMOID_CH4:
-            for i in range(n):
-                for j in range(out.shape[1]):
-                    out[i, j] = sigmoid_scalar(inp[i, j])
+            if sigmoid is not None:
+                for i in range(n):
+                    for j in range(out.shape[1]):
+                        out[i, j] = sigmoid_scalar(inp[i, j])
         elif code == TANH:
-            for i in range(n):
-                for j in range(out.shape[1]):
-                    out[i, j] = tanh_scalar(inp[i, j])
+            if tanh is not None:
+                for i in range(n):
+                    for j in range(out.shape[1]):
+                        out[i, j] = tanh_scalar(inp[i, j])
         elif code == BATCHNORM:
-            _batchnorm_forward(bn, arena, scratch, row, k, inp, out, train)
-        else:  # DROPOUT: the first book's non-inverted dropout
+            if batchnorm is not None:
+                _batchnorm_rows_forward(arena, scratch, row, fpar[k], inp, out, train)
+        elif dropout is not None:  # DROPOUT: the first book's non-inverted dropout
             ratio = fpar[k]
             if train:
                 mask = _mat(bmask, row[COL_MASK], n, row[COL_WOUT])
@@ -187,16 +187,22 @@ def forward(net, x, rand, train):
     return out
 
 
-@kernel
-def _labels_in_range(labels, n_classes):
-    """True when every label is in [0, n_classes)."""
-    for i in range(labels.size):
-        if labels[i] < 0 or labels[i] >= n_classes:
+@kernel(internal=True)
+def _targets_fit(labels, onehot, n, n_classes):
+    """True when the targets fit n rows of n_classes scores: n labels in [0, n_classes), or one-hot rows (n,
+    n_classes). Compiled for the form given only (``onehot`` None: labels)."""
+    if onehot is not None:
+        return onehot.shape == (n, n_classes)
+    if labels is not None:
+        if labels.size != n:
             return False
+        for i in range(n):
+            if labels[i] < 0 or labels[i] >= n_classes:
+                return False
     return True
 
 
-@kernel
+@kernel(internal=True)
 def _weight_decay(table, arena, decay):
     """The book's 0.5 * lambda * sum(W**2), summed over the Affine layers."""
     total = 0.0
@@ -205,7 +211,7 @@ def _weight_decay(table, arena, decay):
     for k in range(table.shape[0]):
         row = table[k]
         if row[COL_CODE] == AFFINE:
-            W = _vec(arena, row[COL_P0], row[COL_WIN] * row[COL_WOUT])
+            W = arena[row[COL_P0]:row[COL_P0] + row[COL_WIN] * row[COL_WOUT]]
             s = 0.0
             for i in range(W.size):
                 s += W[i] * W[i]
@@ -213,17 +219,8 @@ def _weight_decay(table, arena, decay):
     return total
 
 
-@kernel
-def _loss(scores, labels, onehot, use_onehot, y):
-    """The book's softmax cross-entropy of the scores against the targets; the softmax goes into y."""
-    delta = y.dtype.type(CE_DELTA)
-    if use_onehot:
-        return softmax_cross_entropy_onehot(scores, onehot, delta, y)
-    return softmax_cross_entropy_labels(scores, labels, delta, y)
-
-
 # --- backward ---------------------------------------------------------------------------------------------------
-@kernel
+@kernel(internal=True)
 def _colsum(d, out):
     """out = the column sums of d, row by row (NumPy's sum(axis=0))."""
     out[:] = 0
@@ -232,23 +229,19 @@ def _colsum(d, out):
             out[j] += d[i, j]
 
 
-@kernel
-def _batchnorm_backward(bn, arena, scratch, row, d, dx):
-    """Layer row's batch-normalisation backward (_batchnorm_rows_backward); nothing compiled when ``bn`` is None
-    (see _batchnorm_forward)."""
-    if bn is not None:
-        _batchnorm_rows_backward(arena, scratch, row, d, dx)
-
-
-@kernel
+@kernel(internal=True)
 def _batchnorm_rows_backward(arena, scratch, row, d, dx):
     """The book's batch-norm backward of d into dx from the training forward's xc, xn, std; dgamma and dbeta into
     the arena."""
     n, w = d.shape
-    gamma = _vec(arena, row[COL_P0], w)
-    dgamma, dbeta = _vec(arena, row[COL_G0], w), _vec(arena, row[COL_G1], w)
+
+    def vec(buf, column):  # the layer's block of w values at a table column (a closure: numba inlines it)
+        return buf[row[column]:row[column] + w]
+
+    gamma = vec(arena, COL_P0)
+    dgamma, dbeta = vec(arena, COL_G0), vec(arena, COL_G1)
     xc, xn = _mat(scratch, row[COL_XC], n, w), _mat(scratch, row[COL_XN], n, w)
-    std, dstd, dmu = _vec(scratch, row[COL_STD], w), _vec(scratch, row[COL_WORK0], w), _vec(scratch, row[COL_WORK1], w)
+    std, dstd, dmu = vec(scratch, COL_STD), vec(scratch, COL_WORK0), vec(scratch, COL_WORK1)
     _colsum(d, dbeta)
     dgamma[:] = 0
     dstd[:] = 0
@@ -272,23 +265,24 @@ def _batchnorm_rows_backward(arena, scratch, row, d, dx):
             dx[i, j] = dx[i, j] - dmu[j] / nf
 
 
-@kernel
-def backward(net, x, dy, need_dx):
+@kernel(internal=True)
+def backward(net, x, dy, need_dx, sigmoid, tanh, batchnorm):
     """Every layer's backward pass from dy (the loss layer's dx, a view of ping) after a forward of x; writes the
     layers' gradients into the arena. Returns the input gradient (a view of ping or pong) when need_dx, else the
-    first layer's output gradient."""
-    table, _, arena, scratch, bmask, _, ping, pong, bn = net
+    first layer's output gradient. ``sigmoid``, ``tanh``, ``batchnorm``: the net's kind markers (see forward; the
+    dropout backward is one multiplication, compiled always)."""
+    table, _, arena, scratch, bmask, _, ping, pong = net[:8]  # (codes.NetArrays order)
     n = x.shape[0]
     d = dy
     for k in range(table.shape[0] - 1, -1, -1):
         row = table[k]
         code = row[COL_CODE]
         w_in, w_out = row[COL_WIN], row[COL_WOUT]
-        other = _mat(pong if d.ctypes.data == ping.ctypes.data else ping, 0, n, w_in)
+        other = (pong if d.ctypes.data == ping.ctypes.data else ping)[:n * w_in].reshape((n, w_in))
         if code == AFFINE:
             inp = _layer_input(table, scratch, x, k, n)
             weight_gradient(inp, d, _mat(arena, row[COL_G0], w_in, w_out))
-            _colsum(d, _vec(arena, row[COL_G1], w_out))
+            _colsum(d, arena[row[COL_G1]:row[COL_G1] + w_out])
             if k == 0 and not need_dx:
                 return d
             np.dot(d, _mat(arena, row[COL_P0], w_in, w_out).T, other)
@@ -299,23 +293,27 @@ def backward(net, x, dy, need_dx):
                 for j in range(w_out):
                     d[i, j] = relu_backward_scalar(d[i, j], mask[i, j])
         elif code == SIGMOID:
-            y = _mat(scratch, row[COL_OUT], n, w_out)
-            for i in range(n):
-                for j in range(w_out):
-                    d[i, j] = sigmoid_backward_scalar(d[i, j], y[i, j])
+            if sigmoid is not None:
+                y = _mat(scratch, row[COL_OUT], n, w_out)
+                for i in range(n):
+                    for j in range(w_out):
+                        d[i, j] = sigmoid_backward_scalar(d[i, j], y[i, j])
         elif code == SIGMOID_CH4:  # chapter 4: sigmoid_grad(a1) * (dy @ W2.T)
-            y = _mat(scratch, row[COL_OUT], n, w_out)
-            for i in range(n):
-                for j in range(w_out):
-                    d[i, j] = sigmoid_slope(y[i, j]) * d[i, j]
+            if sigmoid is not None:
+                y = _mat(scratch, row[COL_OUT], n, w_out)
+                for i in range(n):
+                    for j in range(w_out):
+                        d[i, j] = sigmoid_slope(y[i, j]) * d[i, j]
         elif code == TANH:
-            y = _mat(scratch, row[COL_OUT], n, w_out)
-            for i in range(n):
-                for j in range(w_out):
-                    d[i, j] = tanh_backward_scalar(d[i, j], y[i, j])
+            if tanh is not None:
+                y = _mat(scratch, row[COL_OUT], n, w_out)
+                for i in range(n):
+                    for j in range(w_out):
+                        d[i, j] = tanh_backward_scalar(d[i, j], y[i, j])
         elif code == BATCHNORM:
-            _batchnorm_backward(bn, arena, scratch, row, d, other)
-            d = other
+            if batchnorm is not None:
+                _batchnorm_rows_backward(arena, scratch, row, d, other)
+                d = other
         else:  # DROPOUT
             mask = _mat(bmask, row[COL_MASK], n, w_out)
             for i in range(n):
@@ -324,7 +322,7 @@ def backward(net, x, dy, need_dx):
     return d
 
 
-@kernel
+@kernel(internal=True)
 def _returned_gradients(table, arena, decay):
     """With weight decay the returned gradients are the book's dW + lambda * W (the layers keep dW); b, gamma and
     beta are copied. Without it the returned gradients are the layers' own buffers (same offsets)."""
@@ -349,36 +347,37 @@ def _returned_gradients(table, arena, decay):
 
 # --- one call ---------------------------------------------------------------------------------------------------
 @kernel
-def run(net, x, labels, onehot, use_onehot, rand, mode, train, decay, dout, need_dx, res):
+def run(net, x, labels, onehot, rand, mode, train, decay, dout, need_dx, res):
     """One network call on x (n, features) with the targets (see the module), ``rand`` the dropout draws of a
-    training forward. mode PREDICT: forward only (returns the scores); LOSS: forward + loss; GRADIENT: forward +
-    loss + backward; BACKWARD: backward from the state of the last forward (the second book's ``backward(dout)``).
-    ``train``: training behaviour of the forward; ``decay``: the weight-decay lambda (0: none); ``dout``: the loss's
-    upstream gradient; ``need_dx``: compute the input gradient. res[0] = the loss layer's loss, res[1] = status,
-    res[2] = the weight-decay term. Returns the scores, or the input gradient."""
-    table, _, arena, _, _, y, ping, _, _ = net
+    training forward. mode PREDICT: forward only (returns the scores; the targets are placeholders, of the form
+    last used); LOSS: forward + loss; GRADIENT: forward + loss + backward; BACKWARD: backward from the state of the
+    last forward (the second book's ``backward(dout)``). ``train``: training behaviour of the forward; ``decay``:
+    the weight-decay lambda (0: none); ``dout``: the loss's upstream gradient; ``need_dx``: compute the input
+    gradient. res[0] = the loss layer's loss, res[1] = status, res[2] = the weight-decay term. Returns the scores,
+    or the input gradient."""
+    table, _, arena, _, _, y, ping, _, sigmoid, tanh, batchnorm, dropout = net  # (codes.NetArrays order)
     res[1] = OK
-    n = x.shape[0]
-    if mode != PREDICT and (labels.size != n if not use_onehot else onehot.shape != (n, y.shape[1])):
-        res[1] = BAD_LABEL  # the caller's checks make this unreachable; it guards the indexing below
-        return y
-    if mode != PREDICT and not use_onehot and not _labels_in_range(labels, y.shape[1]):
-        res[1] = BAD_LABEL
+    if mode != PREDICT and not _targets_fit(labels, onehot, x.shape[0], y.shape[1]):
+        res[1] = BAD_LABEL  # the caller's checks make a misfit shape unreachable; it guards the indexing below
         return y
     if mode != BACKWARD:
-        scores = forward(net, x, rand, train)
+        scores = forward(net, x, rand, train, sigmoid, tanh, batchnorm, dropout)
         if mode == PREDICT:
             return scores
-        res[0] = _loss(scores, labels, onehot, use_onehot, y)
+        delta = y.dtype.type(CE_DELTA)
+        if onehot is not None:
+            res[0] = softmax_cross_entropy_onehot(scores, onehot, delta, y)
+        if labels is not None:
+            res[0] = softmax_cross_entropy_labels(scores, labels, delta, y)
         res[2] = _weight_decay(table, arena, decay)
         if mode == LOSS:
             return scores
-    dy = _mat(ping, 0, y.shape[0], y.shape[1])
-    if use_onehot:
+    dy = ping[:y.size].reshape(y.shape)
+    if onehot is not None:
         softmax_cross_entropy_backward_onehot(y, onehot, dout, dy)
-    else:
+    if labels is not None:
         softmax_cross_entropy_backward_labels(y, labels, dout, dy)
-    dx = backward(net, x, dy, need_dx)
+    dx = backward(net, x, dy, need_dx, sigmoid, tanh, batchnorm)
     if decay != 0:
         _returned_gradients(table, arena, decay)
     return dx
@@ -401,7 +400,7 @@ def update(opt, params, grads, state1, state2, segments, coef):
             adam(p, g, state1[po:po + size], state2[po:po + size], coef[0], coef[1], coef[2], coef[3])
 
 
-@kernel
+@kernel(internal=True)
 def _one_state_update(opt, p, g, state, coef):
     """One step of a rule with one state buffer (Momentum, Nesterov, AdaGrad, RMSprop) on one parameter."""
     if opt == OPT_MOMENTUM:
@@ -414,14 +413,14 @@ def _one_state_update(opt, p, g, state, coef):
         rmsprop(p, g, state, coef[0], coef[1], coef[2], coef[3])
 
 
-@kernel
+@kernel(internal=True)
 def _copy(src, dst):
     """dst[:src.size] = src."""
     for i in range(src.size):  # a plain loop: twice as fast as numba's slice assignment here
         dst[i] = src[i]
 
 
-@kernel
+@kernel(internal=True)
 def _all_finite(a):
     """True when no entry of a is inf or NaN."""
     # x - x is 0 for a finite x and NaN for inf or NaN; OR-ing the comparisons vectorises (an early exit would not)
@@ -432,17 +431,18 @@ def _all_finite(a):
 
 
 # --- the fused training loop ------------------------------------------------------------------------------------
-@kernel
-def _gather(x_train, t_train, onehot_train, use_onehot, idx, xb, labels, onehot):
-    """The rows ``idx`` of the training set into the batch buffers xb and labels (or onehot)."""
+@kernel(internal=True)
+def _gather(x_train, t_train, onehot_train, idx, xb, labels, onehot):
+    """The rows ``idx`` of the training set into the batch buffers xb and labels (or onehot: compiled for the
+    form given, ``onehot_train`` None for labels)."""
     for i in range(idx.size):
         r = idx[i]
         for j in range(xb.shape[1]):
             xb[i, j] = x_train[r, j]
-        if use_onehot:
+        if onehot_train is not None:
             for j in range(onehot.shape[1]):
                 onehot[i, j] = onehot_train[r, j]
-        else:
+        if t_train is not None:
             labels[i] = t_train[r]
 
 
@@ -451,47 +451,48 @@ def train_steps(net, data, batch, optimizer, batches, rands, coefs, decay, loss_
                 losses, res):
     """Steps of the first book's Trainer, one per row of ``batches`` (the rows' indices drawn by the caller as the
     book draws them; ``rands[s]`` the dropout draws of step s): gradient, optimizer update, and the recorded loss
-    (the book's after-update loss on the same batch, else the gradient pass's), into ``losses[s]``.
+    (the book's after-update loss on the same batch, else the gradient pass's), into ``losses[s]``. Each pass is a
+    call of ``run``, so the loop shares run's compiled code with the Python calls.
 
     ``net``: the plan's arrays at the batch size (see the module); ``data``: the training set, (x_train (N,
-    features), labels (intp, N), one-hot rows (N, classes), use_onehot); ``batch``: the gathered batch's buffers
-    (x, labels, one-hot rows); ``optimizer``: (its code OPT_*, its two state buffers, its segments; see update),
-    ``coefs[s]`` its scalars at step s; ``decay``: the weight-decay lambda. With check_finite, ``backup`` (as long
-    as the parameters at the arena's start) holds the parameters before each update, and the loop stops at a
-    non-finite loss or parameter (the caller restores). res[0] = steps done, res[1] = status."""
-    table, _, arena, _, _, y, ping, _, _ = net
-    x_train, t_train, onehot_train, use_onehot = data
-    xb, labels, onehot = batch
+    features), labels (intp, N) or None, one-hot rows (N, classes) or None); ``batch``: the gathered batch's
+    buffers (x, labels, one-hot rows; None where data has None) and run's result buffer (float64, 3);
+    ``optimizer``: (its code OPT_*, its two state buffers, its segments; see update), ``coefs[s]`` its scalars at
+    step s; ``decay``: the weight-decay lambda. With check_finite, ``backup`` (as long as the parameters at the
+    arena's start) holds the parameters before each update, and the loop stops at a non-finite loss or parameter
+    (the caller restores). res[0] = steps done, res[1] = status."""
+    arena = net[2]  # (codes.NetArrays order)
+    x_train, t_train, onehot_train = data
+    xb, labels, onehot, pass_res = batch
     opt, state1, state2, segments = optimizer
     res[1] = OK
     params = arena[:backup.size]
-    passes = 2 if loss_after_update else 1
+    last = 2 if loss_after_update else 1
+    recorded = 2 if loss_after_update else 0  # the pass whose loss the step records
+    no_dx = bool(False)  # a constant bool would be a literal: numba would compile run again for it
     for s in range(batches.shape[0]):
         res[0] = s
-        _gather(x_train, t_train, onehot_train, use_onehot, batches[s], xb, labels, onehot)
+        _gather(x_train, t_train, onehot_train, batches[s], xb, labels, onehot)
         loss = 0.0
-        for p in range(passes):  # one call site per kernel: compile time grows with call sites, not passes
-            scores = forward(net, xb, rands[s], p == 0)
-            loss = _loss(scores, labels, onehot, use_onehot, y) + _weight_decay(table, arena, decay)
-            if check_finite and not math.isfinite(loss) and (p == 1 or not loss_after_update):
-                losses[s] = loss
-                res[1] = NONFINITE_LOSS
+        # pass 0: forward and loss in training mode; 1: backward and update; 2: the book's loss after the update.
+        # One call site of run: LLVM builds run's code again at each call site
+        for p in range(last + 1):
+            run(net, xb, labels, onehot, rands[s], BACKWARD if p == 1 else LOSS, p == 0, decay, 1.0, no_dx, pass_res)
+            if pass_res[1] != OK:
+                res[1] = pass_res[1]
                 return
             if p == 1:
-                break
-            dy = _mat(ping, 0, y.shape[0], y.shape[1])
-            if use_onehot:
-                softmax_cross_entropy_backward_onehot(y, onehot, 1.0, dy)
-            else:
-                softmax_cross_entropy_backward_labels(y, labels, 1.0, dy)
-            backward(net, xb, dy, False)
-            if decay != 0:
-                _returned_gradients(table, arena, decay)
-            if check_finite:
-                _copy(params, backup)
-            update(opt, arena, arena, state1, state2, segments, coefs[s])
-            if check_finite and not _all_finite(params):
-                res[1] = NONFINITE_PARAMS
+                if check_finite:
+                    _copy(params, backup)
+                update(opt, arena, arena, state1, state2, segments, coefs[s])
+                if check_finite and not _all_finite(params):
+                    res[1] = NONFINITE_PARAMS
+                    return
+                continue
+            loss = pass_res[0] + pass_res[2]
+            if check_finite and p == recorded and not math.isfinite(loss):
+                losses[s] = loss
+                res[1] = NONFINITE_LOSS
                 return
         losses[s] = loss
     res[0] = batches.shape[0]

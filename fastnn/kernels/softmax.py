@@ -8,7 +8,7 @@ from .._jit import kernel
 from .fastexp import vexp
 
 
-@kernel
+@kernel(internal=True)
 def _softmax_row(x, out, i):
     """out[i] = softmax(x[i]); max subtraction keeps exp from overflowing. Rows are indexed in place (no row
     views: a view per row costs more than the row itself at 10 classes)."""
@@ -31,7 +31,7 @@ def softmax_rows(x, out):
         _softmax_row(x, out, i)
 
 
-@kernel
+@kernel(internal=True)
 def _argmax(row):
     """First index of the maximum, like np.argmax (a NaN counts as the maximum)."""
     best = 0
