@@ -51,7 +51,7 @@ class TrainingLoop:
         targets = (None, self.onehot) if data.use_onehot else (self.labels, None)
         with _one_blas_thread(self.xb.shape[0], engine.row_work):
             nk.train_steps(plan.net, (data.x, data.labels, data.onehot), (self.xb, *targets, self.pass_res),
-                           (flat.code, *flat.states, flat.segments), batches, rands, coefs, decay, loss_after_update,
+                           (flat.code, *flat.states, flat.segments), batches, rands, coefs, decay or None, loss_after_update,
                            check_finite, self.backup, losses, self.res)
         done = int(self.res[0])
         first = engine.stack[0].layer

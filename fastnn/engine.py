@@ -305,7 +305,8 @@ class Engine:
         """The compiled call of run and backward (fastnn.kernels.network.run, its arguments described there) on
         the plan's arrays, BLAS at one thread for small batches; returns the kernel's result."""
         with _one_blas_thread(x2.shape[0], self.row_work):
-            return nk.run(plan.net, x2, labels, onehot, rand, mode, train, decay, dout, need_dx, plan.res)
+            # decay None without weight decay: the kernel then compiles none of its code
+            return nk.run(plan.net, x2, labels, onehot, rand, mode, train, decay or None, dout, need_dx, plan.res)
 
     def _note_inputs(self, x2, shape, t, plan, mode):
         """The per-call book attributes: the first layer's input, the loss layer's targets."""

@@ -22,9 +22,9 @@ Compile only what a net uses: numba removes an ``if a is not None:`` branch on a
 typing it, so nothing inside it is compiled (it cannot decide the test for an argument that is an array: code for
 either of two forms therefore sits under two tests, one on each form's argument). forward and backward take the kind markers as arguments of their own
 (numba prunes on arguments only, not on the fields of a tuple), and a kind's code sits under its marker's test;
-the loss compiles only the target form it is given (``onehot`` None: labels); ``update`` only the rules its state
-buffers allow (SGD none, Adam two, the others one). So the first TwoLayerNet(784, 100, 10) step compiles affine,
-ReLU, labels and SGD code only. The price is one more specialisation per kind of net used in one process.
+the loss compiles only the target form it is given (``onehot`` None: labels); weight decay only when ``decay`` is
+a number; ``update`` only the rules its state buffers allow. So the first TwoLayerNet(784, 100, 10) step compiles
+affine, ReLU, labels and SGD code only. The price is one more specialisation per kind of net used in one process.
 
 Compile cost grows with the number of separately compiled functions (about 0.05-0.1 s each, numba's fixed cost)
 and with how often a callee's machine code is rebuilt: each compiled function links in and re-optimises the code
@@ -206,8 +206,6 @@ def _targets_fit(labels, onehot, n, n_classes):
 def _weight_decay(table, arena, decay):
     """The book's 0.5 * lambda * sum(W**2), summed over the Affine layers."""
     total = 0.0
-    if decay == 0:
-        return total
     for k in range(table.shape[0]):
         row = table[k]
         if row[COL_CODE] == AFFINE:
@@ -352,7 +350,7 @@ def run(net, x, labels, onehot, rand, mode, train, decay, dout, need_dx, res):
     training forward. mode PREDICT: forward only (returns the scores; the targets are placeholders, of the form
     last used); LOSS: forward + loss; GRADIENT: forward + loss + backward; BACKWARD: backward from the state of the
     last forward (the second book's ``backward(dout)``). ``train``: training behaviour of the forward; ``decay``:
-    the weight-decay lambda (0: none); ``dout``: the loss's upstream gradient; ``need_dx``: compute the input
+    the weight-decay lambda, None without weight decay (none of its code compiled then); ``dout``: the loss's upstream gradient; ``need_dx``: compute the input
     gradient. res[0] = the loss layer's loss, res[1] = status, res[2] = the weight-decay term. Returns the scores,
     or the input gradient."""
     table, _, arena, _, _, y, ping, _, sigmoid, tanh, batchnorm, dropout = net  # (codes.NetArrays order)
@@ -369,7 +367,9 @@ def run(net, x, labels, onehot, rand, mode, train, decay, dout, need_dx, res):
             res[0] = softmax_cross_entropy_onehot(scores, onehot, delta, y)
         if labels is not None:
             res[0] = softmax_cross_entropy_labels(scores, labels, delta, y)
-        res[2] = _weight_decay(table, arena, decay)
+        res[2] = 0.0
+        if decay is not None:
+            res[2] = _weight_decay(table, arena, decay)
         if mode == LOSS:
             return scores
     dy = ping[:y.size].reshape(y.shape)
@@ -378,7 +378,7 @@ def run(net, x, labels, onehot, rand, mode, train, decay, dout, need_dx, res):
     if labels is not None:
         softmax_cross_entropy_backward_labels(y, labels, dout, dy)
     dx = backward(net, x, dy, need_dx, sigmoid, tanh, batchnorm)
-    if decay != 0:
+    if decay is not None:
         _returned_gradients(table, arena, decay)
     return dx
 
@@ -392,7 +392,7 @@ def update(opt, params, grads, state1, state2, segments, coef):
     for s in range(segments.shape[0]):
         po, go, size = segments[s, 0], segments[s, 1], segments[s, 2]
         p, g = params[po:po + size], grads[go:go + size]
-        if state1 is None:  # SGD, the one rule without state: numba prunes the others before typing them
+        if state1 is None:  # SGD, the one rule without state: numba prunes the others for it before typing them
             sgd(p, g, coef[0])
         elif state2 is None:  # the rules with one state buffer
             _one_state_update(opt, p, g, state1[po:po + size], coef)
@@ -458,7 +458,7 @@ def train_steps(net, data, batch, optimizer, batches, rands, coefs, decay, loss_
     features), labels (intp, N) or None, one-hot rows (N, classes) or None); ``batch``: the gathered batch's
     buffers (x, labels, one-hot rows; None where data has None) and run's result buffer (float64, 3);
     ``optimizer``: (its code OPT_*, its two state buffers, its segments; see update), ``coefs[s]`` its scalars at
-    step s; ``decay``: the weight-decay lambda. With check_finite, ``backup`` (as long as the parameters at the
+    step s; ``decay``: the weight-decay lambda or None (see run). With check_finite, ``backup`` (as long as the parameters at the
     arena's start) holds the parameters before each update, and the loop stops at a non-finite loss or parameter
     (the caller restores). res[0] = steps done, res[1] = status."""
     arena = net[2]  # (codes.NetArrays order)
