@@ -204,8 +204,10 @@ class _FlatPlan:
         self.state_flat, self.state_objs, self.state_pairs = [], [], []
         for name in optimizer._state_names:
             self._adopt_state(optimizer, name)
-        # the kernel's two state buffers, None where the rule has none (its kernel then compiles only that rule)
-        self.states = (self.state_flat + [None, None])[:2]
+        # the kernel's state buffers (a one-buffer rule's; Adam's two), None where the rule has none: the kernel
+        # compiles only the rule whose buffers it gets (and SGD's)
+        flat = self.state_flat
+        self.states = (flat[0], None, None) if len(flat) == 1 else (None, *flat) if flat else (None, None, None)
         self._build_checks(optimizer)
 
     @classmethod

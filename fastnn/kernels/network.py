@@ -18,13 +18,14 @@ fast as the arrays one by one, a named tuple costs 0.75 us more per call); each 
 * ``sigmoid``, ``tanh``, ``batchnorm``, ``dropout``: the kind markers (fastnn.kernels.codes.MARKERS), ``fpar``
   again when the net has a layer of that kind (``sigmoid`` for both sigmoid codes), else None.
 
-Compile only what a net uses: numba removes an ``if a is not None:`` branch on an argument that is None before
-typing it, so nothing inside it is compiled (it cannot decide the test for an argument that is an array: code for
-either of two forms therefore sits under two tests, one on each form's argument). forward and backward take the kind markers as arguments of their own
-(numba prunes on arguments only, not on the fields of a tuple), and a kind's code sits under its marker's test;
-the loss compiles only the target form it is given (``onehot`` None: labels); weight decay only when ``decay`` is
-a number; ``update`` only the rules its state buffers allow. So the first TwoLayerNet(784, 100, 10) step compiles
-affine, ReLU, labels and SGD code only. The price is one more specialisation per kind of net used in one process.
+Compile only what a net uses: numba removes an ``if a is not None:`` branch on an argument that is None before typing
+it, so nothing inside it is compiled (it cannot decide the test for an argument that is an array: code for either of
+two forms therefore sits under two tests, one on each form's argument). forward and backward take the kind markers as
+arguments of their own (numba prunes on arguments only, not on the fields of a tuple), and a kind's code sits under
+its marker's test; the loss compiles only the target form it is given (``onehot`` None: labels); weight decay only
+when ``decay`` is a number; ``update`` only the rules its state buffers allow. So the first TwoLayerNet(784, 100, 10)
+step compiles affine, ReLU, labels and SGD code only. The price is one more specialisation per kind of net used in one
+process.
 
 Compile cost grows with the number of separately compiled functions (about 0.05-0.1 s each, numba's fixed cost)
 and with how often a callee's machine code is rebuilt: each compiled function links in and re-optimises the code
@@ -32,7 +33,8 @@ of everything it calls. train_steps therefore calls ``run`` (compiled once, shar
 than forward and backward itself.
 
 Targets come as ``labels`` (intp, n) with ``onehot`` None, or ``onehot`` (n, classes, in the net's dtype) with
-``labels`` None (exactly one of them is None). ``res`` (float64, 3) receives the loss, a status code (``OK``...) and the weight-decay term.
+``labels`` None (exactly one of them is None). ``res`` (float64, 3) receives the loss, a status code (``OK``...) and
+the weight-decay term.
 
 Arithmetic follows the books' NumPy expressions in the same order and dtype, so float64 results match the book's
 code to rounding; column sums run row by row in the array's dtype as NumPy's ``sum(axis=0)`` does.
@@ -346,13 +348,13 @@ def _returned_gradients(table, arena, decay):
 # --- one call ---------------------------------------------------------------------------------------------------
 @kernel
 def run(net, x, labels, onehot, rand, mode, train, decay, dout, need_dx, res):
-    """One network call on x (n, features) with the targets (see the module), ``rand`` the dropout draws of a
-    training forward. mode PREDICT: forward only (returns the scores; the targets are placeholders, of the form
-    last used); LOSS: forward + loss; GRADIENT: forward + loss + backward; BACKWARD: backward from the state of the
-    last forward (the second book's ``backward(dout)``). ``train``: training behaviour of the forward; ``decay``:
-    the weight-decay lambda, None without weight decay (none of its code compiled then); ``dout``: the loss's upstream gradient; ``need_dx``: compute the input
-    gradient. res[0] = the loss layer's loss, res[1] = status, res[2] = the weight-decay term. Returns the scores,
-    or the input gradient."""
+    """One network call on x (n, features) with the targets (see the module), ``rand`` the dropout draws of a training
+    forward. mode PREDICT: forward only (returns the scores; the targets are placeholders, of the form last used);
+    LOSS: forward + loss; GRADIENT: forward + loss + backward; BACKWARD: backward from the state of the last forward
+    (the second book's ``backward(dout)``). ``train``: training behaviour of the forward; ``decay``: the weight-decay
+    lambda, None without weight decay (none of its code compiled then); ``dout``: the loss's upstream gradient;
+    ``need_dx``: compute the input gradient. res[0] = the loss layer's loss, res[1] = status, res[2] = the
+    weight-decay term. Returns the scores, or the input gradient."""
     table, _, arena, _, _, y, ping, _, sigmoid, tanh, batchnorm, dropout = net  # (codes.NetArrays order)
     res[1] = OK
     if mode != PREDICT and not _targets_fit(labels, onehot, x.shape[0], y.shape[1]):
@@ -385,19 +387,21 @@ def run(net, x, labels, onehot, rand, mode, train, decay, dout, need_dx, res):
 
 # --- optimizer updates over flat buffers ------------------------------------------------------------------------
 @kernel
-def update(opt, params, grads, state1, state2, segments, coef):
+def update(opt, params, grads, state, m, v, segments, coef):
     """One optimizer step over every parameter: segments[s] = (parameter offset in params, gradient offset in
-    grads, size); the state buffers share the parameters' offsets. coef: the optimizer's scalars for this step
-    (fastnn.optimizer), in the parameters' dtype."""
+    grads, size); the state buffers share the parameters' offsets: ``state`` a one-buffer rule's (Momentum,
+    Nesterov, AdaGrad, RMSprop), ``m`` and ``v`` Adam's, None where the rule has none (numba then prunes the other
+    rules before typing them; SGD has no buffer). coef: the optimizer's scalars for this step (fastnn.optimizer),
+    in the parameters' dtype."""
     for s in range(segments.shape[0]):
         po, go, size = segments[s, 0], segments[s, 1], segments[s, 2]
         p, g = params[po:po + size], grads[go:go + size]
-        if state1 is None:  # SGD, the one rule without state: numba prunes the others for it before typing them
+        if state is not None:
+            _one_state_update(opt, p, g, state[po:po + size], coef)
+        elif m is not None:
+            adam(p, g, m[po:po + size], v[po:po + size], coef[0], coef[1], coef[2], coef[3])
+        else:
             sgd(p, g, coef[0])
-        elif state2 is None:  # the rules with one state buffer
-            _one_state_update(opt, p, g, state1[po:po + size], coef)
-        else:  # Adam
-            adam(p, g, state1[po:po + size], state2[po:po + size], coef[0], coef[1], coef[2], coef[3])
 
 
 @kernel(internal=True)
@@ -449,22 +453,22 @@ def _gather(x_train, t_train, onehot_train, idx, xb, labels, onehot):
 @kernel
 def train_steps(net, data, batch, optimizer, batches, rands, coefs, decay, loss_after_update, check_finite, backup,
                 losses, res):
-    """Steps of the first book's Trainer, one per row of ``batches`` (the rows' indices drawn by the caller as the
-    book draws them; ``rands[s]`` the dropout draws of step s): gradient, optimizer update, and the recorded loss
-    (the book's after-update loss on the same batch, else the gradient pass's), into ``losses[s]``. Each pass is a
-    call of ``run``, so the loop shares run's compiled code with the Python calls.
+    """Steps of the first book's Trainer, one per row of ``batches`` (the rows' indices drawn by the caller as the book
+    draws them; ``rands[s]`` the dropout draws of step s): gradient, optimizer update, and the recorded loss (the
+    book's after-update loss on the same batch, else the gradient pass's), into ``losses[s]``. Each pass is a call of
+    ``run``, so the loop shares run's compiled code with the Python calls.
 
-    ``net``: the plan's arrays at the batch size (see the module); ``data``: the training set, (x_train (N,
-    features), labels (intp, N) or None, one-hot rows (N, classes) or None); ``batch``: the gathered batch's
-    buffers (x, labels, one-hot rows; None where data has None) and run's result buffer (float64, 3);
-    ``optimizer``: (its code OPT_*, its two state buffers, its segments; see update), ``coefs[s]`` its scalars at
-    step s; ``decay``: the weight-decay lambda or None (see run). With check_finite, ``backup`` (as long as the parameters at the
-    arena's start) holds the parameters before each update, and the loop stops at a non-finite loss or parameter
-    (the caller restores). res[0] = steps done, res[1] = status."""
+    ``net``: the plan's arrays at the batch size (see the module); ``data``: the training set, (x_train (N, features),
+    labels (intp, N) or None, one-hot rows (N, classes) or None); ``batch``: the gathered batch's buffers (x, labels,
+    one-hot rows; None where data has None) and run's result buffer (float64, 3); ``optimizer``: (its code OPT_*, its
+    three state buffers, its segments; see update), ``coefs[s]`` its scalars at step s; ``decay``: the weight-decay
+    lambda or None (see run). With check_finite, ``backup`` (as long as the parameters at the arena's start) holds the
+    parameters before each update, and the loop stops at a non-finite loss or parameter (the caller restores). res[0]
+    = steps done, res[1] = status."""
     arena = net[2]  # (codes.NetArrays order)
     x_train, t_train, onehot_train = data
     xb, labels, onehot, pass_res = batch
-    opt, state1, state2, segments = optimizer
+    opt, state, m, v, segments = optimizer
     res[1] = OK
     params = arena[:backup.size]
     last = 2 if loss_after_update else 1
@@ -484,7 +488,7 @@ def train_steps(net, data, batch, optimizer, batches, rands, coefs, decay, loss_
             if p == 1:
                 if check_finite:
                     _copy(params, backup)
-                update(opt, arena, arena, state1, state2, segments, coefs[s])
+                update(opt, arena, arena, state, m, v, segments, coefs[s])
                 if check_finite and not _all_finite(params):
                     res[1] = NONFINITE_PARAMS
                     return
