@@ -66,11 +66,15 @@ def _warm(dtypes):
         functions.sum_squared_error(x, x)
         affine = layers.Affine(np.ones((4, 2), dtype), np.zeros(2, dtype))  # the books' float32 images on float64
         affine.backward(affine.forward(x.astype(np.float32 if dtype == np.float64 else np.float64)))  # weights
+        # the engine compiles separately for each set of layer kinds, target form (labels, one-hot rows), with and
+        # without weight decay, and for each update rule with state (see kernels/network)
         for activation in ("relu", "sigmoid"):
             net = nets.MultiLayerNet(4, [5], 4, activation=activation, dtype=dtype)
             optimizer.SGD().update(net.params, net.gradient(x, labels))
             net.accuracy(x, labels)
-        # a net with batch normalisation, and the update rules with state, compile separately (see kernels/network)
+        net.gradient(x, np.eye(4, dtype=dtype)[labels])  # the books' one-hot labels
+        decay_net = nets.MultiLayerNet(4, [5], 4, weight_decay_lambda=0.1, dtype=dtype)
+        optimizer.SGD().update(decay_net.params, decay_net.gradient(x, labels))
         bn_net = nets.MultiLayerNetExtend(4, [5], 4, use_batchnorm=True, dtype=dtype)
         for rule in (optimizer.Momentum(), optimizer.Adam()):
             rule.update(bn_net.params, bn_net.gradient(x, labels))

@@ -26,7 +26,7 @@ import numpy as np
 from .._jit import kernel
 
 
-@kernel
+@kernel(internal=True)
 def _pad_sample(x, n, pad, xp):
     """xp[:, pad:pad+H, pad:pad+W] = x[n]; xp's border must already be zero (it is never written)."""
     C, H, W = x.shape[1], x.shape[2], x.shape[3]
@@ -38,7 +38,7 @@ def _pad_sample(x, n, pad, xp):
                 dst[j + pad] = src[j]
 
 
-@kernel
+@kernel(internal=True)
 def _crop_sample(gp, pad, dx, n):
     """dx[n] = gp[:, pad:pad+H, pad:pad+W]."""
     C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
@@ -50,14 +50,14 @@ def _crop_sample(gp, pad, dx, n):
                 dst[j] = src[j + pad]
 
 
-@kernel
+@kernel(internal=True)
 def _padded(x, pad):
     """A zeroed scratch image (C, H + 2*pad, W + 2*pad) in x's dtype."""
     return np.zeros((x.shape[1], x.shape[2] + 2 * pad, x.shape[3] + 2 * pad), x.dtype)
 
 
 # --- im2col / col2im -------------------------------------------------------------------------------------------
-@kernel
+@kernel(internal=True)
 def _im2col_sample(xp, fh, fw, stride, oh, ow, col2):
     """col2 (OH*OW, C*FH*FW) = the windows of the padded image xp (C, Hp, Wp): per output row oy and column j =
     (c, ky, kx), one strided column of col2 is one (strided) run of an input row."""
@@ -77,7 +77,7 @@ def _im2col_sample(xp, fh, fw, stride, oh, ow, col2):
                             dst[ox] = src[ox * stride + kx]
 
 
-@kernel
+@kernel(internal=True)
 def _col2im_sample(col2, fh, fw, stride, oh, ow, gp):
     """Add the patches of col2 (OH*OW, C*FH*FW) into the padded image gp (C, Hp, Wp)."""
     for oy in range(oh):
@@ -120,7 +120,7 @@ def col2im(col3, fh, fw, stride, pad, dx):
 
 
 # --- sums ------------------------------------------------------------------------------------------------------
-@kernel
+@kernel(internal=True)
 def _bias_grad(dout3, db):
     """db[f] = the sum of dout3[:, f, :] (dout as (N, FN, OH*OW)), through a row of 8 partial sums."""
     acc = np.zeros(8, dout3.dtype)
@@ -316,7 +316,7 @@ def conv_backward_params_direct(x, dout, stride, pad, dW, db):
 
 
 # --- max pooling -----------------------------------------------------------------------------------------------
-@kernel
+@kernel(internal=True)
 def _window_max_exact(img, y0, x0, ph, pw):
     """(max, flat index of its first occurrence) of img[y0:y0+ph, x0:x0+pw], NumPy's way: the first NaN wins."""
     best = img[y0, x0]
@@ -330,7 +330,7 @@ def _window_max_exact(img, y0, x0, ph, pw):
     return best, at
 
 
-@kernel
+@kernel(internal=True)
 def _maxpool_plane(img, ph, pw, stride, best, at, probe):
     """maxpool_forward on one (padded) plane img: best, at (OH, OW) its maxima and their tap indices."""
     OH, OW = best.shape
@@ -416,7 +416,7 @@ def maxpool_forward(x, ph, pw, stride, pad, out, where):
                 _maxpool_plane(x[n, c], ph, pw, stride, out[n, c], where[n, c], probe)
 
 
-@kernel
+@kernel(internal=True)
 def _maxpool_scatter(d, w, ph, pw, stride, off, gp):
     """Zero the plane gp (Hp, Wp), then add each d[oy, ox] at its window's tap w[oy, ox] (off: tap -> offset)."""
     Wp = gp.shape[1]

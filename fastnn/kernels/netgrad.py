@@ -68,7 +68,7 @@ def _layout(sizes, n, bn):
     return off, aoff, zoff, soff, units
 
 
-@kernel
+@kernel(internal=True)
 def _n_units(sizes, bn):
     """Rows of all parameter blocks (W rows, b, gamma, beta)."""
     L = sizes.size - 1
@@ -78,7 +78,7 @@ def _n_units(sizes, bn):
     return total
 
 
-@kernel
+@kernel(internal=True)
 def _widest(sizes):
     width = sizes[0]
     for d in sizes:
@@ -86,14 +86,14 @@ def _widest(sizes):
     return width
 
 
-@kernel
+@kernel(internal=True)
 def _copy(src, s0, dst, d0, n):
     """dst[d0:d0+n] = src[s0:s0+n] (a loop: slice assignment would compile numba's generic setitem)."""
     for k in range(n):
         dst[d0 + k] = src[s0 + k]
 
 
-@kernel
+@kernel(internal=True)
 def _locate(unit, units):
     """(layer, row of its parameter block) of a global unit index."""
     l = 1
@@ -114,7 +114,7 @@ SMALL = 1.0 / 256  # score changes up to this size take the shift formula of _ce
 SERIES_RANGE = 2.0 ** -11
 
 
-@kernel
+@kernel(internal=True)
 def _act(v, act):
     """The book's ReLU (x <= 0 -> 0, NaN passes) or sigmoid (fastnn's stable form)."""
     if act == RELU:
@@ -122,7 +122,7 @@ def _act(v, act):
     return sigmoid_scalar(v)
 
 
-@kernel
+@kernel(internal=True)
 def _expm1_small(y):
     """exp(y) - 1 for |y| <= SMALL, without the cancellation of exp(y) - 1: Taylor polynomial of degree 5, whose
     truncation error (< y^6 / 720 < 5e-18) is far below the float64 rounding of the loss."""
@@ -134,7 +134,7 @@ def _expm1_small(y):
     return p * y
 
 
-@kernel
+@kernel(internal=True)
 def _row_exp(s, s0, n, E, e0):
     """E[e0:e0+n] = exp(s[s0:s0+n] - max) in float64; returns their sum (the softmax denominator)."""
     m = np.float64(s[s0])
@@ -148,14 +148,14 @@ def _row_exp(s, s0, n, E, e0):
     return total
 
 
-@kernel
+@kernel(internal=True)
 def _row_ce(s, s0, n, label, delta, e):
     """-log(softmax(s[s0:s0+n])[label] + delta), the book's per-row cross-entropy; e: float64 scratch."""
     total = _row_exp(s, s0, n, e, ZERO)
     return -math.log(e[label] / total + delta)
 
 
-@kernel
+@kernel(internal=True)
 def _ce_shifted(A, a0, E, e0, S, ds, n, label, delta, v, e):
     """The book's per-row cross-entropy -log(softmax(s')[label] + delta) of the scores s' = s + ds, where
     s = A[a0:a0+n] is a base row with E[e0:e0+n] = exp(s - max s) and S = sum(E); ds are float64 changes.
@@ -178,7 +178,7 @@ def _ce_shifted(A, a0, E, e0, S, ds, n, label, delta, v, e):
     return _row_ce(v, ZERO, n, label, delta, e)
 
 
-@kernel
+@kernel(internal=True)
 def _affine_rows(src, s0, n, din, P, w0, dout, dst, d0):
     """dst[d0 + r*dout + j] = sum_k src[s0 + r*din + k] * W[k, j] + b[j] for r < n; W at P[w0], b right after.
     Rows are taken as views: indices from 0 let numba skip its negative-index handling, so the loops vectorise."""
@@ -197,7 +197,7 @@ def _affine_rows(src, s0, n, din, P, w0, dout, dst, d0):
             out[j] += b[j]
 
 
-@kernel
+@kernel(internal=True)
 def _decay_difference(w, h, lam):
     """0.5 * lambda * (p1^2 - p2^2) for the two values the book writes into W, p1 = w + h and p2 = w - h."""
     p1 = np.float64(w + h)
@@ -206,7 +206,7 @@ def _decay_difference(w, h, lam):
 
 
 # --- nets without batch normalisation: row-sparse propagation ------------------------------------------------
-@kernel
+@kernel(internal=True)
 def _dense_forward(X, labels, sizes, act, P, delta, A, Z, E, S, ce):
     """Base pass: a_l, z_l for every layer, exp(scores - row max) (E), their row sums (S) and the per-row
     cross-entropy (ce), all three in float64."""
@@ -225,7 +225,7 @@ def _dense_forward(X, labels, sizes, act, P, delta, A, Z, E, S, ce):
         ce[r] = -math.log(E[r * C + labels[r]] / S[r] + delta)
 
 
-@kernel
+@kernel(internal=True)
 def _deep_change(l, j, r, dz, sizes, act, P, A, Z, off, aoff, zoff, v, v2, zb, ds):
     """Score changes ds (float64) of row r when z_l[r, j] moves by dz, for l < L - 1: the next pre-activation
     row moves by dz * W_{l+1}[j, :], and each deeper layer is updated from the activations that changed."""
@@ -327,7 +327,7 @@ def _compose(c, tau, out, o0, stride):
                             + c[3] * t1 * t1 * t1 * t1)
 
 
-@kernel
+@kernel(internal=True)
 def _finite_block(out, o0, stride):
     ok = True
     for m in range(4):
@@ -335,7 +335,7 @@ def _finite_block(out, o0, stride):
     return ok
 
 
-@kernel
+@kernel(internal=True)
 def _input_bound(Z, z0, n, din):
     """Per row of the layer input (n x din at Z[z0]): max(1, max |value|) (1: the bias' input), inf if any
     value is NaN."""
@@ -349,7 +349,7 @@ def _input_bound(Z, z0, n, din):
     return bound
 
 
-@kernel
+@kernel(internal=True)
 def _largest_step(P, p0, count, h):
     """The largest effective step |fl(w +- h) - w| over the parameters P[p0:p0+count] (NaN/inf: inf)."""
     m = 0.0
@@ -360,7 +360,7 @@ def _largest_step(P, p0, count, h):
     return m
 
 
-@kernel
+@kernel(internal=True)
 def _layer_series(l, labels, sizes, act, P, h, delta, A, Z, E, S):
     """Loss series of layer l (L - 1 or L) for every (row r, unit j of the layer's output): the loss change of
     row r as a function of s, the change of the pre-activation a_l[r, j], whatever parameter of the layer moved
@@ -412,7 +412,7 @@ def _layer_series(l, labels, sizes, act, P, h, delta, A, Z, E, S):
     return coef, exceptions[:count]
 
 
-@kernel
+@kernel(internal=True)
 def _series_unit(i, din, dout, n, Z, z0, coef, dp, dm, M, acc):
     """acc[j] = sum over rows r of G_rj(dp[j] * u_r) - G_rj(dm[j] * u_r), G_rj the series of (row r, unit j)
     in coef, u_r = Z[z0 + r * din + i] the parameter's input (1 for the bias, i == din): accumulated as
@@ -438,7 +438,7 @@ def _series_unit(i, din, dout, n, Z, z0, coef, dp, dm, M, acc):
         acc[j] = (p - q) * M[0, j] + (p2 - q2) * M[1, j] + (p2 * p - q2 * q) * M[2, j] + (p2 * p2 - q2 * q2) * M[3, j]
 
 
-@kernel
+@kernel(internal=True)
 def _exact_pair(l, j, r, u, dp, dm, labels, sizes, act, P, delta, A, Z, E, S, ce, lay, v, v2, zb, ds, e):
     """ce_plus[r] - ce_minus[r] for the parameter of layer l feeding unit j with input u (in row r), by the
     score changes: direct for the last two layers, propagated through the deeper ones (_deep_change)."""
@@ -472,7 +472,7 @@ def _exact_pair(l, j, r, u, dp, dm, labels, sizes, act, P, delta, A, Z, E, S, ce
     return plus - minus
 
 
-@kernel
+@kernel(internal=True)
 def _dense_units(start, stop, labels, sizes, act, P, lam, h, delta, base, grad):
     """Gradient of the parameters of units [start, stop): a task's whole work, with its own buffers."""
     A, Z, E, S, ce, coef_h, exc_h, coef_o, exc_o = base
@@ -546,7 +546,7 @@ def _dense_base(X, labels, sizes, act, P, h, delta):
     return A, Z, E, S, ce, coef_h, exc_h, coef_o, exc_o
 
 
-@kernel
+@kernel(internal=True)
 def _nan_unless_rows_finite(ce, grad):
     """The book's loss is the mean over all rows, so one row whose base cross-entropy is NaN or inf makes every
     evaluation non-finite and every (f1 - f2) / 2h NaN, also where the row-sparse differences skip that row (a

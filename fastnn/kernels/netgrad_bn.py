@@ -31,7 +31,7 @@ def _batch_stats(M, m0, n, d, mu, var, s0, acc):
         var[s0 + k] = acc[k] / n
 
 
-@kernel
+@kernel(internal=True)
 def _normalise(M, m0, n, d, mu, var, s0, eps, XN, x0):
     """XN[x0:] = (M[m0:] - mu) / sqrt(var + eps), column statistics at mu[s0:], var[s0:]."""
     for k in range(d):
@@ -40,7 +40,7 @@ def _normalise(M, m0, n, d, mu, var, s0, eps, XN, x0):
             XN[x0 + r * d + k] = (M[m0 + r * d + k] - mu[s0 + k]) / std
 
 
-@kernel
+@kernel(internal=True)
 def _scale_shift_act(XN, x0, n, d, P, g0, act, Z, z0):
     """Z[z0:] = act(gamma * XN[x0:] + beta), gamma at P[g0:], beta right after."""
     for r in range(n):
@@ -48,7 +48,7 @@ def _scale_shift_act(XN, x0, n, d, P, g0, act, Z, z0):
             Z[z0 + r * d + k] = _act(P[g0 + k] * XN[x0 + r * d + k] + P[g0 + d + k], act)
 
 
-@kernel
+@kernel(internal=True)
 def _running_update(RM, RV, s0, d, mom, cmom, mu, var, m0):
     """One training-mode forward's update of a BN layer's running statistics RM[s0:], RV[s0:] (the book's
     momentum recurrence, same operations) from the batch statistics mu[m0:], var[m0:]."""
@@ -57,7 +57,7 @@ def _running_update(RM, RV, s0, d, mom, cmom, mu, var, m0):
         RV[s0 + k] = mom * RV[s0 + k] + cmom * var[m0 + k]
 
 
-@kernel
+@kernel(internal=True)
 def _bn_forward(X, sizes, act, P, eps, A, XN, Z, MU, VAR, acc):
     """Base training-mode pass: a_l, normalised a_l (XN, same layout as A), z_l and batch statistics."""
     n = X.size // sizes[0]
@@ -73,7 +73,7 @@ def _bn_forward(X, sizes, act, P, eps, A, XN, Z, MU, VAR, acc):
             _scale_shift_act(XN, aoff[l], n, dl, P, off[l] + (din + 1) * dl, act, Z, zoff[l])
 
 
-@kernel
+@kernel(internal=True)
 def _bn_eval(l, i, j, p, d, u, labels, sizes, act, P, delta, eps, mom, cmom, RM, RV, A, XN, Z, MU, VAR, lay,
              cur, nxt, col, mu, var, acc, e, ce_out):
     """One loss evaluation, in training mode, with parameter (l, i, j) set to p = w + d: per-row cross-entropy

@@ -37,24 +37,24 @@ ADAM, SGD = 0, 1
 
 
 # --- views ---------------------------------------------------------------------------------------------------
-@kernel
+@kernel(internal=True)
 def _coef(theta, coef_at, units, i):
     return theta[coef_at[i]:coef_at[i + 1]].reshape(units[i], units[i + 1])
 
 
-@kernel
+@kernel(internal=True)
 def _icpt(theta, icpt_at, i):
     return theta[icpt_at[i]:icpt_at[i + 1]]
 
 
-@kernel
+@kernel(internal=True)
 def _block(flat, at, units, j, n):
     """Layer j's (n, units[j]) block of a workspace."""
     return flat[n * at[j]:n * at[j + 1]].reshape(n, units[j])
 
 
 # --- sums as NumPy makes them ----------------------------------------------------------------------------------
-@kernel
+@kernel(internal=True)
 def _block_sum(a, lo, n):
     """NumPy's pairwise sum of n <= 128 values a[lo:lo+n]: eight accumulators, combined as a tree."""
     if n < 8:
@@ -82,7 +82,7 @@ def _block_sum(a, lo, n):
     return s
 
 
-@kernel
+@kernel(internal=True)
 def _pairwise(a, lo, n):
     """NumPy's pairwise sum of a[lo:lo+n]: above 128 values it halves (the halves' sizes multiples of 8) and adds
     the two sums. Its recursion runs here on explicit stacks (numba cannot cache recursive kernels)."""
@@ -119,7 +119,7 @@ def _row_sum(row):
 
 
 # --- forward -----------------------------------------------------------------------------------------------------
-@kernel
+@kernel(internal=True)
 def _activate(Z, kind):
     """scikit-learn's in-place activation of Z (n, k)."""
     n, k = Z.shape
@@ -150,7 +150,7 @@ def _activate(Z, kind):
                 z[c] = z[c] / s
 
 
-@kernel
+@kernel(internal=True)
 def _onward(theta, coef_at, icpt_at, units, hidden, out_act, acts, n):
     """The forward pass once block 1 holds X @ W0: its intercept and activation, then layers 1..L-1; returns the
     output block (n, n_outputs)."""
@@ -192,7 +192,7 @@ def _csr_rows_dot(data, indices, indptr, rows, W, out):
                 o[c] += a * w[c]
 
 
-@kernel
+@kernel(internal=True)
 def forward_sparse(theta, coef_at, icpt_at, units, data, indices, indptr, rows, hidden, out_act, acts):
     """forward for X the CSR rows ``rows``; returns the output block (rows.size, n_outputs)."""
     n = rows.size
@@ -201,7 +201,7 @@ def forward_sparse(theta, coef_at, icpt_at, units, data, indices, indptr, rows, 
     return _onward(theta, coef_at, icpt_at, units, hidden, out_act, acts, n)
 
 
-@kernel
+@kernel(internal=True)
 def _act_at(units):
     at = np.zeros(units.size + 1, np.int64)
     for j in range(1, units.size):
@@ -219,12 +219,12 @@ def workspace_size(units, n):
 
 
 # --- loss ----------------------------------------------------------------------------------------------------
-@kernel
+@kernel(internal=True)
 def _xlogy(x, y):
     return x * 0 if x == 0 else x * math.log(y)
 
 
-@kernel
+@kernel(internal=True)
 def _data_loss(Y, P, sw, use_sw, kind):
     """scikit-learn's loss of outputs P against targets Y (rows weighted by sw when use_sw)."""
     n, k = P.shape
@@ -256,7 +256,7 @@ def _data_loss(Y, P, sw, use_sw, kind):
     return -total
 
 
-@kernel
+@kernel(internal=True)
 def _l2_term(theta, coef_at, alpha, sw_sum):
     """0.5 * alpha * (the sum of every coefficient squared) / sw_sum: the loss's L2 term (only the loss reads it,
     so the squares add in eight running sums, which LLVM vectorises; scikit-learn uses BLAS dot products)."""
@@ -271,7 +271,7 @@ def _l2_term(theta, coef_at, alpha, sw_sum):
 
 
 # --- backprop ------------------------------------------------------------------------------------------------
-@kernel
+@kernel(internal=True)
 def _derivative(Z, delta, kind):
     """scikit-learn's in-place hidden-layer derivative: delta *= f'(z), from the activations Z = f(z)."""
     n, k = Z.shape
@@ -288,7 +288,7 @@ def _derivative(Z, delta, kind):
                     d[c] = 0
 
 
-@kernel
+@kernel(internal=True)
 def _column_sums(D, out):
     """out = D's column sums, the rows added in order (np.sum(D, axis=0) on a C-contiguous D)."""
     out[:] = D[0]
@@ -336,7 +336,7 @@ def _column_grad(cols, j, out):
     return True
 
 
-@kernel
+@kernel(internal=True)
 def _layer_grads(A, D, W, alpha, sw_sum, gW, gb, finish):
     """gW = (A.T @ D + alpha * W) / sw_sum, gb = the column sums of D / sw_sum (rows added in order); without
     ``finish`` only A.T @ D and the column sums (the optimizers finish them as they read them: _finished)."""
@@ -351,14 +351,14 @@ def _layer_grads(A, D, W, alpha, sw_sum, gW, gb, finish):
             gb[c] = gb[c] / sw_sum
 
 
-@kernel
+@kernel(internal=True)
 def _finished(raw, w, is_coef, alpha, sw_sum):
     """A gradient entry from _layer_grads(finish=False): scikit-learn's (raw + alpha * w) / sw_sum for a
     coefficient, raw / sw_sum for an intercept."""
     return (raw + alpha * w) / sw_sum if is_coef else raw / sw_sum
 
 
-@kernel
+@kernel(internal=True)
 def weight_sum(sw, use_sw, n, dtype_of):
     """scikit-learn's sw_sum: the rows' weights summed as np.sum does, else the row count (in dtype_of's type)."""
     return _pairwise(sw, 0, n) if use_sw else dtype_of.dtype.type(n)
@@ -442,7 +442,7 @@ def backprop_sparse(theta, coef_at, icpt_at, units, data, indices, indptr, rows,
 
 
 # --- one epoch of minibatches ----------------------------------------------------------------------------------
-@kernel
+@kernel(internal=True)
 def _adam_slice(w, raw, m, v, is_coef, read_raw, alpha, sw_sum, lr, b1, c1, b2, c2, eps):
     """Adam on the parameters w (all coefficients or all intercepts) and their moments, their raw gradient read
     from raw (``read_raw``) or zero. The loops run over slices from 0: indexing from an offset kept LLVM from
@@ -455,7 +455,7 @@ def _adam_slice(w, raw, m, v, is_coef, read_raw, alpha, sw_sum, lr, b1, c1, b2, 
         w[i] += -lr * m[i] / (math.sqrt(v[i]) + eps)
 
 
-@kernel
+@kernel(internal=True)
 def _adam_update(theta, raw, n_coef, cols, alpha, sw_sum, m, v, t, lr_init, beta_1, beta_2, epsilon):
     """scikit-learn's AdamOptimizer step t (1-based) on every parameter, the gradient finished from the raw sums
     of backprop(finish=False) in the same pass (one pass over the parameters instead of two). For sparse X,
@@ -478,7 +478,7 @@ def _adam_update(theta, raw, n_coef, cols, alpha, sw_sum, m, v, t, lr_init, beta
                 c2, eps)
 
 
-@kernel
+@kernel(internal=True)
 def _sgd_slice(w, raw, velocity, is_coef, read_raw, alpha, sw_sum, mu, eta, nesterov):
     """SGD on the parameters w and their velocities, their raw gradient read from raw (``read_raw``) or zero
     (loops from 0, as _adam_slice)."""
@@ -492,7 +492,7 @@ def _sgd_slice(w, raw, velocity, is_coef, read_raw, alpha, sw_sum, mu, eta, nest
         w[i] += u
 
 
-@kernel
+@kernel(internal=True)
 def _sgd_update(theta, raw, n_coef, cols, alpha, sw_sum, velocity, lr, momentum, nesterov):
     """scikit-learn's SGDOptimizer step: velocity = momentum * velocity - lr * grad, then theta += velocity
     (Nesterov: += momentum * velocity - lr * grad with the new velocity); the gradient finished, and W0's made
@@ -509,7 +509,7 @@ def _sgd_update(theta, raw, n_coef, cols, alpha, sw_sum, velocity, lr, momentum,
     _sgd_slice(theta[n_coef:], raw[n_coef:], velocity[n_coef:], False, True, alpha, sw_sum, mu, eta, nesterov)
 
 
-@kernel
+@kernel(internal=True)
 def _gather(src, idx, start, stop, dst):
     """dst[:stop - start] = the rows idx[start:stop] of src."""
     for r in range(stop - start):
@@ -518,7 +518,7 @@ def _gather(src, idx, start, stop, dst):
             d[c] = s[c]
 
 
-@kernel
+@kernel(internal=True)
 def _batch_targets(Y, sw, use_sw, idx, start, stop, Yb, swb):
     """Yb, swb = the targets and (when use_sw) weights of the rows idx[start:stop]."""
     _gather(Y, idx, start, stop, Yb)
