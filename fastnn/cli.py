@@ -37,8 +37,8 @@ MODEL_DEFAULTS = {"mlp": {"optimizer": "sgd", "lr": 0.1, "epochs": 40},
 CONVNET_FILTERS = 30
 SMALL_IMAGE = 16  # images narrower than this (the 8x8 digits) get 3x3 filters by default, others the book's 5x5
 # what a cold numba cache costs, said up front: measured with an empty NUMBA_CACHE_DIR on a 2-core AMD EPYC, numba
-# 0.68 (one epoch of mlp 13-14 s compiling, simple-convnet 6-7 s, gradcheck 19-20 s; warm: no compiling)
-COMPILE_SECONDS = {"mlp": 15, "simple-convnet": 10, "gradcheck": 20}
+# 0.68 (launch to the first epoch line: mlp 5.4-6.0 s, simple-convnet 6.6-8.6 s; gradcheck 14-15 s; warm: 1 s)
+COMPILE_SECONDS = {"mlp": 6, "simple-convnet": 8, "gradcheck": 15}
 SEED_MAX = 2 ** 32 - 1  # np.random.seed's range
 
 
