@@ -473,7 +473,6 @@ def train_steps(net, data, batch, optimizer, batches, rands, coefs, decay, loss_
     params = arena[:backup.size]
     last = 2 if loss_after_update else 1
     recorded = 2 if loss_after_update else 0  # the pass whose loss the step records
-    no_dx = bool(False)  # a constant bool would be a literal: numba would compile run again for it
     for s in range(batches.shape[0]):
         res[0] = s
         _gather(x_train, t_train, onehot_train, batches[s], xb, labels, onehot)
@@ -481,7 +480,7 @@ def train_steps(net, data, batch, optimizer, batches, rands, coefs, decay, loss_
         # pass 0: forward and loss in training mode; 1: backward and update; 2: the book's loss after the update.
         # One call site of run: LLVM builds run's code again at each call site
         for p in range(last + 1):
-            run(net, xb, labels, onehot, rands[s], BACKWARD if p == 1 else LOSS, p == 0, decay, 1.0, no_dx, pass_res)
+            run(net, xb, labels, onehot, rands[s], BACKWARD if p == 1 else LOSS, p == 0, decay, 1.0, False, pass_res)
             if pass_res[1] != OK:
                 res[1] = pass_res[1]
                 return
