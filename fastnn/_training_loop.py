@@ -50,9 +50,10 @@ class TrainingLoop:
         losses = np.zeros(len(batches), dtype=np.float64)
         targets = (None, self.onehot) if data.use_onehot else (self.labels, None)
         with _one_blas_thread(self.xb.shape[0], engine.row_work):
+            # decay None without weight decay, as the engine's calls pass it (same compiled run)
             nk.train_steps(plan.net, (data.x, data.labels, data.onehot), (self.xb, *targets, self.pass_res),
-                           (flat.code, *flat.states, flat.segments), batches, rands, coefs, decay or None, loss_after_update,
-                           check_finite, self.backup, losses, self.res)
+                           (flat.code, *flat.states, flat.segments), batches, rands, coefs, decay or None,
+                           loss_after_update, check_finite, self.backup, losses, self.res)
         done = int(self.res[0])
         first = engine.stack[0].layer
         if first is not None:
