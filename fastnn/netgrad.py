@@ -39,6 +39,8 @@ import numpy as np
 from . import _checks
 from ._constants import BN_EPS, CE_DELTA, H
 from ._dispatch import lazy_kernels
+from ._layer_kinds import KINDS, LayerSpec
+from .kernels import codes
 
 kernels, netgrad_bn = lazy_kernels("netgrad"), lazy_kernels("netgrad_bn")
 
@@ -86,15 +88,65 @@ class _Net:
         return np.array(sizes, dtype=np.int64)
 
 
+# --- describing a net: the engine's LayerSpec stack, read by one function -------------------------------------------
+# the hidden activations the kernels run, by layer code (chapter 4's sigmoid differs only in its backward)
+_HIDDEN = {codes.RELU: codes.RELU, codes.SIGMOID: codes.SIGMOID, codes.SIGMOID_CH4: codes.SIGMOID}
+_DROPOUT_REFUSED = ("numerical_gradient cannot run on a net with use_dropout=True: dropout draws new random masks in "
+                    "every loss evaluation, so the central differences would be noise; build the net with "
+                    "use_dropout=False to check its gradient")
+
+
+def _from_stack(stack, params, lam):
+    """The kernels' view of a net described by its LayerSpec ``stack`` (fastnn._layer_kinds) over ``params`` (a
+    dict or a list, indexed by the specs' keys). ``lam``: the weight-decay lambda, None when the loss has no
+    weight-decay term. The widths are read from the parameter arrays themselves (_Net checks them)."""
+    layer_codes = [spec.code for spec in stack]
+    if codes.DROPOUT in layer_codes:
+        raise ValueError(_DROPOUT_REFUSED)
+    hidden = _check_structure(layer_codes)
+    names, arrays, number = [], [], 0
+    for spec in stack:
+        kind = KINDS[spec.code]
+        number += kind.numbered
+        names += kind.keys(number)  # the books' params keys (W1, b1, gamma1, ...), also for a params list
+        arrays += [params[key] for key in spec.keys or ()]
+    batchnorms = [spec.layer for spec in stack if spec.code == codes.BATCHNORM]
+    act = _HIDDEN[hidden] if hidden is not None else codes.RELU  # no hidden layer: the activation is never used
+    return _Net(names, arrays, act, lam, batchnorms, chapter4=codes.SIGMOID_CH4 in layer_codes,
+                as_list=isinstance(params, list))
+
+
+def _check_structure(layer_codes):
+    """The hidden activation's code (None without hidden layers) of a stack the kernels run: groups of Affine,
+    BatchNorm (in every group or none) and one activation, ReLU or sigmoid, the same in every group; then Affine."""
+    hidden = {code for code in layer_codes if code not in (codes.AFFINE, codes.BATCHNORM)}
+    group = [codes.AFFINE] + [codes.BATCHNORM] * (codes.BATCHNORM in layer_codes) + list(hidden)
+    groups = (len(layer_codes) - 1) // len(group)
+    if len(hidden) != min(1, groups) or not hidden <= set(_HIDDEN) or layer_codes != group * groups + [codes.AFFINE]:
+        raise ValueError("numerical_gradient runs nets of (Affine, BatchNorm, activation) or (Affine, activation) "
+                         "groups and a last Affine, with one hidden activation, ReLU or sigmoid")
+    return hidden.pop() if hidden else None
+
+
+def _from_engine(net):
+    """The kernels' view of one of fastnn's nets, from the stack its engine runs (replaced arrays adopted first, as
+    every engine call does)."""
+    engine, decay = net.training_engine()
+    engine.sync()
+    return _from_stack(engine.stack, net.params, decay if engine.decay else None)
+
+
 def _activation(layer, where):
-    """The kernels' code of a hidden activation layer, by the books' class names (fastnn's layers, their reference
+    """The LayerSpec of a hidden activation layer, by the books' class names (fastnn's layers, their reference
     twins and the books' own are all named Relu and Sigmoid)."""
     name = type(layer).__name__
-    if name == "Relu":
-        return kernels.RELU
-    if name == "Sigmoid":
-        return kernels.SIGMOID
-    raise ValueError(f"{where} must be a Relu or Sigmoid layer; got {name}")
+    if name not in ("Relu", "Sigmoid"):
+        raise ValueError(f"{where} must be a Relu or Sigmoid layer; got {name}")
+    return _spec(codes.RELU if name == "Relu" else codes.SIGMOID, layer)
+
+
+def _spec(code, layer, keys=None):
+    return LayerSpec(code, layer, None, None, keys)  # no widths: _from_stack reads them from the arrays
 
 
 def _same_array(param, used, key):
@@ -103,64 +155,79 @@ def _same_array(param, used, key):
                          f"numerical gradient would be meaningless")
 
 
-def _multi_layer(net):
-    """MultiLayerNet(Extend): keys from the book's _param_keys, structure from the layers the loss runs."""
+def _checked_spec(net, code, layer, keys, attributes):
+    """The LayerSpec of a layer with parameters, each params entry checked to be the array the layer computes with."""
+    for key, attribute in zip(keys, attributes):
+        _same_array(net.params[key], getattr(layer, attribute), key)
+    return _spec(code, layer, keys)
+
+
+def _multi_layer_stack(net):
+    """MultiLayerNet(Extend): the layers its loss runs, by the book's names."""
     if getattr(net, "use_dropout", False):
-        raise ValueError("numerical_gradient cannot run on a net with use_dropout=True: dropout draws new random "
-                         "masks in every loss evaluation, so the central differences would be noise; build the "
-                         "net with use_dropout=False to check its gradient")
+        raise ValueError(_DROPOUT_REFUSED)
     bn = bool(getattr(net, "use_batchnorm", False))
-    keys = []
-    for idx in range(1, net.hidden_layer_num + 2):  # the book's gradient order
-        keys += ["W" + str(idx), "b" + str(idx)]
-        if bn and idx <= net.hidden_layer_num:
-            keys += ["gamma" + str(idx), "beta" + str(idx)]
-    act, batchnorms = kernels.RELU, []
+    stack = []
     for idx in range(1, net.hidden_layer_num + 2):
-        affine = net.layers["Affine" + str(idx)]
-        _same_array(net.params["W" + str(idx)], affine.W, "W" + str(idx))
-        _same_array(net.params["b" + str(idx)], affine.b, "b" + str(idx))
+        stack.append(_checked_spec(net, codes.AFFINE, net.layers[f"Affine{idx}"], (f"W{idx}", f"b{idx}"), "Wb"))
         if idx <= net.hidden_layer_num:
-            act = _activation(net.layers["Activation_function" + str(idx)], "Activation_function" + str(idx))
             if bn:
-                norm = net.layers["BatchNorm" + str(idx)]
-                _same_array(net.params["gamma" + str(idx)], norm.gamma, "gamma" + str(idx))
-                _same_array(net.params["beta" + str(idx)], norm.beta, "beta" + str(idx))
-                batchnorms.append(norm)
-    lam = _checks.real_number(net.weight_decay_lambda, "net.weight_decay_lambda", nonnegative=True)
-    return _Net(keys, [net.params[k] for k in keys], act, lam, batchnorms)
+                stack.append(_checked_spec(net, codes.BATCHNORM, net.layers[f"BatchNorm{idx}"],
+                                           (f"gamma{idx}", f"beta{idx}"), ("gamma", "beta")))
+            where = f"Activation_function{idx}"
+            stack.append(_activation(net.layers[where], where))
+    return stack
 
 
 _CHAPTER5_LAYERS = ("Affine1", "Relu1", "Affine2")
 
 
-def _describe(net):
-    """The kernels' view of ``net``, read from the attributes the books' nets have (so fastnn.nets, their
-    fastnn.reference twins and the books' own classes are described alike, and this module imports no net):
-    MultiLayerNet(Extend) has ``hidden_layer_num`` and named ``layers``; chapter 5's TwoLayerNet the layers
-    Affine1, Relu1, Affine2; the second book's TwoLayerNet a list of three layers and a list of params; chapter 4's
-    TwoLayerNet no layers and the params W1, b1, W2, b2 (sigmoid hidden units)."""
+def _two_layer_stack(net):
+    """Chapter 5's TwoLayerNet: the layers Affine1, Relu1, Affine2 over the params dict."""
+    return [_checked_spec(net, codes.AFFINE, net.layers["Affine1"], _TWO_LAYER_KEYS[:2], "Wb"),
+            _activation(net.layers["Relu1"], "Relu1"),
+            _checked_spec(net, codes.AFFINE, net.layers["Affine2"], _TWO_LAYER_KEYS[2:], "Wb")]
+
+
+def _book2_stack(net):
+    """The second book's TwoLayerNet: a list of three layers over a list of four params."""
+    if len(net.params) != 4:
+        raise ValueError(f"net.params must hold W1, b1, W2, b2; got {len(net.params)} arrays")
+    for key, p, q in zip(_TWO_LAYER_KEYS, net.params, net.layers[0].params + net.layers[2].params):
+        _same_array(p, q, key)
+    return [_spec(codes.AFFINE, net.layers[0], (0, 1)), _activation(net.layers[1], "layers[1]"),
+            _spec(codes.AFFINE, net.layers[2], (2, 3))]
+
+
+def _from_attributes(net):
+    """The kernels' view of a net without an engine, from the attributes the books' nets have (so fastnn.reference's
+    twins and the books' own classes are described alike, and this module imports no net), translated into the
+    engine's LayerSpec stack: MultiLayerNet(Extend) has ``hidden_layer_num`` and named ``layers``; chapter 5's
+    TwoLayerNet the layers Affine1, Relu1, Affine2; the second book's TwoLayerNet a list of three layers and a list of
+    params; chapter 4's TwoLayerNet no layers and the params W1, b1, W2, b2 (sigmoid hidden units)."""
     layers, params = getattr(net, "layers", None), getattr(net, "params", None)
     if isinstance(layers, Mapping) and hasattr(net, "hidden_layer_num"):
-        return _multi_layer(net)
+        lam = _checks.real_number(net.weight_decay_lambda, "net.weight_decay_lambda", nonnegative=True)
+        return _from_stack(_multi_layer_stack(net), params, lam)
     if isinstance(layers, Mapping) and tuple(layers) == _CHAPTER5_LAYERS and isinstance(params, Mapping):
-        for key, (name, attr) in zip(_TWO_LAYER_KEYS, [("Affine1", "W"), ("Affine1", "b"), ("Affine2", "W"),
-                                                  ("Affine2", "b")]):
-            _same_array(net.params[key], getattr(net.layers[name], attr), key)
-        arrays = [net.params[k] for k in _TWO_LAYER_KEYS]
-        return _Net(_TWO_LAYER_KEYS, arrays, _activation(net.layers["Relu1"], "Relu1"))
+        return _from_stack(_two_layer_stack(net), params, None)
     if layers is None and isinstance(params, Mapping) and set(params) == set(_TWO_LAYER_KEYS):
-        return _Net(_TWO_LAYER_KEYS, [net.params[k] for k in _TWO_LAYER_KEYS], kernels.SIGMOID, chapter4=True)
+        stack = [_spec(codes.AFFINE, None, _TWO_LAYER_KEYS[:2]), _spec(codes.SIGMOID_CH4, None),
+                 _spec(codes.AFFINE, None, _TWO_LAYER_KEYS[2:])]
+        return _from_stack(stack, params, None)
     if isinstance(layers, list) and len(layers) == 3 and isinstance(params, list):
-        used = net.layers[0].params + net.layers[2].params
-        if len(net.params) != 4:
-            raise ValueError(f"net.params must hold W1, b1, W2, b2; got {len(net.params)} arrays")
-        for key, p, q in zip(_TWO_LAYER_KEYS, net.params, used):
-            _same_array(p, q, key)
-        return _Net(_TWO_LAYER_KEYS, net.params, _activation(net.layers[1], "layers[1]"), as_list=True)
+        return _from_stack(_book2_stack(net), params, None)
     raise TypeError("net must be one of fastnn.nets TwoLayerNet, TwoLayerNetCh4, TwoLayerNetBook2, MultiLayerNet, "
                     f"MultiLayerNetExtend (or their fastnn.reference twins, or the books' own classes of that "
                     f"structure); got {type(net).__name__}")
+
+
+def _describe(net):
+    """The kernels' view of ``net``: fastnn's nets are described by their engine's stack, other nets (the reference
+    twins, the books' own classes) by their attributes."""
+    if callable(getattr(net, "training_engine", None)):
+        return _from_engine(net)
+    return _from_attributes(net)
 
 
 def _inputs(spec, x, t):

@@ -128,7 +128,6 @@ class _EngineNet:
         compiled code that knows the network's structure (fastnn.netgrad): the same values to rounding."""
         from . import netgrad
 
-        self._engine.sync()
         return netgrad.numerical_gradient(self, x, t, parallel=parallel)
 
     def save_params(self, file_name="params.npz"):

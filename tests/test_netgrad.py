@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from fastnn import netgrad
 from fastnn import nets as fn
+from fastnn._layer_kinds import LayerSpec
+from fastnn.kernels.codes import AFFINE, BATCHNORM, DROPOUT, RELU, SIGMOID, TANH
 from fastnn.kernels import netgrad as kernels
 from fastnn.reference import layers as rl
 from fastnn.reference import nets as rn
@@ -376,7 +378,7 @@ def test_dropout_is_refused():
 
 
 def _replaced_param():
-    net = fn.TwoLayerNet(3, 2, 2)
+    net = rn.TwoLayerNet(3, 2, 2)  # a net without an engine (fastnn's adopt a replaced entry: see below)
     net.params["W1"] = net.params["W1"].copy()  # the layer still computes with the old array
     return net
 
@@ -404,6 +406,18 @@ BAD = [
 def test_bad_input_is_refused_before_any_kernel(name, make_net, x, t, kwargs, exc, words):
     with pytest.raises(exc, match=words):
         netgrad.numerical_gradient(make_net(), x, t, **kwargs)
+
+
+def test_a_replaced_params_entry_of_a_fastnn_net_is_adopted_as_gradient_adopts_it():
+    fast, book = twins("TwoLayerNet", (3, 4, 2), {}, 13)
+    x, t = inputs(13, 3, 3, 2)
+    fast.params["W1"] = fast.params["W1"] * 0.5  # fastnn's engine: the params entry wins (what optimizers update)
+    book.params["W1"] *= 0.5
+    got = netgrad.numerical_gradient(fast, x, t)
+    assert fast.layers["Affine1"].W is fast.params["W1"]
+    want = book.numerical_gradient(x, t)
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=0, atol=ATOL)
 
 
 # --- gradient_check ---------------------------------------------------------------------------------------------------
@@ -496,6 +510,44 @@ def test_non_finite_values_give_the_books_nans(cls, args, kwargs, planted):
         np.testing.assert_array_equal(np.isnan(got[key]), np.isnan(want[key]), err_msg=key)
         finite = np.isfinite(want[key])
         np.testing.assert_allclose(got[key][finite], want[key][finite], atol=ATOL, err_msg=key)
+
+
+DESCRIBED = CHECK_CASES + [("MultiLayerNet", (5, [], 3), {}), ("MultiLayerNetExtend", (5, [4, 4, 4], 3),
+                                                                  {"activation": "sigmoid", "use_batchnorm": True})]
+
+
+@pytest.mark.parametrize("cls, args, kwargs", DESCRIBED, ids=[f"{c[0]}-{i}" for i, c in enumerate(DESCRIBED)])
+def test_the_engines_stack_and_the_books_attributes_describe_a_net_alike(cls, args, kwargs):
+    """fastnn's nets are described by their engine's stack; the same net read through the books' attributes (the
+    path of the reference twins and readers' own classes) gives the kernels the same view."""
+    net = getattr(fn, cls)(*args, **kwargs)
+    from_engine, from_attributes = netgrad._from_engine(net), netgrad._from_attributes(net)
+    for name in ("keys", "act", "lam", "decay_term", "dtype", "chapter4", "as_list"):
+        assert getattr(from_engine, name) == getattr(from_attributes, name), name
+    np.testing.assert_array_equal(from_engine.sizes, from_attributes.sizes)
+    for ours, theirs in [(from_engine.arrays, from_attributes.arrays),
+                         (from_engine.batchnorms, from_attributes.batchnorms)]:
+        assert len(ours) == len(theirs) and all(a is b for a, b in zip(ours, theirs))
+
+
+def test_a_fastnn_net_is_described_by_its_engine_not_its_attributes():
+    net = fn.MultiLayerNet(4, [3], 2, activation="sigmoid", weight_decay_lambda=0.1)
+    del net.hidden_layer_num, net.layers["Activation_function1"]  # the book's attributes gone; the engine remains
+    spec = netgrad._describe(net)
+    assert spec.act == kernels.SIGMOID and spec.lam == 0.1 and spec.keys == ["W1", "b1", "W2", "b2"]
+
+
+@pytest.mark.parametrize("codes, words", [
+    ([AFFINE, TANH, AFFINE], "one hidden activation, ReLU or sigmoid"),
+    ([AFFINE, RELU, AFFINE, SIGMOID, AFFINE], "one hidden activation, ReLU or sigmoid"),
+    ([AFFINE, BATCHNORM, AFFINE], "one hidden activation, ReLU or sigmoid"),
+    ([AFFINE, BATCHNORM, RELU, AFFINE, RELU, AFFINE], "one hidden activation, ReLU or sigmoid"),
+    ([AFFINE, RELU], "one hidden activation, ReLU or sigmoid"),
+    ([AFFINE, DROPOUT, AFFINE], "use_dropout")])
+def test_a_stack_the_kernels_cannot_run_is_refused(codes, words):
+    stack = [LayerSpec(code, None, 2, 2, None) for code in codes]
+    with pytest.raises(ValueError, match=words):
+        netgrad._from_stack(stack, {}, None)
 
 
 class _ChapterFiveShaped:
