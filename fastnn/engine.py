@@ -159,11 +159,17 @@ class Engine:
         """The net this engine runs."""
         return self._net()
 
+    def blueprint(self):
+        """The constructor's arguments after the net (stack, loss_layer, dtype, {decay, grads_list}): what builds
+        this engine again over a copy of its net (a deep copy, an unpickled net). A new engine lays out buffers of its
+        own."""
+        return self.stack, self.loss_layer, self.dtype, {"decay": self.decay, "grads_list": self.grads_list}
+
     def copy_for(self, net, memo):
         """A new engine for ``net``, a deep copy (``memo``) of this engine's net: the same structure over the copied
         layers, with the copied parameters and statistics moved into buffers of its own."""
-        return Engine(net, copy.deepcopy(self.stack, memo), copy.deepcopy(self.loss_layer, memo), self.dtype,
-                      decay=self.decay, grads_list=copy.deepcopy(self.grads_list, memo))
+        *args, options = copy.deepcopy(self.blueprint(), memo)
+        return Engine(net, *args, **options)
 
     def _keys(self):
         params = self.net.params

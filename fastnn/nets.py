@@ -95,6 +95,25 @@ class _EngineNet:
         new._engine = self._engine.copy_for(new, memo)
         return new
 
+    def __copy__(self):
+        """A shallow copy shares everything with the original, its engine too (what copy.copy did before pickling
+        was defined below; a new engine over shared layers would take their arrays from the original's)."""
+        new = object.__new__(type(self))
+        vars(new).update(vars(self))
+        return new
+
+    def __getstate__(self):
+        """For pickle: the net's attributes, its engine replaced by the engine's blueprint (its buffers and its weak
+        reference to the net cannot be pickled; an unpickled net lays out buffers of its own)."""
+        state = dict(vars(self))
+        state["_engine"] = self._engine.blueprint()
+        return state
+
+    def __setstate__(self, state):
+        *args, options = state.pop("_engine")
+        vars(self).update(state)
+        self._engine = Engine(self, *args, **options)
+
     def _decay(self):
         return 0.0
 

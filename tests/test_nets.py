@@ -3,6 +3,7 @@ layers, same losses and gradients, same training trajectory; gradients against c
 gradient_check); aliasing between params and layers; float32 end to end; readable errors for bad input."""
 import copy
 import gc
+import pickle
 import weakref
 
 import numpy as np
@@ -411,6 +412,48 @@ def test_a_deep_copy_is_an_independent_net(name):
     first[...] = 0  # the copy's parameters are its own...
     np.testing.assert_array_equal(net.predict(x), before)
     assert not np.allclose(twin.predict(x), before)  # ...and its engine computes with them
+
+
+def _gradients(net, x, t):
+    """The backprop gradients as fresh arrays, in params order (the second book's net: from its grads list)."""
+    if isinstance(net.params, list):
+        net.forward(x, t)
+        net.backward()
+        return [g.copy() for g in net.grads]
+    return [g.copy() for g in net.gradient(x, t).values()]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ALL_NETS)
+def test_a_pickled_net_loads_as_an_independent_net_that_computes_alike(name, dtype):
+    net = fn.TwoLayerNetBook2(IN, 5, OUT, dtype=dtype) if name == "TwoLayerNetBook2" else make(name, fn, 5, dtype=dtype)
+    x, t = batch(5, 4, name if name in SPECS else None)
+    if "batchnorm" in name or "both" in name:
+        net.loss(x, t, train_flg=True)  # running statistics away from their initial zeros
+    before = net.predict(x).copy()
+    loaded = pickle.loads(pickle.dumps(net))
+    assert loaded.dtype == net.dtype and type(loaded) is type(net)
+    np.testing.assert_array_equal(loaded.predict(x), before)
+    if "dropout" not in name and "both" not in name:  # fresh dropout masks per call
+        for ours, theirs in zip(_gradients(loaded, x, t), _gradients(net, x, t)):
+            np.testing.assert_array_equal(ours, theirs)
+    if isinstance(loaded.params, list):  # the second book's lists still alias the loaded layers
+        assert all(p is q for p, q in zip(loaded.params, loaded.layers[0].params + loaded.layers[2].params))
+        assert all(g is h for g, h in zip(loaded.grads, loaded.layers[0].grads + loaded.layers[2].grads))
+    before = net.predict(x).copy()  # (a batch-norm net's gradient moved its running statistics)
+    first = loaded.params["W1"] if isinstance(loaded.params, dict) else loaded.params[0]
+    first[...] = 0  # the loaded parameters are its own, and its engine computes with them
+    np.testing.assert_array_equal(net.predict(x), before)
+    assert not np.allclose(loaded.predict(x), before)
+
+
+def test_a_shallow_copy_shares_the_originals_parameters():
+    net = make("TwoLayerNet", fn, 6)
+    x, _ = batch(6, 3)
+    shallow = copy.copy(net)
+    assert shallow.params is net.params
+    net.params["W1"][...] *= 2
+    np.testing.assert_array_equal(shallow.predict(x), net.predict(x))
 
 
 def test_accuracy_ch4_one_hot():
