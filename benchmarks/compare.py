@@ -113,8 +113,8 @@ def add_jax(row, repeat, min_time, jax):
 def accuracy_comparison(name, dtype, torch=None, sklearn=False, epochs=ACCURACY_EPOCHS, batch=100, hidden=100):
     """The accuracy row (a dict): test accuracy and wall time of ``epochs`` epochs: the book's Trainer with fastnn
     and with the reference (evaluate_sample_num_per_epoch=100), the same initial parameters and batches through
-    PyTorch (competitors.torch_trainer), and scikit-learn's MLPClassifier (its own initialisation and shuffling, the same
-    number of steps)."""
+    PyTorch (competitors.torch_trainer), and scikit-learn's MLPClassifier (its own initialisation and shuffling, the
+    same number of steps)."""
     data = cases.dataset(name, dtype)
     (x, t), (x_test, t_test) = data
     row = {"dataset": name, "dtype": np.dtype(dtype).name, "epochs": epochs, "batch": batch, "hidden": hidden}

@@ -24,9 +24,8 @@ class TrainingData:
             x2 = np.ascontiguousarray(x2, dtype=engine.dtype if x2.dtype not in _checks.FLOAT_DTYPES else x2.dtype)
         self.x = x2
         kind, checked = _checks.labels_or_onehot_for(t, x2.shape[0], engine.n_out, "t_train", engine.dtype)
-        self.use_onehot = kind == "onehot"
-        self.labels = None if self.use_onehot else checked  # the kernel compiles for the form given only
-        self.onehot = checked if self.use_onehot else None
+        # labels or one-hot rows, the other None: the kernel compiles for the form given only
+        self.labels, self.onehot = (None, checked) if kind == "onehot" else (checked, None)
 
 
 class TrainingLoop:
@@ -48,7 +47,8 @@ class TrainingLoop:
         engine, plan, flat, data = self.engine, self.plan, self.flat, self.data
         engine.activate(plan)
         losses = np.zeros(len(batches), dtype=np.float64)
-        targets = (None, self.onehot) if data.use_onehot else (self.labels, None)
+        use_onehot = data.onehot is not None
+        targets = (None, self.onehot) if use_onehot else (self.labels, None)
         with _one_blas_thread(self.xb.shape[0], engine.row_work):
             # decay None without weight decay, as the engine's calls pass it (same compiled run)
             nk.train_steps(plan.net, (data.x, data.labels, data.onehot), (self.xb, *targets, self.pass_res),
@@ -59,7 +59,7 @@ class TrainingLoop:
         if first is not None:
             first.x, first.original_x_shape = self.xb, self.xb.shape
         if engine.loss_layer is not None:
-            engine.loss_layer.t = (self.onehot if data.use_onehot else self.labels).copy()
+            engine.loss_layer.t = (self.onehot if use_onehot else self.labels).copy()
         return losses[:done + (self.res[1] == nk.NONFINITE_LOSS)], int(self.res[1])
 
     def restore(self):

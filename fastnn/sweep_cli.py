@@ -94,8 +94,8 @@ def add_parser(sub):
     p.add_argument("--scheduler", metavar="ADDR", help="an existing Dask scheduler (default: "
                    f"$DASK_SCHEDULER_ADDRESS, else a local cluster); given up after {sw.CONNECT_TIMEOUT:g} s "
                    "($FASTNN_SWEEP_CONNECT_TIMEOUT seconds)")
-    p.add_argument("--workers", type=_whole_number(0), help="local worker processes (default: one per core; 0: no Dask, "
-                   "trials one after another in this process)")
+    p.add_argument("--workers", type=_whole_number(0), help="local worker processes (default: one per core; 0: no "
+                   "Dask, trials one after another in this process)")
     p.add_argument("--out", default="fastnn-sweep.jsonl", help="results file, JSON lines (default %(default)s)")
     p.add_argument("--resume", action="store_true", help="continue the sweep in --out, skipping recorded trials")
     p.add_argument("--space", action="append", metavar="KEY=SPEC", help="a searched setting (repeatable)")

@@ -1,5 +1,6 @@
 """fastnn._dispatch and the NumPy twins: small calls before numba is loaded run NumPy and give the kernels' results;
-importing fastnn and running a short book-2 training loads no numba; the switch comes once their estimated time reaches COMPILED_PAYS_NS."""
+importing fastnn and running a short book-2 training loads no numba; the switch comes once their estimated time
+reaches COMPILED_PAYS_NS."""
 import subprocess
 import sys
 import textwrap

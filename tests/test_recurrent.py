@@ -214,7 +214,8 @@ def test_extreme_pre_activations_saturate_without_warnings(kind, dtype):
 def test_activation_kernels_against_numpy(dtype):
     tiny = np.finfo(dtype).tiny
     values = np.concatenate([np.linspace(-30, 30, 2001), np.geomspace(tiny, 1, 200), -np.geomspace(tiny, 1, 200),
-                             [0.0, -0.0, 0.029999, 0.03, 0.030001, 0.249999, 0.25, 0.250001, 1e4, -1e4, np.inf, -np.inf, np.nan]]).astype(dtype)
+                             [0.0, -0.0, 0.029999, 0.03, 0.030001, 0.249999, 0.25, 0.250001, 1e4, -1e4, np.inf,
+                              -np.inf, np.nan]]).astype(dtype)
     t, s = values.copy(), values.copy()
     K.tanh_inplace(t)
     K.sigmoid_inplace(s)
