@@ -65,7 +65,6 @@ class _FusedStep:
         if any(s.word_p.dtype != np.float64 or s.sample_size != layer.sample_size
                for s, layer in zip(samplers, self._ns_layers())):
             return None
-        optimizer._checked()
         return self._step(x, t, W_in, W_out, optimizer)
 
     def _own_params(self, W_in, W_out):
@@ -84,12 +83,12 @@ class _FusedStep:
         return [layer.sampler for layer in self._ns_layers()]
 
     def _adam(self, optimizer, W_in, W_out, merged):
-        """Adam on both matrices: merged = ((slot_of, gradient rows) of W_in, the same of W_out)."""
+        """Adam on both matrices: merged = ((slot_of, gradient rows) of W_in, the same of W_out). Its
+        hyper-parameters are checked here, after the backward pass, where the layered path's update checks them."""
+        coefficients = optimizer.step_coefficients(1, W_in.dtype)[0]  # counts the step (Adam's iter)
         if optimizer.m is None:
             optimizer.m = [np.zeros_like(W_in), np.zeros_like(W_out)]
             optimizer.v = [np.zeros_like(W_in), np.zeros_like(W_out)]
-        dtype = W_in.dtype.type
-        coefficients = [dtype(c) for c in optimizer._coefficients()]
         zeros = np.zeros(W_in.shape[1], W_in.dtype)
         for W, m, v, (slot_of, rows) in zip((W_in, W_out), optimizer.m, optimizer.v, merged):
             w2v.adam_rows(W, m, v, slot_of, rows, zeros, *coefficients)

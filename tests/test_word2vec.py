@@ -132,6 +132,20 @@ def test_layered_steps_then_fused_ones_share_the_adam_state(data, monkeypatch):
     assert_same_state(mixed, adam_m, layered, adam_l)
 
 
+@pytest.mark.parametrize("cls", MODELS)
+@pytest.mark.usefixtures("compiled")
+def test_a_bad_adam_setting_is_refused_by_the_fused_step_before_anything_is_updated(cls, data):
+    corpus, contexts, target = data
+    model, adam = make(cls, corpus), optimizer.Adam()
+    before = [p.copy() for p in model.params]
+    adam.beta1 = 1.5
+    with pytest.raises(ValueError, match="beta1"):
+        model._fused_step(contexts[:40], target[:40], adam, None)
+    assert adam.iter == 0 and adam.m is None and adam.v is None
+    for p, q in zip(model.params, before):
+        np.testing.assert_array_equal(p, q)
+
+
 @pytest.mark.parametrize("case", ["SGD", "max_grad", "adam state of other parameters", "params rebound"])
 @pytest.mark.usefixtures("compiled")
 def test_other_settings_take_the_layered_step(case, data):
