@@ -25,7 +25,7 @@ def _sigmoid(z, lim, one):
     return one / (one + vexp(-zc))
 
 
-@kernel
+@kernel(internal=True)
 def _add_bias_sigmoid(z, b, a):
     """z += b (row-wise), a = sigmoid(z); ``a`` may be ``z`` itself when z is not needed afterwards."""
     lim, one = z.dtype.type(SIGMOID_CLIP), z.dtype.type(1.0)
@@ -91,7 +91,7 @@ def _update(w, g, eta, l2):
             w[i, j] = w[i, j] - eta * (g[i, j] + l2 * w[i, j])
 
 
-@kernel
+@kernel(internal=True)
 def _update_bias(b, delta, eta):
     """The book's ``b -= eta * np.sum(delta, axis=0)`` (biases are not regularised)."""
     for j in range(b.size):
@@ -101,7 +101,7 @@ def _update_bias(b, delta, eta):
         b[j] = b[j] - eta * s
 
 
-@kernel
+@kernel(internal=True)
 def _hidden_delta(d_h, a_h):
     """delta_h = (delta_out w_out^T) * (a_h * (1 - a_h)), with the product already in d_h."""
     one = a_h.dtype.type(1.0)
@@ -111,7 +111,7 @@ def _hidden_delta(d_h, a_h):
             d_h[i, j] = d_h[i, j] * (a * (one - a))
 
 
-@kernel
+@kernel(internal=True)
 def _output_delta(a_out, y):
     """delta_out = a_out - y_enc, in place: only each row's label column changes."""
     one = a_out.dtype.type(1.0)
@@ -119,7 +119,7 @@ def _output_delta(a_out, y):
         a_out[i, y[i]] = a_out[i, y[i]] - one
 
 
-@kernel
+@kernel(internal=True)
 def minibatch_step(xb, yb, eta, l2, w_h, b_h, w_out, b_out, a_h, d_out, d_h, g_w_h, g_w_out):
     """One gradient step of the book's fit loop on the minibatch (xb, yb); the other arrays are buffers of
     the minibatch's shapes: a_h and d_h (rows, n_hidden), d_out (rows, n_output), gradients as the weights."""
@@ -140,7 +140,7 @@ def minibatch_step(xb, yb, eta, l2, w_h, b_h, w_out, b_out, a_h, d_out, d_h, g_w
     _update_bias(b_out, d_out, eta)
 
 
-@kernel
+@kernel(internal=True)
 def _vec_mat(v, m, out):
     """out = v @ m, accumulated over v's entries so the inner loop runs along m's rows."""
     out[:] = 0
@@ -150,7 +150,7 @@ def _vec_mat(v, m, out):
             out[j] += vi * m[i, j]
 
 
-@kernel
+@kernel(internal=True)
 def _outer_update(u, v, w, eta, l2):
     """w -= eta * (outer(u, v) + l2 * w)."""
     for i in range(u.size):
@@ -159,7 +159,7 @@ def _outer_update(u, v, w, eta, l2):
             w[i, j] = w[i, j] - eta * (ui * v[j] + l2 * w[i, j])
 
 
-@kernel
+@kernel(internal=True)
 def row_step(x, y, eta, l2, w_h, b_h, w_out, b_out, a_h, d_out, d_h):
     """minibatch_step for a single example (x, label y), fused into loops: for one row the gradient
     x.T @ delta_h is an outer product, so each weight update computes its gradient entry in place."""

@@ -83,21 +83,21 @@ def _tanh_inplace_jit(a):
     return tanh_rows
 
 
-@kernel
+@kernel(internal=True)
 def _add_bias(a, step, b):
     """a += step + b (a pre-activation row: the input product, the recurrent product, the bias)."""
     for k in range(a.size):
         a[k] += step[k] + b[k]
 
 
-@kernel
+@kernel(internal=True)
 def _input_product(xs, Wx, out):
     """out (N, T, G) = xs (N, T, D) @ Wx (D, G), as one product over all N*T rows."""
     N, T, D = xs.shape
     np.dot(xs.reshape(N * T, D), Wx, out.reshape(N * T, out.shape[2]))
 
 
-@kernel
+@kernel(internal=True)
 def _previous_states(h0, hs, out):
     """out[:, 0] = h0, out[:, t] = hs[:, t - 1]: the state each step started from, row-aligned with dA."""
     N, T, H = hs.shape
@@ -109,7 +109,7 @@ def _previous_states(h0, hs, out):
                 out[n, t, j] = hs[n, t - 1, j]
 
 
-@kernel
+@kernel(internal=True)
 def _weight_gradients(xs, Wx, hprev, dA, dxs, dWx, dWh, db):
     """dWx = X^T dA, dWh = Hprev^T dA, db = sum of dA's rows, dxs = dA Wx^T (rows over all N*T)."""
     N, T, H = hprev.shape
@@ -178,7 +178,7 @@ def lstm_forward(xs, Wx, Wh, b, h, c, gates, cs, tcs, hs):
             h[n] = hs[n, t]
 
 
-@kernel
+@kernel(internal=True)
 def _lstm_cell(a, c, cell, tanh_cell, h):
     """One row's cell update from its activated gates a = (f, g, i, o): c = f c + g i (also into cell),
     tanh_cell = tanh(c), h = o tanh(c)."""
@@ -212,7 +212,7 @@ def lstm_backward(xs, Wx, Wh, h0, c0, gates, cs, tcs, hs, dhs, dh, dc, dA, dxs, 
     _weight_gradients(xs, Wx, hprev, dA, dxs, dWx, dWh, db)
 
 
-@kernel
+@kernel(internal=True)
 def _lstm_cell_backward(a, tanh_cell, c_prev, dh, dc, d, one):
     """One row back through a cell: from the activated gates a = (f, g, i, o), tanh of the cell, the previous cell
     and the gradients dh, dc arriving at h and c, d receives the gates' pre-activation gradients and dc becomes the
@@ -295,7 +295,7 @@ def gru_backward(xs, Wx, Wh, gates, hprev, rh, dhs, dh, dA, dxs, dWx, dWh, db):
     _gru_weight_gradients(xs, Wx, hprev, rh, dA, dzr, dhh, dxs, dWx, dWh, db)
 
 
-@kernel
+@kernel(internal=True)
 def _gru_weight_gradients(xs, Wx, hprev, rh, dA, dzr, dhh, dxs, dWx, dWh, db):
     """As _weight_gradients, but dWh's z and r blocks come from Hprev and its h block from r * Hprev (both
     time-major, as dzr and dhh)."""
@@ -308,7 +308,7 @@ def _gru_weight_gradients(xs, Wx, hprev, rh, dA, dzr, dhh, dxs, dWx, dWh, db):
     dWh[:, 2 * H:] = h_part
 
 
-@kernel
+@kernel(internal=True)
 def _weight_gradients_x(xs, Wx, dA, dxs, dWx, db):
     """dWx = X^T dA, db = sum of dA's rows, dxs = dA Wx^T."""
     N, T, D = xs.shape

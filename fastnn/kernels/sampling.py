@@ -35,7 +35,7 @@ _UNDECIDED = 4  # the fast path could not prove a word: the row goes to the exac
 
 
 # --- NumPy's arithmetic -----------------------------------------------------------------------------------------
-@kernel
+@kernel(internal=True)
 def pairwise_block(a, start, n):
     """NumPy's sum of a[start:start + n] for n <= 128: eight partial sums combined as a tree, then the tail; in
     a's dtype (np.float32(0) becomes float64 when added to float64)."""
@@ -102,7 +102,7 @@ def pairwise_sum(a):
     return result + np.float32(0.0)
 
 
-@kernel
+@kernel(internal=True)
 def _search_right(cdf, last, x):
     """``searchsorted(cdf / last, x, side='right')``: the first i with x < cdf[i] / last (cdf non-decreasing)."""
     lo, hi = 0, cdf.size
@@ -115,7 +115,7 @@ def _search_right(cdf, last, x):
     return lo
 
 
-@kernel
+@kernel(internal=True)
 def _keep_new(row, round_start, found, w):
     """Append w to row[:found] unless this round already found it (np.unique's first occurrences, in order);
     returns the new count."""
@@ -126,7 +126,7 @@ def _keep_new(row, round_start, found, w):
     return found + 1
 
 
-@kernel
+@kernel(internal=True)
 def _draw_row_exact(word_p, target, uniforms, pos, row, p, cdf):
     """One row as NumPy computes it, from uniforms[pos:]. Returns (status, position after the row, uniforms
     missing for the round that ran out)."""
@@ -177,13 +177,13 @@ def prepare(word_p, prefix):
     return positive, fast
 
 
-@kernel
+@kernel(internal=True)
 def _gamma(n):
     """Higham's gamma_n = n u / (1 - n u), the relative error bound of n roundings."""
     return n * UNIT_ROUNDOFF / (1.0 - n * UNIT_ROUNDOFF)
 
 
-@kernel
+@kernel(internal=True)
 def _kept_mass(prefix, excluded, n_excluded, word_p, i):
     """prefix[i] less the word_p of the excluded words up to i: the unnormalised F_i."""
     cut = 0.0
@@ -193,7 +193,7 @@ def _kept_mass(prefix, excluded, n_excluded, word_p, i):
     return prefix[i] - cut
 
 
-@kernel
+@kernel(internal=True)
 def _proven_word(prefix, excluded, n_excluded, word_p, x, total, e_n, rho):
     """The first index whose cdf exceeds x, or -1 when the bounds cannot prove which it is."""
     lo, hi = 0, prefix.size

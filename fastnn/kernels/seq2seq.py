@@ -19,7 +19,7 @@ from .attention import time_attention_forward
 from .recurrent import lstm_forward
 
 
-@kernel
+@kernel(internal=True)
 def _new_state(H, dtype_of):
     """(h, c, gates, cell, tanh_cell, hs): zero state and one step's LSTM buffers for one row."""
     h, c = np.zeros((1, H), dtype_of.dtype), np.zeros((1, H), dtype_of.dtype)
@@ -29,7 +29,7 @@ def _new_state(H, dtype_of):
     return h, c, gates, cell, tanh_cell, hs
 
 
-@kernel
+@kernel(internal=True)
 def _encode(question, enc):
     """The encoder's states hs (1, T, H) over the question, from the zero state."""
     embed, Wx, Wh, b = enc
@@ -52,7 +52,7 @@ def _step(x, lstm, state):
     return h
 
 
-@kernel
+@kernel(internal=True)
 def _pick(features, W, b, scores):
     """argmax of features (1, K) @ W + b (the first index of the largest score)."""
     affine_forward(features, W, b, scores)

@@ -46,7 +46,7 @@ def time_affine_backward_t(x, dout, Wt, dWt, db, dx):
     np.dot(dout, Wt, dx)
 
 
-@kernel
+@kernel(internal=True)
 def _row_max(x, i):
     """max(x[i]) in eight running maxima (a single running one would not vectorise, see _exp_row). A NaN in the
     row may be skipped here; it still makes the row's sum, loss and gradient NaN."""
@@ -62,7 +62,7 @@ def _row_max(x, i):
     return m
 
 
-@kernel
+@kernel(internal=True)
 def _exp_row(x, e, i, m):
     """e[i] = exp(x[i] - m); returns sum(e[i]) in float64: blocks of 64 summed in eight partial sums of e's dtype
     (a single running sum is a chain LLVM will not vectorise without fastmath), the blocks added in float64. The

@@ -33,7 +33,7 @@ def mean_of_rows(W, idx, scale, h):
             h[n, j] = acc * scale
 
 
-@kernel
+@kernel(internal=True)
 def dot_rows(W, rows, h, out, products):
     """out[n] = np.sum(W[rows[n]] * h[n]): the products in the dtype, summed in NumPy's pairwise order."""
     for n in range(rows.size):
@@ -123,7 +123,7 @@ def adam_rows(W, m, v, slot_of, merged, zeros, one_minus_beta1, one_minus_beta2,
         adam(W[r], g, m[r], v[r], one_minus_beta1, one_minus_beta2, lr_t, eps)
 
 
-@kernel
+@kernel(internal=True)
 def clear_slots(slot_of, slot_rows, n_slots):
     """slot_of back to NO_SLOT for the words that got a slot."""
     for s in range(n_slots):
