@@ -156,7 +156,7 @@ def arrays_of(state):
         arrays[f"history/{key}"] = np.asarray(values, dtype=np.float64)
     optimizer, meta["optimizer"] = state["optimizer"], {}
     for name, value in optimizer.state_dict().items():
-        if name in optimizer._state_names and value is not None:
+        if name in optimizer.state_names and value is not None:
             value = {"kind": "dict" if isinstance(value, Mapping) else "list",
                      "keys": _store(arrays, f"optimizer/{name}", value)}
         meta["optimizer"][name] = value
@@ -370,7 +370,7 @@ def _read_optimizer(ck, optimizer, params):
         ck.fail(f"meta entry 'optimizer' must be a dict; got {_short(saved)}")
     state = {}
     for name, value in saved.items():
-        if name in optimizer._state_names and value is not None:
+        if name in optimizer.state_names and value is not None:
             if not isinstance(value, dict) or value.get("kind") not in ("dict", "list"):
                 ck.fail(f"meta entry 'optimizer/{name}' must describe a dict or list of arrays; got {_short(value)}")
             value = ck.arrays_for(f"optimizer/{name}", value.get("keys"), params, every=True)
@@ -378,7 +378,7 @@ def _read_optimizer(ck, optimizer, params):
                 value = list(value.values())
         state[name] = value
     try:
-        optimizer._checked_state_dict(state)
+        optimizer.checked_state_dict(state)
     except (TypeError, ValueError) as exc:
         ck.fail(f"its optimizer state does not fit this trainer's {type(optimizer).__name__}: {exc}")
     return state

@@ -202,7 +202,7 @@ class _FlatPlan:
         self.coef = np.zeros(4, dtype=self.dtype)
         self.dict_form = isinstance(params, Mapping)
         self.state_flat, self.state_objs, self.state_pairs = [], [], []
-        for name in optimizer._state_names:
+        for name in optimizer.state_names:
             self._adopt_state(optimizer, name)
         # the kernel's state buffers (a one-buffer rule's; Adam's two), None where the rule has none: the kernel
         # compiles only the rule whose buffers it gets (and SGD's)
@@ -229,7 +229,7 @@ class _FlatPlan:
             return None  # overlapping parameters are updated one after another as in the books
         try:
             entries = _entries(params, grads)
-            for name in optimizer._state_names:  # the state must fit these parameters
+            for name in optimizer.state_names:  # the state must fit these parameters
                 optimizer._state(name, params, entries)
         except (TypeError, ValueError):
             return None  # the per-parameter path raises the error that says what is wrong
@@ -268,7 +268,7 @@ class _FlatPlan:
         return True
 
     def _build_checks(self, optimizer):
-        attributes = [(optimizer, name, state) for name, state in zip(optimizer._state_names, self.state_objs)]
+        attributes = [(optimizer, name, state) for name, state in zip(optimizer.state_names, self.state_objs)]
         items = [(state, k, view) for state, pairs in zip(self.state_objs, self.state_pairs) for k, view in pairs]
         self._state_unchanged = IdentityCheck(attributes, items)
 
@@ -297,7 +297,7 @@ class _ArraysPlan:
         # (param, grad, *state) as 1-D views: the kernel updates parameters and state in place
         self.calls = [(p.reshape(-1), g.reshape(-1), *[state[k].reshape(-1) for state in states])
                       for k, p, g in zip(keys, self.param_arrays, self.grad_arrays)]
-        attributes = [(optimizer, name, state) for name, state in zip(optimizer._state_names, states)]
+        attributes = [(optimizer, name, state) for name, state in zip(optimizer.state_names, states)]
         items = [(state, k, state[k]) for state in states for k in keys]
         self._state_unchanged = IdentityCheck(attributes, items)
 
@@ -341,7 +341,7 @@ class _Optimizer:
 
     _hyper_names = ("lr",)
     _counter_names = ()  # integer state (Adam's iter)
-    _state_names = ()
+    state_names = ()  # public: its per-parameter state attributes (the state_dict entries that hold arrays)
     _kernel_name = None  # the update kernel in fastnn.kernels.optim (and its twin in fastnn._numpy_twins)
     _hypers = operator.attrgetter("lr")  # reads the hyper-parameters and counters at once (set per subclass)
 
@@ -369,22 +369,23 @@ class _Optimizer:
         out = {"type": type(self).__name__}
         out.update((name, float(getattr(self, name))) for name in self._hyper_names)
         out.update((name, int(getattr(self, name))) for name in self._counter_names)
-        out.update((name, _copy_state(getattr(self, name), name)) for name in self._state_names)
+        out.update((name, _copy_state(getattr(self, name), name)) for name in self.state_names)
         return out
 
     def load_state_dict(self, state):
         """Restore what :meth:`state_dict` returned (hyper-parameters included). Everything is checked first; on
         an error nothing changes."""
-        checked = self._checked_state_dict(state)
+        checked = self.checked_state_dict(state)
         for name, value in checked.items():
             setattr(self, name, value)
 
-    def _checked_state_dict(self, state):
-        """``state`` validated and copied, as {attribute: value}, or TypeError/ValueError naming the entry."""
+    def checked_state_dict(self, state):
+        """Returns ``state`` (a :meth:`state_dict`) validated and copied, as {attribute: value}, without loading
+        it; TypeError/ValueError naming the entry that does not fit."""
         cls = type(self).__name__
         if not isinstance(state, Mapping):
             raise TypeError(f"state must be a dict from {cls}.state_dict(); got {type(state).__name__}")
-        expected = {"type", *self._hyper_names, *self._counter_names, *self._state_names}
+        expected = {"type", *self._hyper_names, *self._counter_names, *self.state_names}
         if set(state) != expected:
             raise ValueError(f"state must hold exactly the keys {sorted(expected)} of a {cls}; got {sorted(state)}")
         if state["type"] != cls:
@@ -398,7 +399,7 @@ class _Optimizer:
         trial._check()
         checked = {name: getattr(trial, name) for name in self._hyper_names + self._counter_names}
         layout = None  # (container type, keys, shapes, dtypes) shared by every state entry
-        for name in self._state_names:
+        for name in self.state_names:
             value = _copy_state(state[name], f"state[{name!r}]")
             checked[name] = value
             if value is None:
@@ -448,7 +449,7 @@ class _Optimizer:
             plan.run(self._coefficients())
             return
         entries = _entries(params, grads)
-        states = [self._state(name, params, entries) for name in self._state_names]
+        states = [self._state(name, params, entries) for name in self.state_names]
         self._arrays = _ArraysPlan.build(self, params, grads, entries, states)
         coefficients = self._coefficients()
         kernels = kernels_for(sum(e.grad.size for e in entries), optim)
@@ -527,7 +528,7 @@ class Momentum(_Optimizer):
     """Momentum SGD: ``v = momentum * v - lr * grads; params += v``."""
 
     _hyper_names = ("lr", "momentum")
-    _state_names = ("v",)
+    state_names = ("v",)
     _kernel_name = "momentum"
 
     def __init__(self, lr=0.01, momentum=0.9):
@@ -557,7 +558,7 @@ class Nesterov(_Optimizer):
     """
 
     _hyper_names = ("lr", "momentum")
-    _state_names = ("v",)
+    state_names = ("v",)
     _kernel_name = "nesterov"
 
     def __init__(self, lr=0.01, momentum=0.9):
@@ -578,7 +579,7 @@ class Nesterov(_Optimizer):
 class AdaGrad(_Optimizer):
     """AdaGrad: ``h += grads * grads; params -= lr * grads / (sqrt(h) + 1e-7)``."""
 
-    _state_names = ("h",)
+    state_names = ("h",)
     _kernel_name = "adagrad"
 
     def __init__(self, lr=0.01):
@@ -597,7 +598,7 @@ class RMSprop(_Optimizer):
     """RMSprop: ``h = decay_rate * h + (1 - decay_rate) * grads**2; params -= lr * grads / (sqrt(h) + 1e-7)``."""
 
     _hyper_names = ("lr", "decay_rate")
-    _state_names = ("h",)
+    state_names = ("h",)
     _kernel_name = "rmsprop"
 
     def __init__(self, lr=0.01, decay_rate=0.99):
@@ -621,7 +622,7 @@ class Adam(_Optimizer):
 
     _hyper_names = ("lr", "beta1", "beta2")
     _counter_names = ("iter",)
-    _state_names = ("m", "v")
+    state_names = ("m", "v")
     _kernel_name = "adam"
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999):
