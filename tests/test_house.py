@@ -365,6 +365,47 @@ def test_the_engine_compiles_once_per_dtype_and_target_form(tmp_path):
                                                                                                   "backward"]
 
 
+# The recurrent layers, attention, the seq2seq generators and the scikit-learn kernels compiled in a fresh interpreter
+# on an empty cache, with numba's compile events recorded; then a planted kernel that assigns an array to a slice.
+STRING_FREE_WORKLOAD = """
+import json, numpy as np, fastnn
+from numba.core import event
+from fastnn import _jit
+compiled = []
+class Names(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+    def on_end(self, ev):
+        pass
+event.register("numba:compile", Names())
+def string_code():
+    return sorted({name for name in compiled if "raise_with_shape_context" in name})
+fastnn._warm_recurrent(np.float32)
+from fastnn.sklearn import MLPClassifier
+X, y = np.random.default_rng(0).random((20, 4)), np.arange(20) % 3
+MLPClassifier(hidden_layer_sizes=(3,), max_iter=2).fit(X, y).predict(X)
+workload = string_code()
+def planted(dst, src):
+    dst[:] = src
+_jit.kernel(cache=False)(planted)(np.zeros(3), np.ones(3))
+print(json.dumps({"workload": workload, "planted": string_code()}))
+"""
+
+
+@pytest.mark.slow
+@compiled_only
+def test_kernels_assign_arrays_without_numbas_shape_message_code(tmp_path):
+    """numba compiles ``dst[:] = src`` from an array with an error message formatting both shapes, which pulls in its
+    string code: ~1.3 s of a cold first step (fastnn.kernels.arrays has the loops that copy without it)."""
+    pytest.importorskip("sklearn")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", STRING_FREE_WORKLOAD], capture_output=True, text=True, env=env,
+                         check=True)
+    found = json.loads(out.stdout.splitlines()[-1])
+    assert found["workload"] == []
+    assert found["planted"] != []  # the rule sees the planted slice assignment
+
+
 def test_reference_imports_nothing_from_fastnn():
     reference = PACKAGE / "reference"
     assert fastnn_imports(sorted(reference.rglob("*.py")), reference) == []

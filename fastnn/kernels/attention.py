@@ -82,5 +82,7 @@ def time_attention_backward(enc, dec, a, dout, denc, ddec):
         softmax_backward(a[n], da, ds)  # through the softmax to the scores
         np.dot(a[n].T, dout[n], denc[n])  # the weighted sum's part of the encoder gradient
         np.dot(ds.T, dec[n], other)  # the scores' part
-        denc[n] += other
+        for t in range(other.shape[0]):  # a loop: see fastnn.kernels.arrays
+            for k in range(other.shape[1]):
+                denc[n, t, k] += other[t, k]
         np.dot(ds, enc[n], ddec[n])

@@ -14,6 +14,7 @@ from numba import types
 from numba.extending import overload
 
 from .._jit import ARITHMETIC_OPTIONS, kernel
+from .arrays import copy_row, copy_rows
 from .fastexp import vexp
 
 
@@ -135,7 +136,7 @@ def rnn_forward(xs, Wx, Wh, b, h, hs):
             a = hs[n, t]
             _add_bias(a, step[n], b)
             tanh_inplace(a)
-            h[n] = a
+            copy_row(h[n], a)
 
 
 @kernel
@@ -175,7 +176,7 @@ def lstm_forward(xs, Wx, Wh, b, h, c, gates, cs, tcs, hs):
             tanh_inplace(a[H:2 * H])
             sigmoid_inplace(a[2 * H:])
             _lstm_cell(a, c[n], cs[n, t], tcs[n, t], hs[n, t])
-            h[n] = hs[n, t]
+            copy_row(h[n], hs[n, t])
 
 
 @kernel(internal=True)
@@ -185,8 +186,8 @@ def _lstm_cell(a, c, cell, tanh_cell, h):
     H = c.size
     for j in range(H):
         c[j] = a[j] * c[j] + a[H + j] * a[2 * H + j]
-    cell[:] = c
-    tanh_cell[:] = c
+    copy_row(cell, c)
+    copy_row(tanh_cell, c)
     tanh_inplace(tanh_cell)
     for j in range(H):
         h[j] = a[3 * H + j] * tanh_cell[j]
@@ -205,7 +206,7 @@ def lstm_backward(xs, Wx, Wh, h0, c0, gates, cs, tcs, hs, dhs, dh, dc, dA, dxs, 
             dht = dh[n]  # the step's whole gradient wrt h: from its output and from the step after it
             dht += dhs[n, t]
             _lstm_cell_backward(gates[n, t], tcs[n, t], c0[n] if t == 0 else cs[n, t - 1], dht, dc[n], dt[n], one)
-            dA[n, t] = dt[n]
+            copy_row(dA[n, t], dt[n])
         np.dot(dt, WhT, dh)
     hprev = np.empty_like(hs)
     _previous_states(h0, hs, hprev)
@@ -246,7 +247,7 @@ def gru_forward(xs, Wx, Wh, b, h, gates, hprev, rh, hs):
     Wzr, Whh = np.ascontiguousarray(Wh[:, :2 * H]), np.ascontiguousarray(Wh[:, 2 * H:])
     zr, candidate = np.empty((N, 2 * H), h.dtype), np.empty((N, H), h.dtype)
     for t in range(T):
-        hprev[t] = h
+        copy_rows(hprev[t], h)
         np.dot(h, Wzr, zr)
         for n in range(N):
             a = gates[n, t]
@@ -262,7 +263,7 @@ def gru_forward(xs, Wx, Wh, b, h, gates, hprev, rh, hs):
             for j in range(H):
                 z = a[j]
                 h[n, j] = (1 - z) * h[n, j] + z * a[2 * H + j]
-            hs[n, t] = h[n]
+            copy_row(hs[n, t], h[n])
 
 
 @kernel
@@ -304,8 +305,8 @@ def _gru_weight_gradients(xs, Wx, hprev, rh, dA, dzr, dhh, dxs, dWx, dWh, db):
     zr_part, h_part = np.empty((H, 2 * H), dWh.dtype), np.empty((H, H), dWh.dtype)
     np.dot(hprev.reshape(T * N, H).T, dzr.reshape(T * N, 2 * H), zr_part)
     np.dot(rh.reshape(T * N, H).T, dhh.reshape(T * N, H), h_part)
-    dWh[:, :2 * H] = zr_part
-    dWh[:, 2 * H:] = h_part
+    copy_rows(dWh[:, :2 * H], zr_part)
+    copy_rows(dWh[:, 2 * H:], h_part)
 
 
 @kernel(internal=True)

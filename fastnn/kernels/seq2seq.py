@@ -16,6 +16,7 @@ import numpy as np
 from .._jit import kernel
 from .affine import affine_forward
 from .attention import time_attention_forward
+from .arrays import copy_row
 from .recurrent import lstm_forward
 
 
@@ -36,7 +37,7 @@ def _encode(question, enc):
     T, H = question.size, Wh.shape[0]
     xs = np.empty((1, T, embed.shape[1]), embed.dtype)
     for t in range(T):
-        xs[0, t] = embed[question[t]]
+        copy_row(xs[0, t], embed[question[t]])
     h, c = np.zeros((1, H), Wh.dtype), np.zeros((1, H), Wh.dtype)
     gates, hs = np.empty((1, T, 4 * H), Wh.dtype), np.empty((1, T, H), Wh.dtype)
     lstm_forward(xs, Wx, Wh, b, h, c, gates, np.empty((1, T, H), Wh.dtype), np.empty((1, T, H), Wh.dtype), hs)
@@ -64,11 +65,11 @@ def decode(hs_enc, dec, W, b, start_id, sampled):
     """Chapter 7's Decoder from the encoder's last state hs_enc[:, -1] (cell zero)."""
     embed, H = dec[0], dec[2].shape[0]
     state = _new_state(H, embed)
-    state[0][0] = hs_enc[0, -1]
+    copy_row(state[0][0], hs_enc[0, -1])
     x, scores = np.empty((1, 1, embed.shape[1]), embed.dtype), np.empty((1, W.shape[1]), W.dtype)
     current = start_id
     for s in range(sampled.size):
-        x[0, 0] = embed[current]
+        copy_row(x[0, 0], embed[current])
         h = _step(x, dec, state)
         current = _pick(h, W, b, scores)
         sampled[s] = current
@@ -80,15 +81,15 @@ def decode_peeky(hs_enc, dec, W, b, start_id, sampled):
     embed, H = dec[0], dec[2].shape[0]
     state = _new_state(H, embed)
     peek = hs_enc[0, -1]
-    state[0][0] = peek
+    copy_row(state[0][0], peek)
     x, scores = np.empty((1, 1, H + embed.shape[1]), embed.dtype), np.empty((1, W.shape[1]), W.dtype)
     features = np.empty((1, 2 * H), W.dtype)
-    x[0, 0, :H] = peek
-    features[0, :H] = peek
+    copy_row(x[0, 0, :H], peek)
+    copy_row(features[0, :H], peek)
     current = start_id
     for s in range(sampled.size):
-        x[0, 0, H:] = embed[current]
-        features[0, H:] = _step(x, dec, state)[0]
+        copy_row(x[0, 0, H:], embed[current])
+        copy_row(features[0, H:], _step(x, dec, state)[0])
         current = _pick(features, W, b, scores)
         sampled[s] = current
 
@@ -99,17 +100,17 @@ def decode_attention(hs_enc, dec, W, b, start_id, sampled):
     (context, state)."""
     embed, H = dec[0], dec[2].shape[0]
     state = _new_state(H, embed)
-    state[0][0] = hs_enc[0, -1]
+    copy_row(state[0][0], hs_enc[0, -1])
     x, scores = np.empty((1, 1, embed.shape[1]), embed.dtype), np.empty((1, W.shape[1]), W.dtype)
     weights, context = np.empty((1, 1, hs_enc.shape[1]), W.dtype), np.empty((1, 1, H), W.dtype)
     features = np.empty((1, 2 * H), W.dtype)
     current = start_id
     for s in range(sampled.size):
-        x[0, 0] = embed[current]
+        copy_row(x[0, 0], embed[current])
         h = _step(x, dec, state)
         time_attention_forward(hs_enc, h.reshape(1, 1, H), weights, context)
-        features[0, :H] = context[0, 0]
-        features[0, H:] = h[0]
+        copy_row(features[0, :H], context[0, 0])
+        copy_row(features[0, H:], h[0])
         current = _pick(features, W, b, scores)
         sampled[s] = current
 

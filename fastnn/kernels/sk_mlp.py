@@ -30,6 +30,7 @@ import numpy as np
 
 from .._jit import kernel
 from .activations import tanh_backward_scalar, tanh_scalar
+from .arrays import copy_row, copy_rows
 from .codes import EXP, IDENTITY, LOGISTIC, RELU, SOFTMAX, TANH  # noqa: F401 - fastnn.sklearn reads them here
 
 SQUARED, LOG_LOSS, BINARY_LOG_LOSS, POISSON = 0, 1, 2, 3
@@ -291,7 +292,7 @@ def _derivative(Z, delta, kind):
 @kernel(internal=True)
 def _column_sums(D, out):
     """out = D's column sums, the rows added in order (np.sum(D, axis=0) on a C-contiguous D)."""
-    out[:] = D[0]
+    copy_row(out, D[0])
     for r in range(1, D.shape[0]):
         d = D[r]
         for c in range(out.size):
@@ -609,7 +610,7 @@ def predict(theta, coef_at, icpt_at, units, X, hidden, out_act, out):
     for start in range(0, X.shape[0], chunk):
         stop = min(start + chunk, X.shape[0])
         res = forward(theta, coef_at, icpt_at, units, X[start:stop], hidden, out_act, acts)
-        out[start:stop] = res
+        copy_rows(out[start:stop], res)
 
 
 @kernel
@@ -621,4 +622,4 @@ def predict_sparse(theta, coef_at, icpt_at, units, data, indices, indptr, rows, 
         stop = min(start + chunk, rows.size)
         res = forward_sparse(theta, coef_at, icpt_at, units, data, indices, indptr, rows[start:stop], hidden,
                              out_act, acts)
-        out[start:stop] = res
+        copy_rows(out[start:stop], res)
