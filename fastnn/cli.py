@@ -37,8 +37,9 @@ MODEL_DEFAULTS = {"mlp": {"optimizer": "sgd", "lr": 0.1, "epochs": 40},
 CONVNET_FILTERS = 30
 SMALL_IMAGE = 16  # images narrower than this (the 8x8 digits) get 3x3 filters by default, others the book's 5x5
 # what a cold numba cache costs, said up front: measured with an empty NUMBA_CACHE_DIR on a 2-core AMD EPYC, numba
-# 0.68 (launch to the first epoch line: mlp 5.4-6.0 s, simple-convnet 6.6-8.6 s; gradcheck 14-15 s; warm: 1 s)
-COMPILE_SECONDS = {"mlp": 6, "simple-convnet": 8, "gradcheck": 15}
+# 0.68 (launch to the first epoch line: mlp 5.4-6.0 s, simple-convnet 6.6-8.6 s; gradcheck 14-15 s; warm: 1 s;
+# the sequence models' compiling alone, as their final line reports it: seq2seq 8-10 s, rnnlm 6 s)
+COMPILE_SECONDS = {"mlp": 6, "simple-convnet": 8, "gradcheck": 15, "seq2seq": 9, "rnnlm": 6}
 SEED_MAX = 2 ** 32 - 1  # np.random.seed's range
 
 

@@ -1,4 +1,8 @@
 """``fastnn train --model seq2seq|rnnlm`` (fastnn.cli_sequence): short runs and clear errors."""
+import contextlib
+import re
+import types
+
 import numpy as np
 import pytest
 
@@ -37,6 +41,22 @@ def test_rnnlm_trains_on_a_ptb_directory(ptb_dir, tmp_path, capsys):
                      "--hidden", "8", "--out", str(out), "--plot", "", "--no-progress"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
     assert len(lines) == 2 and "valid perplexity" in lines[0] and out.exists()
+
+
+def test_compiling_is_announced_and_kept_out_of_the_training_time(ptb_dir, tmp_path, capsys, monkeypatch):
+    watched = []
+
+    @contextlib.contextmanager
+    def compile_watch(estimate_s):  # as if numba compiled for 2.5 s during the run
+        watched.append(estimate_s)
+        yield types.SimpleNamespace(seconds=2.5)
+
+    monkeypatch.setattr(cli, "compile_watch", compile_watch)
+    assert cli.main(["train", "--model", "rnnlm", "--data", str(ptb_dir), "--epochs", "1", "--batch-size", "4",
+                     "--hidden", "8", "--out", str(tmp_path / "lm.npz"), "--plot", "", "--no-progress"]) == 0
+    final = [line for line in capsys.readouterr().out.splitlines() if line.startswith("final")][0]
+    assert watched == [cli.COMPILE_SECONDS["rnnlm"]]
+    assert re.search(r"\(-?\d+\.\d\d s training; 2\.5 s compiling\)$", final), final
 
 
 @pytest.mark.parametrize("argv, words", [
