@@ -15,8 +15,8 @@ import numpy as np
 
 from .._jit import kernel
 from .affine import affine_forward
-from .attention import time_attention_forward
 from .arrays import copy_row
+from .attention import time_attention_forward
 from .recurrent import lstm_forward
 
 
