@@ -559,6 +559,11 @@ for opt, names in HYPER.items():
         "state")
     add(f"{entry}.load_state_dict", "lr negative",
         lambda c=cls: c().load_state_dict(dict(c().state_dict(), lr=-1.0)), ValueError, "lr")
+    add(f"{entry}.checked_state_dict", "not a dict", method(cls, "checked_state_dict", [1]), TypeError, "state")
+    add(f"{entry}.checked_state_dict", "a key missing",
+        lambda c=cls: c().checked_state_dict({"type": c.__name__}), ValueError, "state")
+    add(f"{entry}.checked_state_dict", "lr negative",
+        lambda c=cls: c().checked_state_dict(dict(c().state_dict(), lr=-1.0)), ValueError, "lr")
     if len(names) > 1 or opt == "AdaGrad":
         state = {"Momentum": "v", "Nesterov": "v", "AdaGrad": "h", "RMSprop": "h", "Adam": "m"}[opt]
         add(f"{entry}.update", f"state {state} from other params",
