@@ -48,6 +48,7 @@ from .._jit import kernel
 from .activations import (relu_backward_scalar, relu_scalar, sigmoid_backward_scalar, sigmoid_scalar,
                           sigmoid_slope, tanh_backward_scalar, tanh_scalar)
 from .affine import weight_gradient
+from .arrays import copy_row
 from .codes import (AFFINE, BATCHNORM, COL_CODE, COL_F0, COL_F1, COL_G0, COL_G1, COL_MASK, COL_OUT, COL_P0, COL_P1,
                     COL_RAND, COL_S0, COL_S1, COL_STD, COL_WIN, COL_WORK0, COL_WORK1, COL_WOUT, COL_XC, COL_XN, RELU,
                     SIGMOID, SIGMOID_CH4, TANH)
@@ -418,13 +419,6 @@ def _one_state_update(opt, p, g, state, coef):
 
 
 @kernel(internal=True)
-def _copy(src, dst):
-    """dst[:src.size] = src."""
-    for i in range(src.size):  # a plain loop: twice as fast as numba's slice assignment here
-        dst[i] = src[i]
-
-
-@kernel(internal=True)
 def _all_finite(a):
     """True when no entry of a is inf or NaN."""
     # x - x is 0 for a finite x and NaN for inf or NaN; OR-ing the comparisons vectorises (an early exit would not)
@@ -486,7 +480,7 @@ def train_steps(net, data, batch, optimizer, batches, rands, coefs, decay, loss_
                 return
             if p == 1:
                 if check_finite:
-                    _copy(params, backup)
+                    copy_row(backup, params)
                 update(opt, arena, arena, state, m, v, segments, coefs[s])
                 if check_finite and not _all_finite(params):
                     res[1] = NONFINITE_PARAMS
