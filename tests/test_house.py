@@ -349,12 +349,18 @@ ENGINE_KEYS = {"run": lambda s: (s[1].split(",")[0], s[2] == "none"), "forward":
                "update": lambda s: s[1]}
 
 
+def _on_an_empty_cache(workload, cache_dir):
+    """The JSON a workload prints last, run in a fresh interpreter whose numba cache is the empty ``cache_dir`` (a
+    kernel loaded from the cache compiles none of its callees, so their compiles would not show)."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    out = subprocess.run([sys.executable, "-c", workload], capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.splitlines()[-1])
+
+
 @pytest.mark.slow
 @compiled_only
 def test_the_engine_compiles_once_per_dtype_and_target_form(tmp_path):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    out = subprocess.run([sys.executable, "-c", ENGINE_WORKLOAD], capture_output=True, text=True, env=env, check=True)
-    found = json.loads(out.stdout.splitlines()[-1])
+    found = _on_an_empty_cache(ENGINE_WORKLOAD, tmp_path)
     before, after = found["before"], found["after"]
     assert {name: len(sigs) for name, sigs in before.items()} == {"run": 3, "forward": 2, "backward": 2,
                                                                   "train_steps": 2, "update": 2}
@@ -398,10 +404,7 @@ def test_kernels_assign_arrays_without_numbas_shape_message_code(tmp_path):
     """numba compiles ``dst[:] = src`` from an array with an error message formatting both shapes, which pulls in its
     string code: ~1.3 s of a cold first step (fastnn.kernels.arrays has the loops that copy without it)."""
     pytest.importorskip("sklearn")
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    out = subprocess.run([sys.executable, "-c", STRING_FREE_WORKLOAD], capture_output=True, text=True, env=env,
-                         check=True)
-    found = json.loads(out.stdout.splitlines()[-1])
+    found = _on_an_empty_cache(STRING_FREE_WORKLOAD, tmp_path)
     assert found["workload"] == []
     assert found["planted"] != []  # the rule sees the planted slice assignment
 
